@@ -5,7 +5,7 @@
 //! data older servers pass on untouched.
 
 use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// How a page view or route change happened (`nav` events).
@@ -382,5 +382,16 @@ impl Serialize for Event {
         }
         put_extra(&mut m, &self.extra)?;
         m.end()
+    }
+}
+
+/// Reads an event back from its wire form, validating it again (snapshots
+/// and stored events go through the same checks as the edge).
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = Map::<String, Value>::deserialize(d)?;
+        crate::validate::parse_event(m).map_err(|e| {
+            serde::de::Error::custom(format_args!("invalid event: {}", e.reason.as_str()))
+        })
     }
 }

@@ -114,7 +114,7 @@ impl fmt::Display for RejectReason {
 }
 
 /// Why one event was dropped while its batch was accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum DropReason {
     /// The event is not a JSON object.

@@ -1,1 +1,440 @@
-//! todo
+//! The sessionizer: per-session state between the log and the rule engine.
+//!
+//! This crate owns everything DESIGN.md section 4 says about sessions: one
+//! state per `(project, sid)`, events deduplicated by `seq` and ordered by
+//! `(ts, seq)` inside a bounded reorder window, late events counted and not
+//! evaluated, sessions split after 30 minutes without events or 24 hours of
+//! length, and windows closed by the session's own client time or, when the
+//! browser goes quiet, by silence measured with log append times. It is
+//! synchronous and deterministic: replaying the same log records gives the
+//! same decisions, and [`Sessionizer`] serializes whole for snapshots.
+//!
+//! - [`Sessionizer`]: the sessions of one log partition (or of one `detect` run).
+//! - [`Output`]: what one step produced: signals, unique events, drop counts.
+//! - [`SessionSummary`]: start, end, pages, counts per kind, signals.
+//! - [`detect`]: the offline `ufse detect` pipeline over newline-delimited batches.
+//! - `seqset`: the compact per-session record of seen `seq`s.
+
+mod detect;
+mod seqset;
+
+pub use detect::{detect, DetectReport};
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use ufse_engine::{RuleSet, SessionEngine, Signal};
+use ufse_schema::{corrected_ts, Body, DropReason, Event, LogBatch};
+
+use seqset::{SeqSet, Seen};
+
+/// Session boundaries and ordering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionizerConfig {
+    /// How far (client time) an event may arrive behind the newest one of
+    /// its session and still be evaluated in order; later ones are `late`.
+    pub reorder_ms: i64,
+    /// A session ends after this long without events.
+    pub idle_timeout_ms: i64,
+    /// A session part ends after this long; the sid continues as a new part.
+    pub max_duration_ms: i64,
+    /// How often (in log time) silent sessions are looked for.
+    pub silence_scan_ms: i64,
+}
+
+impl Default for SessionizerConfig {
+    fn default() -> Self {
+        SessionizerConfig {
+            reorder_ms: 5_000,
+            idle_timeout_ms: 30 * 60 * 1000,
+            max_duration_ms: 24 * 3600 * 1000,
+            silence_scan_ms: 1_000,
+        }
+    }
+}
+
+/// What a session looked like, stored while it is live and when it ends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    /// Project name.
+    pub project: String,
+    /// Session id.
+    pub sid: String,
+    /// Part number: 0, then 1 after the first 24 h or 30 min gap, and so on.
+    pub part: u32,
+    /// Last user id seen.
+    pub uid: Option<String>,
+    /// Client time of the first evaluated event.
+    pub start_ts: i64,
+    /// Client time of the last evaluated event.
+    pub end_ts: i64,
+    /// Page views (`nav` events).
+    pub pages: u32,
+    /// First page.
+    pub first_url: Option<String>,
+    /// Evaluated events per kind.
+    pub counts: BTreeMap<String, u64>,
+    /// Signals per kind.
+    pub signals: BTreeMap<String, u64>,
+    /// The session ended (no more events will be added to this part).
+    pub ended: bool,
+}
+
+impl SessionSummary {
+    /// `end_ts - start_ts`.
+    pub fn duration_ms(&self) -> i64 {
+        self.end_ts - self.start_ts
+    }
+}
+
+/// A signal with what the store needs beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSignal {
+    /// Project name.
+    pub project: String,
+    /// User id of the session, if known.
+    pub uid: Option<String>,
+    /// The signal.
+    pub signal: Signal,
+}
+
+/// One accepted, unique event for the raw event store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Project name.
+    pub project: String,
+    /// Session id.
+    pub sid: String,
+    /// Identity within the session.
+    pub seq: u64,
+    /// Client time.
+    pub ts: i64,
+    /// Skew-corrected time (storage, display, retention).
+    pub cts: i64,
+    /// Canonical JSON (wire form).
+    pub json: Vec<u8>,
+}
+
+/// What the sessionizer produced; the caller drains it after each step.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Signals, in emission order.
+    pub signals: Vec<SessionSignal>,
+    /// New unique events (only when [`Sessionizer::keep_events`] is on).
+    pub events: Vec<StoredEvent>,
+    /// Summaries that changed since the last drain.
+    pub summaries: Vec<SessionSummary>,
+    /// Events not evaluated or not stored, by reason.
+    pub drops: BTreeMap<DropReason, u64>,
+}
+
+impl Output {
+    fn drop(&mut self, reason: DropReason) {
+        *self.drops.entry(reason).or_default() += 1;
+    }
+}
+
+/// One live session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Session {
+    seen: SeqSet,
+    /// Events waiting for the reorder bound, kept sorted by `(ts, seq)`.
+    buffer: Vec<Event>,
+    /// Newest client time seen.
+    max_ts: i64,
+    /// Everything before this has been released; earlier arrivals are late.
+    released_to: i64,
+    /// Client time of the last released event.
+    last_ts: Option<i64>,
+    /// Append time of the last record with events of this session.
+    last_append: i64,
+    engine: SessionEngine,
+    summary: SessionSummary,
+    dirty: bool,
+}
+
+/// The sessions of one log partition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sessionizer {
+    config: SessionizerConfig,
+    #[serde(skip)]
+    rules: Arc<RuleSet>,
+    /// Keyed by `project:sid` (the log key).
+    sessions: HashMap<String, Session>,
+    /// Newest append time seen in the partition.
+    clock: i64,
+    /// Log time of the last silence scan.
+    last_scan: i64,
+    /// Record unique events in [`Output::events`] for storage.
+    keep_events: bool,
+}
+
+impl Sessionizer {
+    /// An empty sessionizer.
+    pub fn new(config: SessionizerConfig, rules: Arc<RuleSet>) -> Self {
+        Sessionizer { config, rules, sessions: HashMap::new(), clock: 0, last_scan: 0, keep_events: false }
+    }
+
+    /// Whether unique events are copied to [`Output::events`] (for the raw store).
+    pub fn keep_events(mut self, on: bool) -> Self {
+        self.keep_events = on;
+        self
+    }
+
+    /// Restores a snapshot made by serializing a `Sessionizer`.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not a snapshot of this version.
+    pub fn restore(snapshot: &[u8], rules: Arc<RuleSet>) -> Result<Self, serde_json::Error> {
+        let mut s: Sessionizer = serde_json::from_slice(snapshot)?;
+        s.rules = rules;
+        Ok(s)
+    }
+
+    /// Serializes the whole state.
+    pub fn snapshot(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("sessionizer state serializes")
+    }
+
+    /// Live sessions.
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Takes in one batch. `append_ms` is the log record's append time
+    /// (`None` where there is no log, as in `ufse detect`).
+    pub fn on_batch(&mut self, batch: &LogBatch, append_ms: Option<i64>, out: &mut Output) {
+        let key = ufse_schema::log_key(&batch.project, &batch.sid);
+        let now = append_ms.unwrap_or(self.clock);
+        let rules = Arc::clone(&self.rules);
+        let session = self.sessions.entry(key).or_insert_with(|| Session::new(batch, now));
+        session.last_append = session.last_append.max(now);
+        if batch.uid.is_some() {
+            session.summary.uid.clone_from(&batch.uid);
+        }
+        for ev in &batch.events {
+            let json = ev.to_json();
+            match session.seen.insert(ev.seq, fnv1a(&json)) {
+                Seen::New => {}
+                Seen::Duplicate => {
+                    out.drop(DropReason::Duplicate);
+                    continue;
+                }
+                Seen::Conflict => {
+                    out.drop(DropReason::SeqConflict);
+                    continue;
+                }
+            }
+            if self.keep_events {
+                out.events.push(StoredEvent {
+                    project: batch.project.clone(),
+                    sid: batch.sid.clone(),
+                    seq: ev.seq,
+                    ts: ev.ts,
+                    cts: corrected_ts(ev.ts, batch.skew_ms, batch.received_ms),
+                    json,
+                });
+            }
+            if ev.ts < session.released_to {
+                out.drop(DropReason::Late);
+                continue;
+            }
+            let at = session.buffer.partition_point(|e| (e.ts, e.seq) < (ev.ts, ev.seq));
+            session.buffer.insert(at, ev.clone());
+            session.max_ts = session.max_ts.max(ev.ts);
+        }
+        let bound = session.max_ts.saturating_sub(self.config.reorder_ms);
+        session.release(&self.config, &rules, &batch.sid, bound, out);
+        session.dirty = true;
+        if let Some(t) = append_ms {
+            self.on_clock(t, out);
+        }
+        self.drain_summaries(out);
+    }
+
+    /// The partition's log time reached `append_ms` (a tick or any record):
+    /// sessions silent long enough get their windows closed or end.
+    pub fn on_clock(&mut self, append_ms: i64, out: &mut Output) {
+        self.clock = self.clock.max(append_ms);
+        // Scans happen at fixed points of log time, so a replay scans at
+        // the same moments and decides the same.
+        if self.clock - self.last_scan < self.config.silence_scan_ms {
+            return;
+        }
+        self.last_scan = self.clock - self.clock % self.config.silence_scan_ms.max(1);
+        let rules = Arc::clone(&self.rules);
+        let mut ended = Vec::new();
+        for (key, s) in self.sessions.iter_mut() {
+            let silence = self.clock - s.last_append;
+            if silence < self.config.reorder_ms {
+                continue;
+            }
+            let sid = key_sid(key);
+            if silence >= self.config.idle_timeout_ms {
+                ended.push(key.clone());
+                continue;
+            }
+            // The browser has been quiet for `silence` ms of server time, so
+            // its clock has moved on about as much: nothing more can fall
+            // before `max_ts + silence - reorder_ms`.
+            let bound = s.max_ts.saturating_add(silence - self.config.reorder_ms);
+            if bound > s.released_to {
+                s.release(&self.config, &rules, sid, bound, out);
+                s.dirty = true;
+            }
+        }
+        ended.sort();
+        for key in ended {
+            let mut s = self.sessions.remove(&key).expect("key was just listed");
+            s.end(&self.config, &rules, key_sid(&key), out);
+        }
+        self.drain_summaries(out);
+    }
+
+    /// End of input: every session ends and every window closes.
+    pub fn finish(&mut self, out: &mut Output) {
+        let rules = Arc::clone(&self.rules);
+        let mut keys: Vec<String> = self.sessions.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            let mut s = self.sessions.remove(&key).expect("key was just listed");
+            s.end(&self.config, &rules, key_sid(&key), out);
+        }
+    }
+
+    fn drain_summaries(&mut self, out: &mut Output) {
+        for s in self.sessions.values_mut() {
+            if std::mem::take(&mut s.dirty) && s.summary.start_ts <= s.summary.end_ts {
+                out.summaries.push(s.summary.clone());
+            }
+        }
+    }
+}
+
+impl Session {
+    fn new(batch: &LogBatch, now: i64) -> Self {
+        Session {
+            seen: SeqSet::default(),
+            buffer: Vec::new(),
+            max_ts: i64::MIN,
+            released_to: i64::MIN,
+            last_ts: None,
+            last_append: now,
+            engine: SessionEngine::new(),
+            summary: SessionSummary {
+                project: batch.project.clone(),
+                sid: batch.sid.clone(),
+                start_ts: i64::MAX,
+                end_ts: i64::MIN,
+                ..SessionSummary::default()
+            },
+            dirty: false,
+        }
+    }
+
+    /// Evaluates, in order, every buffered event before `bound`, then lets
+    /// session time reach `bound`.
+    fn release(&mut self, cfg: &SessionizerConfig, rules: &RuleSet, sid: &str, bound: i64, out: &mut Output) {
+        if bound <= self.released_to {
+            return;
+        }
+        self.released_to = bound;
+        let n = self.buffer.partition_point(|e| e.ts < bound);
+        let mut signals = Vec::new();
+        let ready: Vec<Event> = self.buffer.drain(..n).collect();
+        for ev in ready {
+            if let Some(last) = self.last_ts {
+                let gap = ev.ts - last > cfg.idle_timeout_ms;
+                let long = ev.ts - self.summary.start_ts > cfg.max_duration_ms;
+                if gap || long {
+                    self.engine.on_end(rules, sid, &mut signals);
+                    Self::count_signals(&mut self.summary, &signals);
+                    self.summary.ended = true;
+                    out.summaries.push(self.summary.clone());
+                    self.new_part();
+                }
+            }
+            self.last_ts = Some(ev.ts);
+            let s = &mut self.summary;
+            s.start_ts = s.start_ts.min(ev.ts);
+            s.end_ts = s.end_ts.max(ev.ts);
+            if let Body::Nav { .. } = ev.body {
+                s.pages += 1;
+                if s.first_url.is_none() {
+                    s.first_url.clone_from(&ev.url);
+                }
+            }
+            *s.counts.entry(ev.kind().to_owned()).or_default() += 1;
+            let before = signals.len();
+            self.engine.on_event(rules, sid, &ev, &mut signals);
+            Self::count_signals(&mut self.summary, &signals[before..]);
+        }
+        let before = signals.len();
+        self.engine.on_watermark(rules, sid, bound, &mut signals);
+        Self::count_signals(&mut self.summary, &signals[before..]);
+        out.signals.extend(signals.into_iter().map(|signal| SessionSignal {
+            project: self.summary.project.clone(),
+            uid: self.summary.uid.clone(),
+            signal,
+        }));
+    }
+
+    fn new_part(&mut self) {
+        self.engine = SessionEngine::new();
+        let s = &mut self.summary;
+        *s = SessionSummary {
+            project: std::mem::take(&mut s.project),
+            sid: std::mem::take(&mut s.sid),
+            part: s.part + 1,
+            uid: s.uid.take(),
+            start_ts: i64::MAX,
+            end_ts: i64::MIN,
+            ..SessionSummary::default()
+        };
+    }
+
+    fn count_signals(summary: &mut SessionSummary, signals: &[Signal]) {
+        for s in signals {
+            *summary.signals.entry(s.kind.as_str().to_owned()).or_default() += 1;
+        }
+    }
+
+    /// The session is over: release everything, close every window.
+    fn end(&mut self, cfg: &SessionizerConfig, rules: &RuleSet, sid: &str, out: &mut Output) {
+        self.release(cfg, rules, sid, self.max_ts.saturating_add(1), out);
+        let mut signals = Vec::new();
+        self.engine.on_end(rules, sid, &mut signals);
+        Self::count_signals(&mut self.summary, &signals);
+        out.signals.extend(signals.into_iter().map(|signal| SessionSignal {
+            project: self.summary.project.clone(),
+            uid: self.summary.uid.clone(),
+            signal,
+        }));
+        self.summary.ended = true;
+        if self.summary.start_ts <= self.summary.end_ts {
+            out.summaries.push(self.summary.clone());
+        }
+    }
+}
+
+fn key_sid(key: &str) -> &str {
+    // Project names never contain ':' (the store refuses them), so the sid
+    // is everything after the first one.
+    key.split_once(':').map_or(key, |(_, sid)| sid)
+}
+
+/// 32-bit FNV-1a: stable across processes and builds, unlike std's hasher.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in bytes {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests;

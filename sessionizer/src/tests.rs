@@ -1,0 +1,120 @@
+use super::*;
+use serde_json::json;
+use ufse_engine::SignalKind;
+use ufse_schema::{parse_batch, Limits};
+
+fn batch(sid: &str, events: serde_json::Value) -> LogBatch {
+    let body = serde_json::to_vec(&json!({"v":1,"sid":sid,"uid":"u1","events":events})).unwrap();
+    LogBatch::from_parsed("default", 0, parse_batch(&body, &Limits::default()).unwrap())
+}
+
+fn click(seq: u64, ts: i64) -> serde_json::Value {
+    json!({"t":"click","ts":ts,"seq":seq,"x":10,"y":10,"sel":"button#go","el":{"tag":"button"}})
+}
+
+fn sessionizer() -> Sessionizer {
+    Sessionizer::new(SessionizerConfig::default(), Arc::new(RuleSet::default()))
+}
+
+fn kinds(out: &Output) -> Vec<(SignalKind, Vec<u64>)> {
+    let mut v: Vec<_> = out.signals.iter().map(|s| (s.signal.kind, s.signal.evidence.clone())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn events_within_the_reorder_bound_are_evaluated_in_order() {
+    let mut s = sessionizer();
+    let mut out = Output::default();
+    // The third click arrives first; all within 5 s of each other.
+    s.on_batch(&batch("a", json!([click(3, 1200)])), None, &mut out);
+    s.on_batch(&batch("a", json!([click(1, 1000), click(2, 1100)])), None, &mut out);
+    s.finish(&mut out);
+    assert_eq!(kinds(&out), vec![(SignalKind::RageClick, vec![1, 2, 3]), (SignalKind::DeadClick, vec![1])]);
+    assert!(out.drops.is_empty());
+}
+
+#[test]
+fn late_duplicate_and_conflicting_events_are_counted_not_evaluated() {
+    let mut s = sessionizer().keep_events(true);
+    let mut out = Output::default();
+    s.on_batch(&batch("a", json!([click(1, 1000), {"t":"select","ts":20_000,"seq":2}])), None, &mut out);
+    // seq 1 again, same content: duplicate; seq 2 with other content: conflict.
+    s.on_batch(&batch("a", json!([click(1, 1000), {"t":"select","ts":20_001,"seq":2}])), None, &mut out);
+    // ts 2000 is more than 5 s behind 20,000: late, but stored.
+    s.on_batch(&batch("a", json!([click(3, 2000)])), None, &mut out);
+    s.finish(&mut out);
+    assert_eq!(out.drops.get(&DropReason::Duplicate), Some(&1));
+    assert_eq!(out.drops.get(&DropReason::SeqConflict), Some(&1));
+    assert_eq!(out.drops.get(&DropReason::Late), Some(&1));
+    assert_eq!(out.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    // Only seq 1 was evaluated as a click: one dead click, no rage.
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+}
+
+#[test]
+fn silence_in_log_time_closes_windows_and_ends_sessions() {
+    let mut s = sessionizer();
+    let mut out = Output::default();
+    s.on_batch(&batch("a", json!([click(1, 1000)])), Some(100_000), &mut out);
+    // 12 s of log silence: the dead-click verdict (3 s + 10 s grace) is not due yet.
+    s.on_clock(112_000, &mut out);
+    assert!(out.signals.is_empty());
+    // Just past 18 s: bound = 1000 + 18,001 - 5,000 > 1000 + 13,000.
+    s.on_clock(118_001, &mut out);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+    assert_eq!(s.live_sessions(), 1);
+    s.on_clock(100_000 + 30 * 60 * 1000, &mut out);
+    assert_eq!(s.live_sessions(), 0);
+    let last = out.summaries.last().unwrap();
+    assert!(last.ended);
+    assert_eq!(last.signals.get("dead_click"), Some(&1));
+}
+
+#[test]
+fn a_long_gap_in_client_time_starts_a_new_part() {
+    let mut s = sessionizer();
+    let mut out = Output::default();
+    let gap = 31 * 60 * 1000;
+    s.on_batch(
+        &batch("a", json!([
+            {"t":"nav","ts":0,"seq":1,"url":"https://a/x","nav":"load"},
+            {"t":"nav","ts":gap,"seq":2,"url":"https://a/y","nav":"load"}
+        ])),
+        None,
+        &mut out,
+    );
+    s.finish(&mut out);
+    let ended: Vec<_> = out.summaries.iter().filter(|s| s.ended).map(|s| (s.part, s.first_url.clone())).collect();
+    assert_eq!(ended, vec![(0, Some("https://a/x".into())), (1, Some("https://a/y".into()))]);
+}
+
+#[test]
+fn snapshot_and_restore_mid_stream_changes_nothing() {
+    let batches: Vec<(LogBatch, i64)> = vec![
+        (batch("a", json!([click(1, 1000), click(2, 1100)])), 10_000),
+        (batch("b", json!([click(1, 5000)])), 10_500),
+        (batch("a", json!([click(3, 1200), {"t":"error","ts":1300,"seq":4,"msg":"x","kind":"error"}])), 11_000),
+        (batch("b", json!([{"t":"mutation","ts":5100,"seq":2,"n":1}])), 40_000),
+    ];
+    let run = |cut: Option<usize>| {
+        let rules = Arc::new(RuleSet::default());
+        let mut s = Sessionizer::new(SessionizerConfig::default(), Arc::clone(&rules));
+        let mut out = Output::default();
+        for (i, (b, t)) in batches.iter().enumerate() {
+            if cut == Some(i) {
+                s = Sessionizer::restore(&s.snapshot(), Arc::clone(&rules)).unwrap();
+            }
+            s.on_batch(b, Some(*t), &mut out);
+        }
+        s.finish(&mut out);
+        let mut sigs: Vec<Signal> = out.signals.into_iter().map(|s| s.signal).collect();
+        sigs.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        sigs
+    };
+    let whole = run(None);
+    assert!(whole.len() >= 3, "{whole:?}");
+    for cut in 1..batches.len() {
+        assert_eq!(run(Some(cut)), whole, "restored before batch {cut}");
+    }
+}
