@@ -1,1 +1,94 @@
-//! todo
+//! The incident store: where the hot path's results land.
+//!
+//! This crate owns projects and their hashed write keys, session summaries,
+//! incidents (deterministic ids, so a replay stores nothing twice), issues
+//! (incidents grouped across sessions by fingerprint, with exact counts of
+//! sessions and users, first/last seen, severity and an audit trail), and
+//! the raw events kept for replay with their own retention and disk cap.
+//!
+//! - [`IncidentStore`], [`RawEventStore`]: the traits other backends fill in.
+//! - [`SqliteStore`], [`SqliteEventStore`]: the embedded default, via sqlx.
+//! - `fingerprint`: incident ids, issue fingerprints, path templates, severity.
+//! - `model`: the stored types and [`StoreError`].
+
+mod fingerprint;
+mod model;
+mod sqlite;
+
+use std::future::Future;
+
+pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, FINGERPRINT_VERSION};
+pub use model::{
+    EventChunk, Incident, Issue, KeyInfo, KeyStatus, ListFilter, Project, RetentionStats, StoreError, WriteBatch,
+    WriteStats,
+};
+pub use sqlite::{SqliteEventStore, SqliteStore};
+
+use sha2::{Digest, Sha256};
+use ufse_sessionizer::SessionSummary;
+
+/// The digest a write key is stored and looked up by.
+pub fn key_digest(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A new random write key: `uk_` and 32 hex digits (128 bits).
+///
+/// # Panics
+///
+/// If the operating system has no randomness to give.
+pub fn new_key() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).expect("the OS random source is available");
+    format!("uk_{}", hex::encode(b))
+}
+
+/// Whether `name` can be a project name: 1 to 64 of `[A-Za-z0-9_-]`
+/// (never `:`, which separates project and sid in log keys).
+pub fn valid_project_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Projects, keys, sessions, incidents and issues.
+pub trait IncidentStore: Send + Sync + 'static {
+    /// Creates a project with one key; returns the key (shown once, stored as a digest).
+    fn create_project(&self, name: &str, now_ms: i64) -> impl Future<Output = Result<String, StoreError>> + Send;
+    /// Creates project `default` if there are no projects; returns its key if it did.
+    fn ensure_default_project(&self, now_ms: i64)
+        -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// All projects with their keys' prefixes and states.
+    fn list_projects(&self) -> impl Future<Output = Result<Vec<Project>, StoreError>> + Send;
+    /// Revokes a key; its project's other keys keep working.
+    fn revoke_key(&self, key: &str, now_ms: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Resolves a key digest (see [`key_digest`]).
+    fn lookup_key(&self, digest: &str) -> impl Future<Output = Result<KeyStatus, StoreError>> + Send;
+    /// Stores what one processing step derived, atomically and idempotently.
+    fn write(&self, profile: &str, batch: &WriteBatch) -> impl Future<Output = Result<WriteStats, StoreError>> + Send;
+    /// Incidents, newest first.
+    fn incidents(&self, filter: &ListFilter) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+    /// Issues, most recently seen first.
+    fn issues(&self, filter: &ListFilter) -> impl Future<Output = Result<Vec<Issue>, StoreError>> + Send;
+    /// The parts of one session, in order.
+    fn session(&self, project: &str, sid: &str)
+        -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
+}
+
+/// Raw events kept for replay.
+pub trait RawEventStore: Send + Sync + 'static {
+    /// Stores chunks; a chunk already stored is skipped.
+    fn write_chunks(&self, chunks: &[EventChunk]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// One session's events as wire-form JSON, ordered by `(ts, seq)`.
+    fn session_events(
+        &self,
+        project: &str,
+        sid: &str,
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, StoreError>> + Send;
+    /// Removes chunks older than `max_age_ms` (by corrected time), then the
+    /// oldest until at most `max_bytes` remain.
+    fn enforce_retention(
+        &self,
+        now_ms: i64,
+        max_age_ms: i64,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<RetentionStats, StoreError>> + Send;
+}

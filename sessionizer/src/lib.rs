@@ -96,6 +96,8 @@ pub struct SessionSignal {
     pub project: String,
     /// User id of the session, if known.
     pub uid: Option<String>,
+    /// Skew-corrected time of the signal's `ts`, for first/last seen.
+    pub seen_ms: i64,
     /// The signal.
     pub signal: Signal,
 }
@@ -150,6 +152,8 @@ struct Session {
     last_ts: Option<i64>,
     /// Append time of the last record with events of this session.
     last_append: i64,
+    /// `(skew_ms, received_ms)` of the newest batch, to correct signal times.
+    skew: (i64, i64),
     engine: SessionEngine,
     summary: SessionSummary,
     dirty: bool,
@@ -212,6 +216,7 @@ impl Sessionizer {
         let rules = Arc::clone(&self.rules);
         let session = self.sessions.entry(key).or_insert_with(|| Session::new(batch, now));
         session.last_append = session.last_append.max(now);
+        session.skew = (batch.skew_ms, batch.received_ms);
         if batch.uid.is_some() {
             session.summary.uid.clone_from(&batch.uid);
         }
@@ -323,6 +328,7 @@ impl Session {
             released_to: i64::MIN,
             last_ts: None,
             last_append: now,
+            skew: (batch.skew_ms, batch.received_ms),
             engine: SessionEngine::new(),
             summary: SessionSummary {
                 project: batch.project.clone(),
@@ -375,9 +381,15 @@ impl Session {
         let before = signals.len();
         self.engine.on_watermark(rules, sid, bound, &mut signals);
         Self::count_signals(&mut self.summary, &signals[before..]);
+        self.emit(signals, out);
+    }
+
+    fn emit(&self, signals: Vec<Signal>, out: &mut Output) {
+        let (skew, received) = self.skew;
         out.signals.extend(signals.into_iter().map(|signal| SessionSignal {
             project: self.summary.project.clone(),
             uid: self.summary.uid.clone(),
+            seen_ms: corrected_ts(signal.ts, skew, received),
             signal,
         }));
     }
@@ -408,11 +420,7 @@ impl Session {
         let mut signals = Vec::new();
         self.engine.on_end(rules, sid, &mut signals);
         Self::count_signals(&mut self.summary, &signals);
-        out.signals.extend(signals.into_iter().map(|signal| SessionSignal {
-            project: self.summary.project.clone(),
-            uid: self.summary.uid.clone(),
-            signal,
-        }));
+        self.emit(signals, out);
         self.summary.ended = true;
         if self.summary.start_ts <= self.summary.end_ts {
             out.summaries.push(self.summary.clone());

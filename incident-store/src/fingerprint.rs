@@ -1,0 +1,163 @@
+//! Deterministic identities: incident ids, issue fingerprints and the URL
+//! path templates they group by (DESIGN.md section 4), and issue severity.
+
+use sha2::{Digest, Sha256};
+use ufse_engine::{Signal, SignalKind};
+
+/// Version of the fingerprint rule; a change to [`path_template`] or to
+/// what is hashed needs a new one.
+pub const FINGERPRINT_VERSION: &str = "v1";
+
+fn sha256_hex(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update(b"|");
+        }
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The id of an incident: a digest of its content and of the profile that
+/// produced it, so storing the same detection twice is a no-op and two
+/// profiles never collide.
+pub fn incident_id(profile: &str, project: &str, s: &Signal) -> String {
+    let evidence: Vec<String> = s.evidence.iter().map(u64::to_string).collect();
+    sha256_hex(&["inc1", profile, project, &s.sid, s.kind.as_str(), &s.ts.to_string(), &evidence.join(",")])[..32]
+        .to_owned()
+}
+
+/// The issue fingerprint: `sha256("v1|project|kind|host+path template|sel")`.
+pub fn issue_fingerprint(project: &str, kind: SignalKind, url: Option<&str>, sel: Option<&str>) -> String {
+    let template = url.map(path_template).unwrap_or_default();
+    sha256_hex(&[FINGERPRINT_VERSION, project, kind.as_str(), &template, sel.unwrap_or("")])
+}
+
+/// `host` + path with variable segments replaced; query and fragment dropped.
+///
+/// Each path segment that is all digits becomes `:id`, a UUID `:uuid`, 16
+/// or more hex characters `:hash`, a `YYYY-MM-DD` date `:date`, and any
+/// other segment of 24 or more characters with a digit `:token`.
+pub fn path_template(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h).to_ascii_lowercase();
+    let mut out = host;
+    for (i, seg) in path.split('/').enumerate() {
+        if i == 0 {
+            continue;
+        }
+        out.push('/');
+        out.push_str(template_segment(seg));
+    }
+    out
+}
+
+fn template_segment(seg: &str) -> &str {
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+        ":id"
+    } else if is_uuid(seg) {
+        ":uuid"
+    } else if seg.len() >= 16 && hex(seg) {
+        ":hash"
+    } else if is_date(seg) {
+        ":date"
+    } else if seg.chars().count() >= 24 && seg.bytes().any(|b| b.is_ascii_digit()) {
+        ":token"
+    } else {
+        seg
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Issue severity, from what went wrong and how many sessions it hit.
+///
+/// `score = weight(kind) + floor(log10(affected sessions))`, with weights
+/// `error_click` 3, `rage_click` 2, `dead_click` 1; `critical` from 5,
+/// `high` from 4, `medium` from 3, else `low`. An error a user caused by
+/// clicking is worse than a click that did nothing; each tenfold increase
+/// in reach moves an issue up one step.
+pub fn severity(kind: SignalKind, sessions: u64) -> &'static str {
+    let weight = match kind {
+        SignalKind::ErrorClick => 3,
+        SignalKind::RageClick => 2,
+        _ => 1,
+    };
+    let reach = sessions.max(1).ilog10();
+    match weight + reach {
+        s if s >= 5 => "critical",
+        4 => "high",
+        3 => "medium",
+        _ => "low",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_templates_follow_the_design() {
+        assert_eq!(path_template("https://Shop.example.com/cart?x=1#top"), "shop.example.com/cart");
+        assert_eq!(path_template("https://a.io/orders/12345/items"), "a.io/orders/:id/items");
+        assert_eq!(path_template("https://a.io/u/550e8400-e29b-41d4-a716-446655440000"), "a.io/u/:uuid");
+        assert_eq!(path_template("https://a.io/c/deadbeefdeadbeef"), "a.io/c/:hash");
+        assert_eq!(path_template("https://a.io/d/2026-11-28/x"), "a.io/d/:date/x");
+        assert_eq!(path_template("https://a.io/s/abcdefghijklmnopqrstuvw1"), "a.io/s/:token");
+        assert_eq!(path_template("https://a.io/s/abcdefghijklmnopqrstuvwx"), "a.io/s/abcdefghijklmnopqrstuvwx");
+        assert_eq!(path_template("https://a.io"), "a.io/");
+        assert_eq!(path_template("https://user:pw@a.io:8443/x/"), "a.io:8443/x/");
+    }
+
+    #[test]
+    fn fingerprints_group_by_template_and_ids_by_content() {
+        let f = |u| issue_fingerprint("p", SignalKind::DeadClick, Some(u), Some("button#go"));
+        assert_eq!(f("https://a.io/o/1?q"), f("https://a.io/o/2"));
+        assert_ne!(f("https://a.io/o/1"), f("https://b.io/o/1"));
+        assert_eq!(f("https://a.io/o/1").len(), 64);
+        let s = Signal {
+            kind: SignalKind::RageClick,
+            sid: "s".into(),
+            ts: 1,
+            end_ts: 2,
+            count: 3,
+            evidence: vec![1, 2, 3],
+            sel: None,
+            url: None,
+        };
+        assert_eq!(incident_id("ufse", "p", &s), incident_id("ufse", "p", &s));
+        assert_ne!(incident_id("ufse", "p", &s), incident_id("posthog", "p", &s));
+    }
+
+    #[test]
+    fn severity_grows_with_reach_and_kind() {
+        assert_eq!(severity(SignalKind::DeadClick, 1), "low");
+        assert_eq!(severity(SignalKind::DeadClick, 100), "medium");
+        assert_eq!(severity(SignalKind::ErrorClick, 1), "medium");
+        assert_eq!(severity(SignalKind::ErrorClick, 10), "high");
+        assert_eq!(severity(SignalKind::RageClick, 1000), "critical");
+    }
+}

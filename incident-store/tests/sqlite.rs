@@ -1,0 +1,142 @@
+//! The SQLite store against real database files.
+
+use std::collections::BTreeMap;
+
+use ufse_engine::{Signal, SignalKind};
+use ufse_incident_store::*;
+use ufse_sessionizer::{SessionSignal, SessionSummary, StoredEvent};
+
+fn signal(sid: &str, uid: Option<&str>, kind: SignalKind, ts: i64, url: &str) -> SessionSignal {
+    SessionSignal {
+        project: "default".into(),
+        uid: uid.map(Into::into),
+        seen_ms: ts,
+        signal: Signal {
+            kind,
+            sid: sid.into(),
+            ts,
+            end_ts: ts + 10,
+            count: 1,
+            evidence: vec![1, 2],
+            sel: Some("button#go".into()),
+            url: Some(url.into()),
+        },
+    }
+}
+
+fn filter() -> ListFilter {
+    ListFilter { project: "default".into(), kind: None, since_ms: None, limit: 100 }
+}
+
+#[tokio::test]
+async fn keys_are_stored_as_digests_and_can_be_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ufse.db")).await.unwrap();
+    let key = store.ensure_default_project(1).await.unwrap().expect("first start creates default");
+    assert!(store.ensure_default_project(2).await.unwrap().is_none(), "only once");
+    assert!(matches!(store.lookup_key(&key_digest(&key)).await.unwrap(), KeyStatus::Active { project, .. } if project == "default"));
+    assert_eq!(store.lookup_key(&key_digest("uk_nope")).await.unwrap(), KeyStatus::Unknown);
+    // The key itself is nowhere in the file.
+    let raw = std::fs::read(dir.path().join("ufse.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("ufse.db-wal")).unwrap_or_default();
+    let hay = [raw, wal].concat();
+    assert!(!hay.windows(key.len()).any(|w| w == key.as_bytes()));
+    store.revoke_key(&key, 3).await.unwrap();
+    assert_eq!(store.lookup_key(&key_digest(&key)).await.unwrap(), KeyStatus::Revoked);
+    assert!(matches!(store.revoke_key("uk_nope", 4).await, Err(StoreError::NoSuchKey(_))));
+    assert!(matches!(store.create_project("default", 5).await, Err(StoreError::ProjectExists(_))));
+    assert!(matches!(store.create_project("a:b", 5).await, Err(StoreError::InvalidProjectName(_))));
+    let second = store.create_project("shop", 6).await.unwrap();
+    assert_ne!(second, key);
+    let projects = store.list_projects().await.unwrap();
+    assert_eq!(projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["default", "shop"]);
+    assert_eq!(projects[0].keys[0].revoked_ms, Some(3));
+}
+
+#[tokio::test]
+async fn incidents_are_idempotent_and_issue_counts_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ufse.db")).await.unwrap();
+    let batch = WriteBatch {
+        signals: vec![
+            signal("s1", Some("u1"), SignalKind::DeadClick, 100, "https://a.io/o/1"),
+            signal("s2", Some("u1"), SignalKind::DeadClick, 200, "https://a.io/o/2?x"),
+            signal("s3", None, SignalKind::DeadClick, 300, "https://a.io/o/3"),
+            signal("s3", None, SignalKind::RageClick, 300, "https://a.io/o/3"),
+        ],
+        summaries: vec![],
+    };
+    let first = store.write("ufse", &batch).await.unwrap();
+    assert_eq!(first, WriteStats { new_incidents: 4, known_incidents: 0, new_issues: 2 });
+    // A replay of the same results changes nothing.
+    let again = store.write("ufse", &batch).await.unwrap();
+    assert_eq!(again, WriteStats { new_incidents: 0, known_incidents: 4, new_issues: 0 });
+    assert_eq!(store.incidents(&filter()).await.unwrap().len(), 4);
+    let issues = store.issues(&ListFilter { kind: Some("dead_click".into()), ..filter() }).await.unwrap();
+    assert_eq!(issues.len(), 1);
+    let i = &issues[0];
+    assert_eq!((i.incidents, i.sessions, i.users), (3, 3, 1));
+    assert_eq!((i.first_seen, i.last_seen), (100, 300));
+    assert_eq!(i.url_template, "a.io/o/:id");
+    assert_eq!(i.status, "open");
+    // Limit and since filters.
+    let newest = store.incidents(&ListFilter { limit: 1, ..filter() }).await.unwrap();
+    assert_eq!(newest[0].ts, 300);
+    assert_eq!(store.incidents(&ListFilter { since_ms: Some(250), ..filter() }).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn sessions_upsert_by_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ufse.db")).await.unwrap();
+    let mut s = SessionSummary {
+        project: "default".into(),
+        sid: "s1".into(),
+        start_ts: 1,
+        end_ts: 5,
+        counts: BTreeMap::from([("click".into(), 2)]),
+        ..SessionSummary::default()
+    };
+    store.write("ufse", &WriteBatch { signals: vec![], summaries: vec![s.clone()] }).await.unwrap();
+    s.end_ts = 9;
+    s.ended = true;
+    store.write("ufse", &WriteBatch { signals: vec![], summaries: vec![s.clone()] }).await.unwrap();
+    assert_eq!(store.session("default", "s1").await.unwrap(), vec![s]);
+}
+
+fn ev(sid: &str, seq: u64, cts: i64) -> StoredEvent {
+    StoredEvent {
+        project: "default".into(),
+        sid: sid.into(),
+        seq,
+        ts: cts,
+        cts,
+        json: format!(r#"{{"t":"select","ts":{cts},"seq":{seq}}}"#).into_bytes(),
+    }
+}
+
+#[tokio::test]
+async fn raw_events_replay_in_order_and_expire_by_age_then_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(&dir.path().join("events.db")).await.unwrap();
+    let chunks = vec![
+        EventChunk { chunk: "0-2".into(), events: vec![ev("a", 3, 30), ev("a", 4, 40)] },
+        EventChunk { chunk: "0-1".into(), events: vec![ev("a", 1, 10), ev("a", 2, 20)] },
+        EventChunk { chunk: "0-3".into(), events: vec![ev("b", 1, 1_000)] },
+    ];
+    assert_eq!(store.write_chunks(&chunks).await.unwrap(), 3);
+    assert_eq!(store.write_chunks(&chunks).await.unwrap(), 0, "replays are no-ops");
+    let seqs: Vec<u64> =
+        store.session_events("default", "a").await.unwrap().iter().map(|v| v["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    let (bytes, n) = store.totals().await.unwrap();
+    assert_eq!(n, 3);
+    // Age: chunks whose newest event is older than now - max_age go.
+    let st = store.enforce_retention(100, 75, u64::MAX).await.unwrap();
+    assert_eq!((st.expired_chunks, st.evicted_chunks), (1, 0));
+    // Size: the oldest go until under the cap.
+    let st = store.enforce_retention(100, 1_000_000, 1).await.unwrap();
+    assert_eq!((st.expired_chunks, st.evicted_chunks), (0, 2));
+    assert_eq!(store.totals().await.unwrap(), (0, 0));
+    assert!(bytes > 0);
+}
