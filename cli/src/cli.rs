@@ -1,0 +1,136 @@
+//! The command line, each flag defined once (help is generated from it).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// UFSE turns what users do in a web app into tickets engineers can act on.
+#[derive(Debug, Parser)]
+#[command(name = "ufse", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); every key can also be set as UFSE_<SECTION>_<KEY>.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory for embedded storage [default: ./ufse-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print lists as JSON Lines, one object per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every role in one process on embedded storage.
+    Serve(ServeArgs),
+    /// Manage projects and their write keys.
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
+    /// Stored incidents.
+    #[command(subcommand)]
+    Incidents(ListCommand),
+    /// Issues: incidents grouped across sessions.
+    #[command(subcommand)]
+    Issues(ListCommand),
+    /// Sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Run the rules over newline-delimited batches, offline.
+    Detect(DetectArgs),
+}
+
+/// `serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}
+
+/// Rule selection, shared by `serve` and `detect`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Rules file overriding the profile's parameters.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Rule profile [default: ufse].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+/// `projects ...`
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// Create a project; prints its write key alone on the last line.
+    Create {
+        /// Project name: 1 to 64 of A-Z a-z 0-9 _ -.
+        name: String,
+    },
+    /// List projects and their keys.
+    List,
+    /// Manage keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `projects keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Revoke a write key; requests with it get 401.
+    Revoke {
+        /// The key.
+        key: String,
+    },
+}
+
+/// `incidents list` / `issues list`
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// List, newest first.
+    List(ListArgs),
+}
+
+/// Filters of the list commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Project name.
+    #[arg(long, default_value = "default")]
+    pub project: String,
+    /// Only this kind (rage_click, dead_click, error_click).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only since this time: ms since the epoch, or a duration ago such as 15m, 24h, 7d.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+/// `sessions ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// A session's summary and timeline.
+    Show {
+        /// Session id.
+        sid: String,
+        /// Project name.
+        #[arg(long, default_value = "default")]
+        project: String,
+    },
+}
+
+/// `detect`
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// Input file of newline-delimited batches; `-` or nothing for stdin.
+    pub input: Option<PathBuf>,
+}

@@ -1,0 +1,253 @@
+//! The non-serving commands: projects, lists, sessions and detect.
+
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use ufse_incident_store::{IncidentStore, ListFilter, RawEventStore, SqliteEventStore, SqliteStore};
+
+use crate::cli::{Cli, Command, DetectArgs, KeysCommand, ListArgs, ListCommand, ProjectsCommand, RulesArgs, SessionsCommand};
+use crate::config::Config;
+use crate::output::{fmt_ms, Out};
+
+/// Wall-clock ms; only for stamping and for relative `--since`.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
+    let mut out = Out::new(args.json);
+    let code = match args.command {
+        Command::Serve(s) => {
+            if let Some(l) = s.listen {
+                cfg.ingest.listen = l;
+            }
+            apply_rules_args(&mut cfg, s.rules);
+            crate::serve::serve(cfg)?
+        }
+        Command::Detect(d) => detect(&mut cfg, d, &mut out)?,
+        cmd => runtime()?.block_on(store_command(cmd, &cfg, &mut out))?,
+    };
+    out.flush()?;
+    Ok(code)
+}
+
+fn apply_rules_args(cfg: &mut Config, r: RulesArgs) {
+    if r.rules.is_some() {
+        cfg.engine.rules_file = r.rules;
+    }
+    if r.profile.is_some() {
+        cfg.engine.profile = r.profile;
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+pub async fn open_store(cfg: &Config) -> Result<SqliteStore> {
+    std::fs::create_dir_all(&cfg.data.dir)
+        .with_context(|| format!("cannot create data directory {}", cfg.data.dir.display()))?;
+    let path = cfg.data.dir.join("ufse.db");
+    SqliteStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))
+}
+
+pub async fn open_event_store(cfg: &Config) -> Result<SqliteEventStore> {
+    let path = cfg.data.dir.join("events.db");
+    SqliteEventStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))
+}
+
+async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<ExitCode> {
+    let store = open_store(cfg).await?;
+    match cmd {
+        Command::Projects(ProjectsCommand::Create { name }) => {
+            let key = store.create_project(&name, now_ms()).await?;
+            if out.json {
+                out.json_line(&serde_json::json!({"project": name, "key": key}))?;
+            } else {
+                out.line(format!("created project {name}; its write key:"))?;
+                out.line(&key)?;
+            }
+        }
+        Command::Projects(ProjectsCommand::List) => {
+            for p in store.list_projects().await? {
+                if out.json {
+                    out.json_line(&p)?;
+                    continue;
+                }
+                let live = p.keys.iter().filter(|k| k.revoked_ms.is_none()).count();
+                out.line(format!(
+                    "{}  created {}  keys: {} live, {} revoked  origins: {}",
+                    p.name,
+                    fmt_ms(p.created_ms),
+                    live,
+                    p.keys.len() - live,
+                    p.allowed_origins.join(",")
+                ))?;
+                for k in &p.keys {
+                    let state = k.revoked_ms.map_or("live".to_owned(), |t| format!("revoked {}", fmt_ms(t)));
+                    out.line(format!("  {}…  {}", k.prefix, state))?;
+                }
+            }
+        }
+        Command::Projects(ProjectsCommand::Keys(KeysCommand::Revoke { key })) => {
+            store.revoke_key(&key, now_ms()).await?;
+            out.line(format!("revoked {}…", &key[..key.len().min(9)]))?;
+        }
+        Command::Incidents(ListCommand::List(a)) => {
+            for i in store.incidents(&filter(a)?).await? {
+                if out.json {
+                    out.json_line(&i)?;
+                } else {
+                    out.line(format!(
+                        "{}  {:<12} {}  sid={} count={} sel={} url={}",
+                        fmt_ms(i.ts),
+                        i.kind,
+                        &i.id[..12],
+                        i.sid,
+                        i.count,
+                        i.sel.as_deref().unwrap_or("-"),
+                        i.url.as_deref().unwrap_or("-"),
+                    ))?;
+                }
+            }
+        }
+        Command::Issues(ListCommand::List(a)) => {
+            for i in store.issues(&filter(a)?).await? {
+                if out.json {
+                    out.json_line(&i)?;
+                } else {
+                    out.line(format!(
+                        "{}  {:<8} {:<12} {:<6} incidents={} sessions={} users={}  {}  {}  last {}",
+                        &i.fingerprint[..12],
+                        i.severity,
+                        i.kind,
+                        i.status,
+                        i.incidents,
+                        i.sessions,
+                        i.users,
+                        i.url_template,
+                        i.sel.as_deref().unwrap_or("-"),
+                        fmt_ms(i.last_seen),
+                    ))?;
+                }
+            }
+        }
+        Command::Sessions(SessionsCommand::Show { sid, project }) => {
+            let parts = store.session(&project, &sid).await?;
+            let events = open_event_store(cfg).await?.session_events(&project, &sid).await?;
+            if parts.is_empty() && events.is_empty() {
+                bail!("no session {sid} in project {project}");
+            }
+            if out.json {
+                for p in &parts {
+                    out.json_line(&serde_json::json!({"type": "summary", "summary": p}))?;
+                }
+                for e in &events {
+                    out.json_line(&serde_json::json!({"type": "event", "event": e}))?;
+                }
+            } else {
+                for p in &parts {
+                    out.line(format!(
+                        "session {} part {}  {} .. {}  ({} ms)  pages={}  uid={}  {}",
+                        p.sid,
+                        p.part,
+                        fmt_ms(p.start_ts),
+                        fmt_ms(p.end_ts),
+                        p.duration_ms(),
+                        p.pages,
+                        p.uid.as_deref().unwrap_or("-"),
+                        if p.ended { "ended" } else { "live" },
+                    ))?;
+                    let signals: Vec<String> = p.signals.iter().map(|(k, n)| format!("{k}={n}")).collect();
+                    out.line(format!("  signals: {}", if signals.is_empty() { "none".into() } else { signals.join(" ") }))?;
+                }
+                let start = events.first().and_then(|e| e["ts"].as_i64()).unwrap_or(0);
+                for e in &events {
+                    out.line(timeline_line(e, start))?;
+                }
+            }
+        }
+        Command::Serve(_) | Command::Detect(_) => unreachable!("handled by dispatch"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One event of a timeline: offset from the session start, kind, what it touched.
+fn timeline_line(e: &serde_json::Value, start: i64) -> String {
+    let ts = e["ts"].as_i64().unwrap_or(start);
+    let kind = e["t"].as_str().unwrap_or("?");
+    let s = |k: &str| e[k].as_str().unwrap_or("");
+    let what = match kind {
+        "nav" => format!("{} {}", s("nav"), s("url")),
+        "click" => format!("{} ({}, {}){}", s("sel"), e["x"], e["y"], e.get("txt").map(|t| format!(" \"{}\"", t.as_str().unwrap_or(""))).unwrap_or_default()),
+        "input" | "submit" => s("sel").to_owned(),
+        "error" => s("msg").to_owned(),
+        "net" => format!("{} {} -> {} in {} ms", s("method"), s("url"), e["status"], e["dur"]),
+        "scroll" => format!("y={}", e["y"]),
+        "mutation" => format!("n={}", e["n"]),
+        "vis" => s("state").to_owned(),
+        "longtask" => format!("{} ms", e["dur"]),
+        "custom" => s("name").to_owned(),
+        _ => String::new(),
+    };
+    format!("  +{:>9.3}s  #{:<5} {:<9} {}", (ts - start) as f64 / 1000.0, e["seq"], kind, what)
+}
+
+fn filter(a: ListArgs) -> Result<ListFilter> {
+    let since_ms = a.since.as_deref().map(|s| parse_since(s, now_ms())).transpose()?;
+    Ok(ListFilter { project: a.project, kind: a.kind, since_ms, limit: a.limit })
+}
+
+/// `--since`: ms since the epoch, or a duration ago (`90s`, `15m`, `24h`, `7d`).
+fn parse_since(s: &str, now: i64) -> Result<i64> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = num.parse().with_context(|| format!("invalid --since `{s}`: use ms since the epoch or 15m, 24h, 7d"))?;
+    let ms = match unit {
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => bail!("invalid --since `{s}`: the unit must be s, m, h or d"),
+    };
+    Ok(now - n * ms)
+}
+
+fn detect(cfg: &mut Config, args: DetectArgs, out: &mut Out) -> Result<ExitCode> {
+    apply_rules_args(cfg, args.rules);
+    let rules = cfg.engine.rules()?;
+    let report = match args.input.as_deref() {
+        None => ufse_sessionizer::detect(io::stdin().lock(), rules, cfg.sessionizer.clone())?,
+        Some(p) if p.as_os_str() == "-" => ufse_sessionizer::detect(io::stdin().lock(), rules, cfg.sessionizer.clone())?,
+        Some(p) => {
+            let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+            ufse_sessionizer::detect(BufReader::new(f), rules, cfg.sessionizer.clone())?
+        }
+    };
+    for problem in &report.problems {
+        eprintln!("{problem}");
+    }
+    for s in &report.signals {
+        out.json_line(s)?;
+    }
+    Ok(if report.invalid_lines > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_epoch_ms_or_a_duration_ago() {
+        assert_eq!(parse_since("1700000000000", 0).unwrap(), 1_700_000_000_000);
+        assert_eq!(parse_since("15m", 1_000_000).unwrap(), 100_000);
+        assert_eq!(parse_since("2d", 200_000_000).unwrap(), 200_000_000 - 172_800_000);
+        assert!(parse_since("3w", 0).is_err());
+        assert!(parse_since("soon", 0).is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! Configuration: a TOML file with one section per part, every key also
+//! settable as `UFSE_<SECTION>_<KEY>`; errors name the file or variable.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use ufse_engine::RuleSet;
+use ufse_event_log::EmbeddedLogConfig;
+use ufse_ingest::IngestConfig;
+use ufse_processor::ProcessorConfig;
+use ufse_sessionizer::SessionizerConfig;
+
+/// `[data]`: where embedded storage lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Data directory (the `--data-dir` flag wins).
+    pub dir: PathBuf,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig { dir: PathBuf::from("./ufse-data") }
+    }
+}
+
+/// `[log]`: the embedded event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Partitions (fixed when the log is created).
+    pub partitions: u32,
+    /// Segment file size before rolling.
+    pub segment_bytes: u64,
+    /// Hand-off queue, in batches; when full the edge answers 503.
+    pub queue_records: usize,
+    /// Most bytes one fsync round takes.
+    pub max_group_commit_bytes: usize,
+    /// Ticks on quiet partitions, so silence is measured in log time (0: off).
+    pub tick_interval_ms: u64,
+    /// Partitions tick while they had data within this long.
+    pub tick_active_ms: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        let d = EmbeddedLogConfig::default();
+        LogConfig {
+            partitions: d.partitions,
+            segment_bytes: d.segment_bytes,
+            queue_records: d.queue_records,
+            max_group_commit_bytes: d.max_group_commit_bytes,
+            tick_interval_ms: d.tick_interval_ms,
+            tick_active_ms: d.tick_active_ms,
+        }
+    }
+}
+
+impl LogConfig {
+    /// The embedded log's own config.
+    pub fn embedded(&self) -> EmbeddedLogConfig {
+        EmbeddedLogConfig {
+            partitions: self.partitions,
+            segment_bytes: self.segment_bytes,
+            queue_records: self.queue_records,
+            max_group_commit_bytes: self.max_group_commit_bytes,
+            tick_interval_ms: self.tick_interval_ms,
+            tick_active_ms: self.tick_active_ms,
+        }
+    }
+}
+
+/// `[engine]`: which rules run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Profile (`ufse` by default).
+    pub profile: Option<String>,
+    /// A rules file overriding the profile's parameters.
+    pub rules_file: Option<PathBuf>,
+}
+
+impl EngineConfig {
+    /// Loads the rule set.
+    ///
+    /// # Errors
+    ///
+    /// When the rules file cannot be read or is invalid (naming the file).
+    pub fn rules(&self) -> Result<Arc<RuleSet>> {
+        let rules = match &self.rules_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read rules file {}", path.display()))?;
+                RuleSet::from_toml(&text, self.profile.as_deref()).with_context(|| format!("in {}", path.display()))?
+            }
+            None => RuleSet::profile(self.profile.as_deref().unwrap_or("ufse"))?,
+        };
+        Ok(Arc::new(rules))
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// `[data]`
+    pub data: DataConfig,
+    /// `[ingest]`
+    pub ingest: IngestConfig,
+    /// `[log]`
+    pub log: LogConfig,
+    /// `[sessionizer]`
+    pub sessionizer: SessionizerConfig,
+    /// `[processor]`
+    pub processor: ProcessorConfig,
+    /// `[engine]`
+    pub engine: EngineConfig,
+}
+
+const SECTIONS: &[&str] = &["data", "ingest", "log", "sessionizer", "processor", "engine"];
+
+impl Config {
+    /// Reads `file` (if any), then applies `UFSE_<SECTION>_<KEY>` from `env`.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read or parsed, or a value is invalid; the
+    /// message names the file or the variable.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config> {
+        let mut tables: BTreeMap<String, toml::Table> = BTreeMap::new();
+        let origin = file.map(|p| p.display().to_string()).unwrap_or_else(|| "defaults".into());
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {origin}"))?;
+            let top: toml::Table = text.parse().with_context(|| format!("invalid TOML in config file {origin}"))?;
+            for (section, value) in top {
+                let toml::Value::Table(t) = value else {
+                    bail!("config file {origin}: `{section}` must be a section ([{section}])");
+                };
+                if !SECTIONS.contains(&section.as_str()) {
+                    bail!("config file {origin}: unknown section [{section}] (known: {})", SECTIONS.join(", "));
+                }
+                tables.insert(section, t);
+            }
+        }
+        let mut overrides: BTreeMap<String, Vec<(String, String, toml::Value)>> = BTreeMap::new();
+        for (var, raw) in env {
+            let Some(rest) = var.strip_prefix("UFSE_") else { continue };
+            let rest = rest.to_ascii_lowercase();
+            let Some((section, key)) = rest.split_once('_') else { continue };
+            if !SECTIONS.contains(&section) {
+                continue;
+            }
+            overrides.entry(section.to_owned()).or_default().push((var.clone(), key.to_owned(), env_value(&raw)));
+        }
+        let mut cfg = Config::default();
+        macro_rules! load {
+            ($field:ident) => {{
+                let name = stringify!($field);
+                let mut table = tables.remove(name).unwrap_or_default();
+                cfg.$field = decode(&table).with_context(|| format!("config file {origin}: in [{name}]"))?;
+                for (var, key, value) in overrides.remove(name).unwrap_or_default() {
+                    table.insert(key, value);
+                    cfg.$field = decode(&table).with_context(|| format!("environment variable {var}"))?;
+                }
+            }};
+        }
+        load!(data);
+        load!(ingest);
+        load!(log);
+        load!(sessionizer);
+        load!(processor);
+        load!(engine);
+        Ok(cfg)
+    }
+}
+
+/// An environment value: a TOML literal when it parses as one (numbers,
+/// booleans, arrays, quoted strings), else the raw text as a string.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn decode<T: DeserializeOwned>(table: &toml::Table) -> Result<T> {
+    Ok(toml::Value::Table(table.clone()).try_into()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn env_overrides_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ufse.toml");
+        std::fs::write(&path, "[ingest]\nmax_events = 10\nlisten = \"127.0.0.1:9\"\n").unwrap();
+        let cfg = Config::load(
+            Some(&path),
+            env(&[("UFSE_INGEST_LISTEN", "127.0.0.1:0"), ("UFSE_LOG_PARTITIONS", "2"), ("PATH", "/bin")]),
+        )
+        .unwrap();
+        assert_eq!(cfg.ingest.max_events, 10);
+        assert_eq!(cfg.ingest.listen, "127.0.0.1:0");
+        assert_eq!(cfg.log.partitions, 2);
+        assert_eq!(cfg.sessionizer, SessionizerConfig::default());
+    }
+
+    #[test]
+    fn errors_name_the_file_or_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ufse.toml");
+        std::fs::write(&path, "[ingest]\nmax_events = \"many\"\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&path), env(&[])).unwrap_err());
+        assert!(e.contains("ufse.toml") && e.contains("[ingest]"), "{e}");
+        let e = format!("{:#}", Config::load(None, env(&[("UFSE_LOG_PARTITIONS", "lots")])).unwrap_err());
+        assert!(e.contains("UFSE_LOG_PARTITIONS"), "{e}");
+        let e = format!("{:#}", Config::load(None, env(&[("UFSE_INGEST_MAX_EVENTZ", "1")])).unwrap_err());
+        assert!(e.contains("UFSE_INGEST_MAX_EVENTZ") && e.contains("max_eventz"), "{e}");
+        std::fs::write(&path, "[nope]\nx = 1\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&path), env(&[])).unwrap_err());
+        assert!(e.contains("unknown section [nope]"), "{e}");
+    }
+}

@@ -1,0 +1,139 @@
+//! `ufse serve`: the edge, the embedded log, the processor and the store
+//! in one process, with graceful shutdown on SIGTERM or SIGINT.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use ufse_event_log::{system_clock, EmbeddedLog};
+use ufse_incident_store::IncidentStore;
+use ufse_ingest::Edge;
+use ufse_processor::Processor;
+
+use crate::commands::{now_ms, open_event_store, open_store};
+use crate::config::Config;
+
+pub fn serve(cfg: Config) -> Result<ExitCode> {
+    let rules = cfg.engine.rules()?;
+    let listen = cfg
+        .ingest
+        .listen_addr()
+        .with_context(|| format!("invalid listen address `{}` (expected HOST:PORT)", cfg.ingest.listen))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let metrics = PrometheusBuilder::new().install_recorder().context("cannot install the metrics recorder")?;
+    rt.block_on(async {
+        let store = open_store(&cfg).await?;
+        let events = open_event_store(&cfg).await?;
+        let mut stdout = std::io::stdout();
+        if let Some(key) = store.ensure_default_project(now_ms()).await? {
+            writeln!(stdout, "default project key: {key}")?;
+        }
+        let log_dir = cfg.data.dir.join("log");
+        let log = EmbeddedLog::open(&log_dir, cfg.log.embedded(), system_clock())
+            .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let processor = Processor::new(
+            cfg.processor.clone(),
+            cfg.sessionizer.clone(),
+            rules,
+            log.consumer("processor")?,
+            store.clone(),
+            events.clone(),
+            cfg.data.dir.join("snapshots"),
+            tokio::runtime::Handle::current(),
+            Arc::new(now_ms),
+        )
+        .after_commit({
+            let log = log.clone();
+            move || match log.enforce_retention() {
+                Ok(freed) if freed > 0 => tracing::info!(freed_bytes = freed, "log retention"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "log retention failed"),
+            }
+        });
+        let (done_tx, mut done_rx) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("processor".into())
+            .spawn({
+                let stop = Arc::clone(&stop);
+                move || {
+                    let _ = done_tx.send(processor.run(stop));
+                }
+            })
+            .context("cannot start the processor thread")?;
+
+        let upkeep = tokio::spawn({
+            let metrics = metrics.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    metrics.run_upkeep();
+                }
+            }
+        });
+
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
+        stdout.flush()?;
+        let ready = Arc::new(AtomicBool::new(true));
+        let edge = Arc::new(Edge::new(
+            cfg.ingest.clone(),
+            store.clone(),
+            log.producer(),
+            Arc::clone(&ready),
+            Some(metrics),
+            Arc::new(now_ms),
+        ));
+        let mut early: Option<Result<(), ufse_processor::ProcessorError>> = None;
+        let shutdown = async {
+            tokio::select! {
+                () = shutdown_signal() => tracing::info!("shutting down: draining requests"),
+                r = &mut done_rx => {
+                    tracing::error!("the processor stopped; shutting down");
+                    early = Some(r.unwrap_or(Ok(())));
+                }
+            }
+        };
+        ufse_ingest::serve(listener, edge, shutdown).await?;
+        // Nothing new can come in: let the processor catch up, snapshot, commit.
+        stop.store(true, Ordering::Release);
+        let result = match early {
+            Some(r) => r,
+            None => done_rx.await.unwrap_or(Ok(())),
+        };
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        upkeep.abort();
+        log.close();
+        store.close().await;
+        events.close().await;
+        result.map_err(|e| anyhow!(e)).context("the processor failed")?;
+        tracing::info!("stopped cleanly");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}

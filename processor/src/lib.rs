@@ -1,0 +1,297 @@
+//! The processor: the event log in, stored results out.
+//!
+//! This crate owns the loop between the log and the store: it consumes
+//! records partition by partition, feeds each partition's [`Sessionizer`]
+//! (and through it the rule engine), writes raw events, incidents, issues
+//! and session summaries, and only then — at snapshot time — commits
+//! offsets. A snapshot of each partition's state is written together with
+//! the offset it belongs to, so a restart resumes from there; every write
+//! is idempotent, so records processed again after a crash store nothing
+//! twice (DESIGN.md section 3).
+//!
+//! - [`ProcessorConfig`]: the `[processor]` section.
+//! - [`Processor`]: the loop; run it on its own thread with [`Processor::run`].
+//! - `snapshot`: the per-partition snapshot files.
+
+mod snapshot;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics::{counter, gauge};
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+use ufse_engine::RuleSet;
+use ufse_event_log::{LogConsumer, LogError, Polled, Record};
+use ufse_incident_store::{EventChunk, IncidentStore, RawEventStore, StoreError, WriteBatch};
+use ufse_schema::LogBatch;
+use ufse_sessionizer::{Output, Sessionizer, SessionizerConfig};
+
+use snapshot::SnapshotDir;
+
+/// `[processor]`: how the log is consumed and results stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessorConfig {
+    /// Records taken per poll (and stored per transaction, at most).
+    pub poll_max_records: usize,
+    /// How often partition state is snapshotted and offsets committed.
+    pub snapshot_interval_ms: u64,
+    /// How often retention runs (raw events and the log).
+    pub retention_interval_ms: u64,
+    /// Raw events older than this (skew-corrected time) are removed.
+    pub raw_events_max_age_ms: i64,
+    /// Raw events beyond this many bytes are removed, oldest first.
+    pub raw_events_max_bytes: u64,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            poll_max_records: 2000,
+            snapshot_interval_ms: 10_000,
+            retention_interval_ms: 60_000,
+            raw_events_max_age_ms: 7 * 24 * 3600 * 1000,
+            raw_events_max_bytes: 10 << 30,
+        }
+    }
+}
+
+/// Why the processor stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessorError {
+    /// The log failed.
+    #[error("event log: {0}")]
+    Log(#[from] LogError),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A snapshot could not be written or read.
+    #[error("snapshot {path}: {detail}")]
+    Snapshot {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// One partition's state and progress.
+struct Partition {
+    sessions: Sessionizer,
+    /// Offset of the next record to process.
+    next: u64,
+    /// `next` as of the last snapshot.
+    snapshotted: u64,
+}
+
+/// The consume-evaluate-store loop.
+pub struct Processor<S, E> {
+    config: ProcessorConfig,
+    sessionizer: SessionizerConfig,
+    rules: Arc<RuleSet>,
+    consumer: Box<dyn LogConsumer>,
+    store: S,
+    events: E,
+    snapshots: SnapshotDir,
+    partitions: BTreeMap<u32, Partition>,
+    rt: Handle,
+    /// Called after offsets are committed (log retention, for the embedded log).
+    after_commit: Option<Box<dyn FnMut() + Send>>,
+    /// Wall clock for raw-event retention (ms); never used for detection.
+    clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
+    /// A processor over `consumer`, storing into `store` and `events`,
+    /// with snapshots under `snapshot_dir`. Store calls run on `rt`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: ProcessorConfig,
+        sessionizer: SessionizerConfig,
+        rules: Arc<RuleSet>,
+        consumer: Box<dyn LogConsumer>,
+        store: S,
+        events: E,
+        snapshot_dir: PathBuf,
+        rt: Handle,
+        clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    ) -> Self {
+        Processor {
+            config,
+            sessionizer,
+            rules,
+            consumer,
+            store,
+            events,
+            snapshots: SnapshotDir::new(snapshot_dir),
+            partitions: BTreeMap::new(),
+            rt,
+            after_commit: None,
+            clock,
+        }
+    }
+
+    /// Runs `f` after every offset commit (the embedded log frees segments there).
+    pub fn after_commit(mut self, f: impl FnMut() + Send + 'static) -> Self {
+        self.after_commit = Some(Box::new(f));
+        self
+    }
+
+    /// Consumes until `stop` is set and everything durable has been
+    /// processed, then snapshots and commits. Blocking: run it on its own thread.
+    ///
+    /// # Errors
+    ///
+    /// When the log, the store or a snapshot fails; what was stored stays
+    /// stored and a restart resumes from the last snapshot.
+    pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<(), ProcessorError> {
+        let interval = Duration::from_millis(self.config.snapshot_interval_ms);
+        let retention = Duration::from_millis(self.config.retention_interval_ms);
+        let (mut last_snapshot, mut last_retention) = (Instant::now(), Instant::now());
+        loop {
+            let polled = match self.consumer.poll(self.config.poll_max_records, Duration::from_millis(100)) {
+                Ok(p) => p,
+                Err(LogError::Closed) => break,
+                Err(e) => return Err(e.into()),
+            };
+            let idle = matches!(polled, Polled::Idle);
+            match polled {
+                Polled::Assigned(ps) => self.assign(&ps)?,
+                Polled::Revoked(ps) => self.revoke(&ps)?,
+                Polled::Records(recs) => self.process(recs)?,
+                Polled::Idle => {}
+            }
+            if last_snapshot.elapsed() >= interval {
+                self.checkpoint()?;
+                last_snapshot = Instant::now();
+            }
+            if last_retention.elapsed() >= retention {
+                self.retain()?;
+                last_retention = Instant::now();
+            }
+            // Stop only once caught up, so a graceful shutdown leaves nothing unprocessed.
+            if idle && stop.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        self.checkpoint()
+    }
+
+    fn assign(&mut self, partitions: &[u32]) -> Result<(), ProcessorError> {
+        for &p in partitions {
+            let restored = self.snapshots.load(p, Arc::clone(&self.rules))?;
+            let (sessions, next) = match restored {
+                Some((sessions, next)) => {
+                    self.consumer.seek(p, next)?;
+                    (sessions, next)
+                }
+                None => {
+                    let next = self.consumer.committed(p)?.unwrap_or(0);
+                    (Sessionizer::new(self.sessionizer.clone(), Arc::clone(&self.rules)).keep_events(true), next)
+                }
+            };
+            tracing::info!(partition = p, offset = next, sessions = sessions.live_sessions(), "partition assigned");
+            self.partitions.insert(p, Partition { sessions, next, snapshotted: next });
+        }
+        Ok(())
+    }
+
+    fn revoke(&mut self, partitions: &[u32]) -> Result<(), ProcessorError> {
+        self.checkpoint()?;
+        for p in partitions {
+            self.partitions.remove(p);
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, records: Vec<Record>) -> Result<(), ProcessorError> {
+        let mut out = Output::default();
+        let mut chunks = Vec::new();
+        for rec in &records {
+            let Some(part) = self.partitions.get_mut(&rec.partition) else {
+                // Not ours (a revocation raced the poll): another member will process it.
+                continue;
+            };
+            part.next = rec.offset + 1;
+            let at = rec.append_ms as i64;
+            if rec.is_tick() {
+                part.sessions.on_clock(at, &mut out);
+                continue;
+            }
+            let batch = match LogBatch::decode(&rec.payload) {
+                Ok(b) => b,
+                Err(e) => {
+                    // Counted and skipped: one unreadable record must not stop the partition.
+                    counter!("ufse_processor_records_unreadable_total").increment(1);
+                    tracing::error!(partition = rec.partition, offset = rec.offset, error = %e, "unreadable log record");
+                    continue;
+                }
+            };
+            counter!("ufse_processor_events_total").increment(batch.events.len() as u64);
+            part.sessions.on_batch(&batch, Some(at), &mut out);
+            if !out.events.is_empty() {
+                chunks.push(EventChunk {
+                    chunk: format!("{}-{}", rec.partition, rec.offset),
+                    events: std::mem::take(&mut out.events),
+                });
+            }
+        }
+        self.store(out, chunks)
+    }
+
+    fn store(&mut self, out: Output, chunks: Vec<EventChunk>) -> Result<(), ProcessorError> {
+        for (reason, n) in &out.drops {
+            counter!("ufse_processor_events_dropped_total", "reason" => reason.as_str()).increment(*n);
+        }
+        let batch = WriteBatch { signals: out.signals, summaries: out.summaries };
+        let profile = self.rules.profile.clone();
+        let (events, store) = (&self.events, &self.store);
+        let stats = self.rt.block_on(async {
+            events.write_chunks(&chunks).await?;
+            store.write(&profile, &batch).await
+        })?;
+        counter!("ufse_incidents_stored_total").increment(stats.new_incidents);
+        counter!("ufse_incidents_replayed_total").increment(stats.known_incidents);
+        counter!("ufse_issues_opened_total").increment(stats.new_issues);
+        let live: usize = self.partitions.values().map(|p| p.sessions.live_sessions()).sum();
+        gauge!("ufse_sessions_live").set(live as f64);
+        Ok(())
+    }
+
+    /// Snapshots every partition that moved, then commits its offset.
+    fn checkpoint(&mut self) -> Result<(), ProcessorError> {
+        let mut committed = false;
+        for (&p, part) in self.partitions.iter_mut() {
+            if part.next == part.snapshotted {
+                continue;
+            }
+            self.snapshots.store(p, &part.sessions, part.next)?;
+            self.consumer.commit(p, part.next)?;
+            part.snapshotted = part.next;
+            committed = true;
+        }
+        if committed {
+            if let Some(f) = self.after_commit.as_mut() {
+                f();
+            }
+        }
+        Ok(())
+    }
+
+    fn retain(&mut self) -> Result<(), ProcessorError> {
+        let now = (self.clock)();
+        let stats = self.rt.block_on(self.events.enforce_retention(
+            now,
+            self.config.raw_events_max_age_ms,
+            self.config.raw_events_max_bytes,
+        ))?;
+        counter!("ufse_raw_events_expired_chunks_total").increment(stats.expired_chunks);
+        counter!("ufse_raw_events_evicted_chunks_total").increment(stats.evicted_chunks);
+        Ok(())
+    }
+}
