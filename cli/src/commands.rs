@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use ufse_incident_store::{IncidentStore, ListFilter, RawEventStore, SqliteEventStore, SqliteStore};
 
-use crate::cli::{Cli, Command, DetectArgs, KeysCommand, ListArgs, ListCommand, ProjectsCommand, RulesArgs, SessionsCommand};
+use crate::cli::{
+    Cli, Command, DetectArgs, KeysCommand, ListArgs, ListCommand, ProjectsCommand, RulesArgs, SessionsCommand,
+};
 use crate::config::Config;
 use crate::output::{fmt_ms, Out};
 
@@ -44,7 +46,10 @@ fn apply_rules_args(cfg: &mut Config, r: RulesArgs) {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 pub async fn open_store(cfg: &Config) -> Result<SqliteStore> {
@@ -162,7 +167,10 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
                         if p.ended { "ended" } else { "live" },
                     ))?;
                     let signals: Vec<String> = p.signals.iter().map(|(k, n)| format!("{k}={n}")).collect();
-                    out.line(format!("  signals: {}", if signals.is_empty() { "none".into() } else { signals.join(" ") }))?;
+                    out.line(format!(
+                        "  signals: {}",
+                        if signals.is_empty() { "none".into() } else { signals.join(" ") }
+                    ))?;
                 }
                 let start = events.first().and_then(|e| e["ts"].as_i64()).unwrap_or(0);
                 for e in &events {
@@ -182,7 +190,13 @@ fn timeline_line(e: &serde_json::Value, start: i64) -> String {
     let s = |k: &str| e[k].as_str().unwrap_or("");
     let what = match kind {
         "nav" => format!("{} {}", s("nav"), s("url")),
-        "click" => format!("{} ({}, {}){}", s("sel"), e["x"], e["y"], e.get("txt").map(|t| format!(" \"{}\"", t.as_str().unwrap_or(""))).unwrap_or_default()),
+        "click" => format!(
+            "{} ({}, {}){}",
+            s("sel"),
+            e["x"],
+            e["y"],
+            e.get("txt").map(|t| format!(" \"{}\"", t.as_str().unwrap_or(""))).unwrap_or_default()
+        ),
         "input" | "submit" => s("sel").to_owned(),
         "error" => s("msg").to_owned(),
         "net" => format!("{} {} -> {} in {} ms", s("method"), s("url"), e["status"], e["dur"]),
@@ -207,7 +221,9 @@ fn parse_since(s: &str, now: i64) -> Result<i64> {
         return Ok(ms);
     }
     let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = num.parse().with_context(|| format!("invalid --since `{s}`: use ms since the epoch or 15m, 24h, 7d"))?;
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("invalid --since `{s}`: use ms since the epoch or 15m, 24h, 7d"))?;
     let ms = match unit {
         "s" => 1000,
         "m" => 60_000,
@@ -223,7 +239,9 @@ fn detect(cfg: &mut Config, args: DetectArgs, out: &mut Out) -> Result<ExitCode>
     let rules = cfg.engine.rules()?;
     let report = match args.input.as_deref() {
         None => ufse_sessionizer::detect(io::stdin().lock(), rules, cfg.sessionizer.clone())?,
-        Some(p) if p.as_os_str() == "-" => ufse_sessionizer::detect(io::stdin().lock(), rules, cfg.sessionizer.clone())?,
+        Some(p) if p.as_os_str() == "-" => {
+            ufse_sessionizer::detect(io::stdin().lock(), rules, cfg.sessionizer.clone())?
+        }
         Some(p) => {
             let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
             ufse_sessionizer::detect(BufReader::new(f), rules, cfg.sessionizer.clone())?

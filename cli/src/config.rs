@@ -93,9 +93,10 @@ impl EngineConfig {
     pub fn rules(&self) -> Result<Arc<RuleSet>> {
         let rules = match &self.rules_file {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).with_context(|| format!("cannot read rules file {}", path.display()))?;
-                RuleSet::from_toml(&text, self.profile.as_deref()).with_context(|| format!("in {}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read rules file {}", path.display()))?;
+                RuleSet::from_toml(&text, self.profile.as_deref())
+                    .with_context(|| format!("in {}", path.display()))?
             }
             None => RuleSet::profile(self.profile.as_deref().unwrap_or("ufse"))?,
         };
@@ -133,14 +134,19 @@ impl Config {
         let mut tables: BTreeMap<String, toml::Table> = BTreeMap::new();
         let origin = file.map(|p| p.display().to_string()).unwrap_or_else(|| "defaults".into());
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {origin}"))?;
-            let top: toml::Table = text.parse().with_context(|| format!("invalid TOML in config file {origin}"))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read config file {origin}"))?;
+            let top: toml::Table =
+                text.parse().with_context(|| format!("invalid TOML in config file {origin}"))?;
             for (section, value) in top {
                 let toml::Value::Table(t) = value else {
                     bail!("config file {origin}: `{section}` must be a section ([{section}])");
                 };
                 if !SECTIONS.contains(&section.as_str()) {
-                    bail!("config file {origin}: unknown section [{section}] (known: {})", SECTIONS.join(", "));
+                    bail!(
+                        "config file {origin}: unknown section [{section}] (known: {})",
+                        SECTIONS.join(", ")
+                    );
                 }
                 tables.insert(section, t);
             }
@@ -153,7 +159,11 @@ impl Config {
             if !SECTIONS.contains(&section) {
                 continue;
             }
-            overrides.entry(section.to_owned()).or_default().push((var.clone(), key.to_owned(), env_value(&raw)));
+            overrides.entry(section.to_owned()).or_default().push((
+                var.clone(),
+                key.to_owned(),
+                env_value(&raw),
+            ));
         }
         let mut cfg = Config::default();
         macro_rules! load {

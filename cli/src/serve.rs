@@ -25,8 +25,12 @@ pub fn serve(cfg: Config) -> Result<ExitCode> {
         .ingest
         .listen_addr()
         .with_context(|| format!("invalid listen address `{}` (expected HOST:PORT)", cfg.ingest.listen))?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    let metrics = PrometheusBuilder::new().install_recorder().context("cannot install the metrics recorder")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let metrics =
+        PrometheusBuilder::new().install_recorder().context("cannot install the metrics recorder")?;
     rt.block_on(async {
         let store = open_store(&cfg).await?;
         let events = open_event_store(&cfg).await?;
@@ -79,7 +83,8 @@ pub fn serve(cfg: Config) -> Result<ExitCode> {
             }
         });
 
-        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listener =
+            TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
         stdout.flush()?;
         let ready = Arc::new(AtomicBool::new(true));

@@ -26,7 +26,9 @@ fn every_bad_request_gets_its_own_answer_and_the_server_keeps_serving() {
     let bomb = gzip(&vec![b' '; 40 << 20]);
     let too_many: Vec<_> = (1..=2001).map(|i| json!({"t":"select","ts":T0,"seq":i})).collect();
     let big_plain = vec![b' '; (1 << 20) + 1];
-    let cases: Vec<(&str, Vec<u8>, Vec<(&str, &str)>, u16, &str)> = vec![
+    // (case, body, headers, status, reason)
+    type Case<'a> = (&'a str, Vec<u8>, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("invalid json", b"{\"v\":1,".to_vec(), vec![], 400, "invalid_json"),
         ("empty body", vec![], vec![], 400, "empty_body"),
         ("array", b"[]".to_vec(), vec![], 400, "not_an_object"),
@@ -39,9 +41,27 @@ fn every_bad_request_gets_its_own_answer_and_the_server_keeps_serving() {
         ("version 2", br#"{"v":2,"sid":"s","events":[]}"#.to_vec(), vec![], 400, "unsupported_version"),
         ("no sid", br#"{"v":1,"events":[]}"#.to_vec(), vec![], 400, "missing_sid"),
         ("bad sid", br#"{"v":1,"sid":"a b\u0000","events":[]}"#.to_vec(), vec![], 400, "bad_sid"),
-        ("invalid utf-8", b"{\"v\":1,\"sid\":\"s\",\"events\":[{\"t\":\"x\xff\"}]}".to_vec(), vec![], 400, "invalid_json"),
-        ("raw control char", b"{\"v\":1,\"sid\":\"s\x01\",\"events\":[]}".to_vec(), vec![], 400, "invalid_json"),
-        ("huge sent_at", br#"{"v":1,"sid":"s","sent_at":1e300,"events":[]}"#.to_vec(), vec![], 400, "bad_sent_at"),
+        (
+            "invalid utf-8",
+            b"{\"v\":1,\"sid\":\"s\",\"events\":[{\"t\":\"x\xff\"}]}".to_vec(),
+            vec![],
+            400,
+            "invalid_json",
+        ),
+        (
+            "raw control char",
+            b"{\"v\":1,\"sid\":\"s\x01\",\"events\":[]}".to_vec(),
+            vec![],
+            400,
+            "invalid_json",
+        ),
+        (
+            "huge sent_at",
+            br#"{"v":1,"sid":"s","sent_at":1e300,"events":[]}"#.to_vec(),
+            vec![],
+            400,
+            "bad_sent_at",
+        ),
         ("events not array", br#"{"v":1,"sid":"s","events":"no"}"#.to_vec(), vec![], 400, "bad_events"),
     ];
     for (name, body, headers, status, reason) in cases {
@@ -101,13 +121,21 @@ fn every_bad_request_gets_its_own_answer_and_the_server_keeps_serving() {
         });
     }
     let partial = json_lines(dir.path(), &["sessions", "show", "partial"]);
-    let seqs: Vec<u64> = partial.iter().filter(|l| l["type"] == "event").map(|l| l["event"]["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = partial
+        .iter()
+        .filter(|l| l["type"] == "event")
+        .map(|l| l["event"]["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, vec![1, 7, 8]);
     let unknown = partial.iter().find(|l| l["event"]["seq"] == 8).unwrap();
     assert_eq!(unknown["event"]["anything"], json!({"goes":[1]}), "unknown kinds pass through");
     let m = String::from_utf8(server.request("GET", "/metrics", &[], b"").body).unwrap();
-    for reason in ["invalid_json", "invalid_gzip", "decompressed_too_large", "too_many_events", "missing_key"] {
-        assert!(m.contains(&format!("ufse_ingest_rejected_total{{reason=\"{reason}\"}}")), "{reason} counted");
+    for reason in ["invalid_json", "invalid_gzip", "decompressed_too_large", "too_many_events", "missing_key"]
+    {
+        assert!(
+            m.contains(&format!("ufse_ingest_rejected_total{{reason=\"{reason}\"}}")),
+            "{reason} counted"
+        );
     }
     assert!(m.contains("ufse_ingest_events_dropped_total{reason=\"bad_seq\"} 2"), "{m}");
 }
@@ -138,7 +166,8 @@ fn a_full_log_queue_answers_503_with_retry_after() {
             .map(|i| {
                 let (addr, key) = (&addr, &key);
                 s.spawn(move || {
-                    let r = request(addr, "POST", "/v1/batch", &[("X-Ufse-Key", key)], &good(&format!("q{i}")));
+                    let r =
+                        request(addr, "POST", "/v1/batch", &[("X-Ufse-Key", key)], &good(&format!("q{i}")));
                     let reason = if r.status == 202 { String::new() } else { r.reason() };
                     (r.status, r.header("retry-after").map(str::to_owned), reason)
                 })

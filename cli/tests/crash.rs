@@ -16,13 +16,17 @@ use util::*;
 const T0: i64 = 1_732_750_000_000;
 const SESSIONS: usize = 40;
 /// Generous reorder bound so a slow restart never makes resent events late.
-const ENV: &[(&str, &str)] = &[("UFSE_SESSIONIZER_REORDER_MS", "30000"), ("UFSE_PROCESSOR_SNAPSHOT_INTERVAL_MS", "50")];
+const ENV: &[(&str, &str)] =
+    &[("UFSE_SESSIONIZER_REORDER_MS", "30000"), ("UFSE_PROCESSOR_SNAPSHOT_INTERVAL_MS", "50")];
+
+/// One batch of the workload: its session, its events' seqs, its body.
+type Sent = (String, Vec<u64>, Vec<u8>);
 
 /// Deterministic traffic: per session, normal clicks with reactions and
 /// some rage, dead and error clicks; batches of up to 10 events, dealt
 /// round-robin across sessions. Returns (sid, seqs, body) per batch.
-fn workload() -> Vec<(String, Vec<u64>, Vec<u8>)> {
-    let mut per_session: Vec<Vec<(String, Vec<u64>, Vec<u8>)>> = Vec::new();
+fn workload() -> Vec<Sent> {
+    let mut per_session: Vec<Vec<Sent>> = Vec::new();
     for i in 0..SESSIONS {
         let sid = format!("c{i:02}");
         let mut t = T0 + i as i64 * 7;
@@ -91,7 +95,7 @@ fn signal_key(v: &Value) -> String {
     v.to_string()
 }
 
-fn reference(batches: &[(String, Vec<u64>, Vec<u8>)]) -> BTreeSet<String> {
+fn reference(batches: &[Sent]) -> BTreeSet<String> {
     let mut cmd = Command::new(ufse_bin());
     cmd.args(["detect", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped());
     for (k, v) in ENV {
@@ -106,7 +110,11 @@ fn reference(batches: &[(String, Vec<u64>, Vec<u8>)]) -> BTreeSet<String> {
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| signal_key(&serde_json::from_str(l).unwrap())).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| signal_key(&serde_json::from_str(l).unwrap()))
+        .collect()
 }
 
 #[test]
@@ -160,7 +168,10 @@ fn kill_9_mid_stream_loses_nothing_acknowledged_and_stores_nothing_twice() {
     }
 
     let stored = wait_for("all incidents", Duration::from_secs(60), || {
-        let got: BTreeSet<String> = json_lines(dir.path(), &["incidents", "list", "--limit", "100000"]).iter().map(signal_key).collect();
+        let got: BTreeSet<String> = json_lines(dir.path(), &["incidents", "list", "--limit", "100000"])
+            .iter()
+            .map(signal_key)
+            .collect();
         (got.len() >= expected.len()).then_some(got)
     });
     assert_eq!(stored, expected, "incidents equal an uninterrupted run");
@@ -175,7 +186,11 @@ fn kill_9_mid_stream_loses_nothing_acknowledged_and_stores_nothing_twice() {
     }
     for (sid, seqs) in &sent {
         let lines = json_lines(dir.path(), &["sessions", "show", sid]);
-        let mut got: Vec<u64> = lines.iter().filter(|l| l["type"] == "event").map(|l| l["event"]["seq"].as_u64().unwrap()).collect();
+        let mut got: Vec<u64> = lines
+            .iter()
+            .filter(|l| l["type"] == "event")
+            .map(|l| l["event"]["seq"].as_u64().unwrap())
+            .collect();
         got.sort_unstable();
         assert_eq!(&got, seqs, "session {sid}");
     }

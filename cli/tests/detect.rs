@@ -29,7 +29,11 @@ fn detect(input: &[u8]) -> (i32, String, String) {
         .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 fn batches(input: &str) -> Vec<Value> {
@@ -100,12 +104,21 @@ fn all_scenarios_together_give_the_union_in_canonical_order() {
     let mut expected = Vec::new();
     for name in SCENARIOS {
         all.extend(batches(&std::fs::read_to_string(golden(&format!("{name}.input.jsonl"))).unwrap()));
-        expected.extend(std::fs::read_to_string(golden(&format!("{name}.expected.jsonl"))).unwrap().lines().map(str::to_owned));
+        expected.extend(
+            std::fs::read_to_string(golden(&format!("{name}.expected.jsonl")))
+                .unwrap()
+                .lines()
+                .map(str::to_owned),
+        );
     }
     // Canonical order: (sid, ts, kind, evidence).
     expected.sort_by_key(|l| {
         let v: Value = serde_json::from_str(l).unwrap();
-        (v["sid"].as_str().unwrap().to_owned(), v["ts"].as_i64().unwrap(), v["kind"].as_str().unwrap().to_owned())
+        (
+            v["sid"].as_str().unwrap().to_owned(),
+            v["ts"].as_i64().unwrap(),
+            v["kind"].as_str().unwrap().to_owned(),
+        )
     });
     let want: String = expected.iter().map(|l| format!("{l}\n")).collect();
     let (code, out, _) = detect(&jsonl(&interleave(&rebatch(&all))));
@@ -114,7 +127,8 @@ fn all_scenarios_together_give_the_union_in_canonical_order() {
     // Exactly the eight keys, in order.
     for line in out.lines() {
         let keys = ["kind", "sid", "ts", "end_ts", "count", "evidence", "sel", "url"];
-        let at: Vec<usize> = keys.iter().map(|k| line.find(&format!("\"{k}\":")).expect("key present")).collect();
+        let at: Vec<usize> =
+            keys.iter().map(|k| line.find(&format!("\"{k}\":")).expect("key present")).collect();
         assert!(at.windows(2).all(|w| w[0] < w[1]), "keys out of order: {line}");
         assert_eq!(serde_json::from_str::<Value>(line).unwrap().as_object().unwrap().len(), 8, "{line}");
     }
@@ -146,7 +160,8 @@ fn a_rules_file_changes_the_parameters() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "", "no run of 5 clicks in the scenario");
     std::fs::write(&rules, "[rage_click]\nmin_clicks = 1\n").unwrap();
-    let out = Command::new(ufse_bin()).args(["detect", "--rules"]).arg(&rules).arg("/dev/null").output().unwrap();
+    let out =
+        Command::new(ufse_bin()).args(["detect", "--rules"]).arg(&rules).arg("/dev/null").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rules.toml") && err.contains("rage_click.min_clicks"), "{err}");

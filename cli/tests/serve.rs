@@ -146,7 +146,11 @@ fn cli_usage_errors_exit_2_and_a_closed_pipe_is_fine() {
     std::fs::write(&input, lines).unwrap();
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("'{}' detect '{}' | head -1; echo \"${{PIPESTATUS:-0}}\"", ufse_bin().display(), input.display()))
+        .arg(format!(
+            "'{}' detect '{}' | head -1; echo \"${{PIPESTATUS:-0}}\"",
+            ufse_bin().display(),
+            input.display()
+        ))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

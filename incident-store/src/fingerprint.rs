@@ -24,7 +24,8 @@ fn sha256_hex(parts: &[&str]) -> String {
 /// profiles never collide.
 pub fn incident_id(profile: &str, project: &str, s: &Signal) -> String {
     let evidence: Vec<String> = s.evidence.iter().map(u64::to_string).collect();
-    sha256_hex(&["inc1", profile, project, &s.sid, s.kind.as_str(), &s.ts.to_string(), &evidence.join(",")])[..32]
+    sha256_hex(&["inc1", profile, project, &s.sid, s.kind.as_str(), &s.ts.to_string(), &evidence.join(",")])
+        [..32]
         .to_owned()
 }
 
@@ -127,7 +128,10 @@ mod tests {
         assert_eq!(path_template("https://a.io/c/deadbeefdeadbeef"), "a.io/c/:hash");
         assert_eq!(path_template("https://a.io/d/2026-11-28/x"), "a.io/d/:date/x");
         assert_eq!(path_template("https://a.io/s/abcdefghijklmnopqrstuvw1"), "a.io/s/:token");
-        assert_eq!(path_template("https://a.io/s/abcdefghijklmnopqrstuvwx"), "a.io/s/abcdefghijklmnopqrstuvwx");
+        assert_eq!(
+            path_template("https://a.io/s/abcdefghijklmnopqrstuvwx"),
+            "a.io/s/abcdefghijklmnopqrstuvwx"
+        );
         assert_eq!(path_template("https://a.io"), "a.io/");
         assert_eq!(path_template("https://user:pw@a.io:8443/x/"), "a.io:8443/x/");
     }

@@ -19,8 +19,8 @@ use std::future::Future;
 
 pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, FINGERPRINT_VERSION};
 pub use model::{
-    EventChunk, Incident, Issue, KeyInfo, KeyStatus, ListFilter, Project, RetentionStats, StoreError, WriteBatch,
-    WriteStats,
+    EventChunk, Incident, Issue, KeyInfo, KeyStatus, ListFilter, Project, RetentionStats, StoreError,
+    WriteBatch, WriteStats,
 };
 pub use sqlite::{SqliteEventStore, SqliteStore};
 
@@ -46,16 +46,23 @@ pub fn new_key() -> String {
 /// Whether `name` can be a project name: 1 to 64 of `[A-Za-z0-9_-]`
 /// (never `:`, which separates project and sid in log keys).
 pub fn valid_project_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Projects, keys, sessions, incidents and issues.
 pub trait IncidentStore: Send + Sync + 'static {
     /// Creates a project with one key; returns the key (shown once, stored as a digest).
-    fn create_project(&self, name: &str, now_ms: i64) -> impl Future<Output = Result<String, StoreError>> + Send;
+    fn create_project(
+        &self,
+        name: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
     /// Creates project `default` if there are no projects; returns its key if it did.
-    fn ensure_default_project(&self, now_ms: i64)
-        -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    fn ensure_default_project(
+        &self,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// All projects with their keys' prefixes and states.
     fn list_projects(&self) -> impl Future<Output = Result<Vec<Project>, StoreError>> + Send;
     /// Revokes a key; its project's other keys keep working.
@@ -63,14 +70,24 @@ pub trait IncidentStore: Send + Sync + 'static {
     /// Resolves a key digest (see [`key_digest`]).
     fn lookup_key(&self, digest: &str) -> impl Future<Output = Result<KeyStatus, StoreError>> + Send;
     /// Stores what one processing step derived, atomically and idempotently.
-    fn write(&self, profile: &str, batch: &WriteBatch) -> impl Future<Output = Result<WriteStats, StoreError>> + Send;
+    fn write(
+        &self,
+        profile: &str,
+        batch: &WriteBatch,
+    ) -> impl Future<Output = Result<WriteStats, StoreError>> + Send;
     /// Incidents, newest first.
-    fn incidents(&self, filter: &ListFilter) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+    fn incidents(
+        &self,
+        filter: &ListFilter,
+    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
     /// Issues, most recently seen first.
     fn issues(&self, filter: &ListFilter) -> impl Future<Output = Result<Vec<Issue>, StoreError>> + Send;
     /// The parts of one session, in order.
-    fn session(&self, project: &str, sid: &str)
-        -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
+    fn session(
+        &self,
+        project: &str,
+        sid: &str,
+    ) -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
 }
 
 /// Raw events kept for replay.

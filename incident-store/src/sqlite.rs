@@ -12,9 +12,9 @@ use ufse_sessionizer::SessionSummary;
 
 use crate::model::db;
 use crate::{
-    incident_id, issue_fingerprint, key_digest, new_key, path_template, severity, valid_project_name, EventChunk,
-    Incident, IncidentStore, Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore, RetentionStats,
-    StoreError, WriteBatch, WriteStats,
+    incident_id, issue_fingerprint, key_digest, new_key, path_template, severity, valid_project_name,
+    EventChunk, Incident, IncidentStore, Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
+    RetentionStats, StoreError, WriteBatch, WriteStats,
 };
 
 static META_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -140,12 +140,13 @@ impl IncidentStore for SqliteStore {
     }
 
     async fn revoke_key(&self, key: &str, now_ms: i64) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE project_keys SET revoked_ms = COALESCE(revoked_ms, ?) WHERE digest = ?")
-            .bind(now_ms)
-            .bind(key_digest(key))
-            .execute(&self.pool)
-            .await
-            .map_err(db("revoking a key"))?;
+        let done =
+            sqlx::query("UPDATE project_keys SET revoked_ms = COALESCE(revoked_ms, ?) WHERE digest = ?")
+                .bind(now_ms)
+                .bind(key_digest(key))
+                .execute(&self.pool)
+                .await
+                .map_err(db("revoking a key"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchKey(key.to_owned()));
         }
@@ -239,21 +240,24 @@ impl IncidentStore for SqliteStore {
                 .await
                 .map_err(db("auditing an issue"))?;
             }
-            let new_session = sqlx::query("INSERT OR IGNORE INTO issue_sessions (fingerprint, sid) VALUES (?, ?)")
-                .bind(&fp)
-                .bind(&sig.sid)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("counting sessions"))?
-                .rows_affected();
-            let new_user = match &s.uid {
-                Some(uid) => sqlx::query("INSERT OR IGNORE INTO issue_users (fingerprint, uid) VALUES (?, ?)")
+            let new_session =
+                sqlx::query("INSERT OR IGNORE INTO issue_sessions (fingerprint, sid) VALUES (?, ?)")
                     .bind(&fp)
-                    .bind(uid)
+                    .bind(&sig.sid)
                     .execute(&mut *tx)
                     .await
-                    .map_err(db("counting users"))?
-                    .rows_affected(),
+                    .map_err(db("counting sessions"))?
+                    .rows_affected();
+            let new_user = match &s.uid {
+                Some(uid) => {
+                    sqlx::query("INSERT OR IGNORE INTO issue_users (fingerprint, uid) VALUES (?, ?)")
+                        .bind(&fp)
+                        .bind(uid)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("counting users"))?
+                        .rows_affected()
+                }
                 None => 0,
             };
             let sessions: i64 = sqlx::query_scalar(
@@ -329,8 +333,10 @@ impl IncidentStore for SqliteStore {
                     ts: r.get("ts"),
                     end_ts: r.get("end_ts"),
                     count: r.get("count"),
-                    evidence: serde_json::from_str(&evidence)
-                        .map_err(|e| StoreError::Corrupt { what: "incidents.evidence", detail: e.to_string() })?,
+                    evidence: serde_json::from_str(&evidence).map_err(|e| StoreError::Corrupt {
+                        what: "incidents.evidence",
+                        detail: e.to_string(),
+                    })?,
                     sel: r.get("sel"),
                     url: r.get("url"),
                 })
@@ -446,12 +452,14 @@ impl SqliteEventStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db("expiring events"))?;
-        let n = sqlx::query(&format!("DELETE FROM event_chunks WHERE id IN (SELECT id FROM event_chunks {clause})"))
-            .bind(bind)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("expiring events"))?
-            .rows_affected();
+        let n = sqlx::query(&format!(
+            "DELETE FROM event_chunks WHERE id IN (SELECT id FROM event_chunks {clause})"
+        ))
+        .bind(bind)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("expiring events"))?
+        .rows_affected();
         let freed = freed.unwrap_or(0);
         sqlx::query("UPDATE event_totals SET bytes = bytes - ?, chunks = chunks - ? WHERE id = 0")
             .bind(freed)
@@ -522,8 +530,10 @@ impl RawEventStore for SqliteEventStore {
             let body: Vec<u8> = r.get("body");
             for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 events.push(
-                    serde_json::from_slice::<serde_json::Value>(line)
-                        .map_err(|e| StoreError::Corrupt { what: "event_chunks.body", detail: e.to_string() })?,
+                    serde_json::from_slice::<serde_json::Value>(line).map_err(|e| StoreError::Corrupt {
+                        what: "event_chunks.body",
+                        detail: e.to_string(),
+                    })?,
                 );
             }
         }
@@ -532,7 +542,12 @@ impl RawEventStore for SqliteEventStore {
         Ok(events)
     }
 
-    async fn enforce_retention(&self, now_ms: i64, max_age_ms: i64, max_bytes: u64) -> Result<RetentionStats, StoreError> {
+    async fn enforce_retention(
+        &self,
+        now_ms: i64,
+        max_age_ms: i64,
+        max_bytes: u64,
+    ) -> Result<RetentionStats, StoreError> {
         let mut stats = RetentionStats::default();
         let (n, freed) = self.delete_where("WHERE max_cts < ?", now_ms - max_age_ms).await?;
         stats.expired_chunks = n;

@@ -34,7 +34,9 @@ async fn keys_are_stored_as_digests_and_can_be_revoked() {
     let store = SqliteStore::open(&dir.path().join("ufse.db")).await.unwrap();
     let key = store.ensure_default_project(1).await.unwrap().expect("first start creates default");
     assert!(store.ensure_default_project(2).await.unwrap().is_none(), "only once");
-    assert!(matches!(store.lookup_key(&key_digest(&key)).await.unwrap(), KeyStatus::Active { project, .. } if project == "default"));
+    assert!(
+        matches!(store.lookup_key(&key_digest(&key)).await.unwrap(), KeyStatus::Active { project, .. } if project == "default")
+    );
     assert_eq!(store.lookup_key(&key_digest("uk_nope")).await.unwrap(), KeyStatus::Unknown);
     // The key itself is nowhere in the file.
     let raw = std::fs::read(dir.path().join("ufse.db")).unwrap();
@@ -126,8 +128,13 @@ async fn raw_events_replay_in_order_and_expire_by_age_then_size() {
     ];
     assert_eq!(store.write_chunks(&chunks).await.unwrap(), 3);
     assert_eq!(store.write_chunks(&chunks).await.unwrap(), 0, "replays are no-ops");
-    let seqs: Vec<u64> =
-        store.session_events("default", "a").await.unwrap().iter().map(|v| v["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = store
+        .session_events("default", "a")
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, vec![1, 2, 3, 4]);
     let (bytes, n) = store.totals().await.unwrap();
     assert_eq!(n, 3);

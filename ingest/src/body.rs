@@ -35,7 +35,8 @@ pub(crate) async fn read_limited(mut body: Incoming, max: usize) -> Result<Bytes
     let too_large = || Rejection::new(RejectReason::BodyTooLarge, format!("the body is over {max} bytes"));
     let mut buf = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Rejection::new(RejectReason::InvalidJson, format!("reading the body: {e}")))?;
+        let frame =
+            frame.map_err(|e| Rejection::new(RejectReason::InvalidJson, format!("reading the body: {e}")))?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > max {
                 return Err(too_large());
@@ -53,7 +54,10 @@ pub(crate) fn decode(raw: Bytes, enc: Encoding, max: usize) -> Result<Bytes, Rej
     let gzip = enc == Encoding::Gzip || raw.starts_with(&GZIP_MAGIC);
     if !gzip {
         if raw.len() > max {
-            return Err(Rejection::new(RejectReason::DecompressedTooLarge, format!("the body is over {max} bytes")));
+            return Err(Rejection::new(
+                RejectReason::DecompressedTooLarge,
+                format!("the body is over {max} bytes"),
+            ));
         }
         return Ok(raw);
     }
@@ -61,8 +65,9 @@ pub(crate) fn decode(raw: Bytes, enc: Encoding, max: usize) -> Result<Bytes, Rej
     // Read at most one byte past the limit: enough to know it is over,
     // never enough to let a bomb fill memory.
     let mut dec = flate2::read::MultiGzDecoder::new(&raw[..]).take(max as u64 + 1);
-    dec.read_to_end(&mut out)
-        .map_err(|e| Rejection::new(RejectReason::InvalidGzip, format!("the gzip body does not inflate: {e}")))?;
+    dec.read_to_end(&mut out).map_err(|e| {
+        Rejection::new(RejectReason::InvalidGzip, format!("the gzip body does not inflate: {e}"))
+    })?;
     if out.len() > max {
         return Err(Rejection::new(
             RejectReason::DecompressedTooLarge,
@@ -86,7 +91,10 @@ mod tests {
     #[test]
     fn gzip_is_recognised_by_magic_bytes_without_a_header() {
         assert_eq!(decode(gz(b"{\"a\":1}"), Encoding::Sniff, 100).unwrap(), Bytes::from_static(b"{\"a\":1}"));
-        assert_eq!(decode(Bytes::from_static(b"{}"), Encoding::Sniff, 100).unwrap(), Bytes::from_static(b"{}"));
+        assert_eq!(
+            decode(Bytes::from_static(b"{}"), Encoding::Sniff, 100).unwrap(),
+            Bytes::from_static(b"{}")
+        );
     }
 
     #[test]

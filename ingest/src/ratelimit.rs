@@ -35,7 +35,8 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         if buckets.len() >= self.max_keys && !buckets.contains_key(key) {
             // Forget the keys whose buckets have refilled: they owe nothing.
             let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst);
+            buckets
+                .retain(|_, b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst);
             if buckets.len() >= self.max_keys {
                 buckets.clear();
             }

@@ -111,7 +111,8 @@ fn status_of(reason: RejectReason) -> StatusCode {
 /// A rejection as an HTTP answer, counted once under its reason.
 fn reject(r: &Rejection, retry_after: Option<Duration>) -> Response<Body> {
     counter!("ufse_ingest_rejected_total", "reason" => r.reason.as_str()).increment(1);
-    let body = serde_json::to_vec(&ErrorBody { reason: r.reason.as_str(), detail: &r.detail }).expect("serializes");
+    let body =
+        serde_json::to_vec(&ErrorBody { reason: r.reason.as_str(), detail: &r.detail }).expect("serializes");
     let mut resp = json(status_of(r.reason), body);
     if let Some(wait) = retry_after {
         // Whole seconds, rounded up, at least 1.
@@ -177,7 +178,10 @@ impl<S: IncidentStore> Edge<S> {
                 if self.ready.load(Ordering::Acquire) {
                     json(StatusCode::OK, b"{\"status\":\"ready\"}".to_vec())
                 } else {
-                    reject(&Rejection::new(RejectReason::NotReady, "starting or draining"), Some(Duration::from_secs(1)))
+                    reject(
+                        &Rejection::new(RejectReason::NotReady, "starting or draining"),
+                        Some(Duration::from_secs(1)),
+                    )
                 }
             }
             (&Method::GET, "/metrics") => {
@@ -186,10 +190,16 @@ impl<S: IncidentStore> Edge<S> {
                 r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
                 r
             }
-            (_, "/v1/batch" | "/healthz" | "/readyz" | "/metrics") => {
-                reject(&Rejection::new(RejectReason::MethodNotAllowed, format!("{} is not allowed here", req.method())), None)
+            (_, "/v1/batch" | "/healthz" | "/readyz" | "/metrics") => reject(
+                &Rejection::new(
+                    RejectReason::MethodNotAllowed,
+                    format!("{} is not allowed here", req.method()),
+                ),
+                None,
+            ),
+            (_, path) => {
+                reject(&Rejection::new(RejectReason::NotFound, format!("no route for {path}")), None)
             }
-            (_, path) => reject(&Rejection::new(RejectReason::NotFound, format!("no route for {path}")), None),
         }
     }
 
@@ -202,23 +212,35 @@ impl<S: IncidentStore> Edge<S> {
     ) -> Result<Response<Body>, (Rejection, Option<Duration>)> {
         let no_wait = |r| (r, None);
         if !self.ready.load(Ordering::Acquire) {
-            return Err((Rejection::new(RejectReason::NotReady, "starting or draining"), Some(Duration::from_secs(1))));
+            return Err((
+                Rejection::new(RejectReason::NotReady, "starting or draining"),
+                Some(Duration::from_secs(1)),
+            ));
         }
         let (parts, body) = req.into_parts();
         let enc = encoding(header(&parts.headers, "content-encoding")).map_err(no_wait)?;
         let key = header(&parts.headers, "x-ufse-key")
             .or_else(|| query_param(parts.uri.query(), "key"))
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| no_wait(Rejection::new(RejectReason::MissingKey, "send the key in X-Ufse-Key or ?key=")))?
+            .ok_or_else(|| {
+                no_wait(Rejection::new(RejectReason::MissingKey, "send the key in X-Ufse-Key or ?key="))
+            })?
             .to_owned();
         let status = self.keys.resolve(&self.store, &key).await.map_err(|e| {
             tracing::error!(error = %e, "key lookup failed");
-            (Rejection::new(RejectReason::LogUnavailable, "cannot check the key right now"), Some(Duration::from_secs(1)))
+            (
+                Rejection::new(RejectReason::LogUnavailable, "cannot check the key right now"),
+                Some(Duration::from_secs(1)),
+            )
         })?;
         let (project, allowed) = match status {
             KeyStatus::Active { project, allowed_origins } => (project, allowed_origins),
-            KeyStatus::Revoked => return Err(no_wait(Rejection::new(RejectReason::RevokedKey, "the key was revoked"))),
-            KeyStatus::Unknown => return Err(no_wait(Rejection::new(RejectReason::UnknownKey, "the key is not known"))),
+            KeyStatus::Revoked => {
+                return Err(no_wait(Rejection::new(RejectReason::RevokedKey, "the key was revoked")))
+            }
+            KeyStatus::Unknown => {
+                return Err(no_wait(Rejection::new(RejectReason::UnknownKey, "the key is not known")))
+            }
         };
         if let Some(o) = origin.and_then(|o| o.to_str().ok()) {
             if !origin_allowed(&allowed, o) {
@@ -247,10 +269,22 @@ impl<S: IncidentStore> Edge<S> {
         let cost = parsed.events.len().max(1) as f64;
         let now = Instant::now();
         self.per_client.take(&peer, cost, now).map_err(|wait| {
-            (Rejection::new(RejectReason::RateLimitedClient, format!("client {peer} is over its event rate")), Some(wait))
+            (
+                Rejection::new(
+                    RejectReason::RateLimitedClient,
+                    format!("client {peer} is over its event rate"),
+                ),
+                Some(wait),
+            )
         })?;
         self.per_key.take(&project, cost, now).map_err(|wait| {
-            (Rejection::new(RejectReason::RateLimitedKey, format!("project {project} is over its event rate")), Some(wait))
+            (
+                Rejection::new(
+                    RejectReason::RateLimitedKey,
+                    format!("project {project} is over its event rate"),
+                ),
+                Some(wait),
+            )
         })?;
         for d in &parsed.dropped {
             counter!("ufse_ingest_events_dropped_total", "reason" => d.reason.as_str()).increment(1);
@@ -268,16 +302,23 @@ impl<S: IncidentStore> Edge<S> {
                     Rejection::new(RejectReason::Overloaded, "the log hand-off queue is full"),
                     Some(Duration::from_secs(1)),
                 ),
-                e => (Rejection::new(RejectReason::LogUnavailable, e.to_string()), Some(Duration::from_secs(1))),
+                e => (
+                    Rejection::new(RejectReason::LogUnavailable, e.to_string()),
+                    Some(Duration::from_secs(1)),
+                ),
             })?;
             pending.await.map_err(|e| {
                 tracing::error!(error = %e, "append failed");
-                (Rejection::new(RejectReason::LogUnavailable, "the batch could not be made durable"), Some(Duration::from_secs(1)))
+                (
+                    Rejection::new(RejectReason::LogUnavailable, "the batch could not be made durable"),
+                    Some(Duration::from_secs(1)),
+                )
             })?;
         }
         counter!("ufse_ingest_events_accepted_total").increment(accepted as u64);
         counter!("ufse_ingest_batches_accepted_total").increment(1);
-        let body = serde_json::to_vec(&Accepted { accepted, dropped: &dropped, truncated: &truncated }).expect("serializes");
+        let body = serde_json::to_vec(&Accepted { accepted, dropped: &dropped, truncated: &truncated })
+            .expect("serializes");
         Ok(json(StatusCode::ACCEPTED, body))
     }
 }

@@ -192,10 +192,18 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 }
                 None => {
                     let next = self.consumer.committed(p)?.unwrap_or(0);
-                    (Sessionizer::new(self.sessionizer.clone(), Arc::clone(&self.rules)).keep_events(true), next)
+                    (
+                        Sessionizer::new(self.sessionizer.clone(), Arc::clone(&self.rules)).keep_events(true),
+                        next,
+                    )
                 }
             };
-            tracing::info!(partition = p, offset = next, sessions = sessions.live_sessions(), "partition assigned");
+            tracing::info!(
+                partition = p,
+                offset = next,
+                sessions = sessions.live_sessions(),
+                "partition assigned"
+            );
             self.partitions.insert(p, Partition { sessions, next, snapshotted: next });
         }
         Ok(())

@@ -56,7 +56,11 @@ impl SnapshotDir {
     }
 
     /// Reads a partition's snapshot, if there is one.
-    pub fn load(&self, partition: u32, rules: Arc<RuleSet>) -> Result<Option<(Sessionizer, u64)>, ProcessorError> {
+    pub fn load(
+        &self,
+        partition: u32,
+        rules: Arc<RuleSet>,
+    ) -> Result<Option<(Sessionizer, u64)>, ProcessorError> {
         let path = self.path(partition);
         let bytes = match fs::read(&path) {
             Ok(b) => b,

@@ -117,10 +117,7 @@ impl Element {
         match self.tag.as_deref() {
             Some("textarea") | Some("select") => true,
             // An input without a type is a text input.
-            Some("input") => self
-                .r#type
-                .as_deref()
-                .is_none_or(|t| TEXT_INPUT_TYPES.contains(&t)),
+            Some("input") => self.r#type.as_deref().is_none_or(|t| TEXT_INPUT_TYPES.contains(&t)),
             _ => false,
         }
     }
@@ -390,8 +387,7 @@ impl Serialize for Event {
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let m = Map::<String, Value>::deserialize(d)?;
-        crate::validate::parse_event(m).map_err(|e| {
-            serde::de::Error::custom(format_args!("invalid event: {}", e.reason.as_str()))
-        })
+        crate::validate::parse_event(m)
+            .map_err(|e| serde::de::Error::custom(format_args!("invalid event: {}", e.reason.as_str())))
     }
 }

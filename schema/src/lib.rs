@@ -15,7 +15,9 @@ mod reason;
 mod validate;
 
 pub use event::{Body, Element, ErrorKind, Event, NavType, Visibility};
-pub use log_batch::{corrected_ts, log_key, skew_offset, DecodeError, LogBatch, LOG_FORMAT_VERSION, MAX_SKEW_MS};
+pub use log_batch::{
+    corrected_ts, log_key, skew_offset, DecodeError, LogBatch, LOG_FORMAT_VERSION, MAX_SKEW_MS,
+};
 pub use reason::{DropReason, RejectReason};
 pub use validate::{
     parse_batch, parse_event, truncate_utf8, valid_sid, Dropped, EventError, Limits, ParsedBatch, Rejection,

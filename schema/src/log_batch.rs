@@ -140,7 +140,10 @@ impl LogBatch {
         let mut events = Vec::with_capacity(raw.len());
         for ev in raw {
             let Value::Object(ev) = ev else { return Err(bad("an event is not an object")) };
-            events.push(parse_event(ev).map_err(|e| DecodeError::Malformed(format!("stored event invalid: {}", e.reason)))?);
+            events.push(
+                parse_event(ev)
+                    .map_err(|e| DecodeError::Malformed(format!("stored event invalid: {}", e.reason)))?,
+            );
         }
         Ok(LogBatch { project, sid, uid, received_ms, skew_ms, sdk_dropped, ctx, events })
     }

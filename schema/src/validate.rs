@@ -112,8 +112,8 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Rejection::new(RejectReason::EmptyBody, "the request body is empty"));
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Rejection::new(RejectReason::InvalidJson, e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| Rejection::new(RejectReason::InvalidJson, e.to_string()))?;
     let Value::Object(mut obj) = value else {
         return Err(Rejection::new(RejectReason::NotAnObject, "the batch must be a JSON object"));
     };
@@ -121,14 +121,13 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
         None => return Err(Rejection::new(RejectReason::MissingVersion, "`v` is required")),
         Some(v) if v.as_u64() == Some(1) => {}
         Some(v) => {
-            return Err(Rejection::new(
-                RejectReason::UnsupportedVersion,
-                format!("`v` must be 1, got {v}"),
-            ))
+            return Err(Rejection::new(RejectReason::UnsupportedVersion, format!("`v` must be 1, got {v}")))
         }
     }
     let sid = match obj.get("sid") {
-        None | Some(Value::Null) => return Err(Rejection::new(RejectReason::MissingSid, "`sid` is required")),
+        None | Some(Value::Null) => {
+            return Err(Rejection::new(RejectReason::MissingSid, "`sid` is required"))
+        }
         Some(Value::String(s)) if valid_sid(s) => s.clone(),
         Some(_) => {
             return Err(Rejection::new(
@@ -141,7 +140,10 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() <= MAX_UID_CHARS => Some(s.clone()),
         Some(_) => {
-            return Err(Rejection::new(RejectReason::BadUid, "`uid` must be a string of at most 256 characters"))
+            return Err(Rejection::new(
+                RejectReason::BadUid,
+                "`uid` must be a string of at most 256 characters",
+            ))
         }
     };
     let sent_at = match obj.get("sent_at") {
@@ -159,7 +161,10 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
     let sdk_dropped = match obj.get("dropped") {
         None | Some(Value::Null) => 0,
         Some(v) => v.as_u64().ok_or_else(|| {
-            Rejection::new(RejectReason::BadDropped, format!("`dropped` must be a non-negative integer, got {v}"))
+            Rejection::new(
+                RejectReason::BadDropped,
+                format!("`dropped` must be a non-negative integer, got {v}"),
+            )
         })?,
     };
     let mut truncated = Vec::new();
@@ -201,7 +206,12 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
                 truncated.extend(paths.into_iter().map(|field| Truncated { index: Some(index), field }));
                 events.push(ev);
             }
-            Err(e) => dropped.push(Dropped { index, seq: e.seq, reason: e.reason, field: e.field.map(str::to_owned) }),
+            Err(e) => dropped.push(Dropped {
+                index,
+                seq: e.seq,
+                reason: e.reason,
+                field: e.field.map(str::to_owned),
+            }),
         }
     }
     Ok(ParsedBatch { sid, uid, sent_at, sdk_dropped, ctx, events, dropped, truncated })
@@ -280,7 +290,9 @@ impl Fields {
                     return Ok(Some(u));
                 }
                 match n.as_f64() {
-                    Some(f) if allow_fraction && f.is_finite() && f >= 0.0 && f < 9.0e15 => Ok(Some(f.round() as u64)),
+                    Some(f) if allow_fraction && (0.0..9.0e15).contains(&f) => {
+                        Ok(Some(f.round() as u64))
+                    }
                     _ => Err(self.err(DropReason::BadField, k)),
                 }
             }
@@ -292,7 +304,12 @@ impl Fields {
         self.opt_uint(k, allow_fraction)?.ok_or_else(|| self.err(DropReason::MissingField, k))
     }
 
-    fn flag(&mut self, m: &mut Map<String, Value>, k: &'static str, path: &'static str) -> Result<bool, EventError> {
+    fn flag(
+        &mut self,
+        m: &mut Map<String, Value>,
+        k: &'static str,
+        path: &'static str,
+    ) -> Result<bool, EventError> {
         match m.remove(k) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(b),
@@ -508,7 +525,10 @@ mod tests {
         assert_eq!(reject(br#"{"v":1,"sid":"a","events":{}}"#), RejectReason::BadEvents);
         assert_eq!(reject(b"{\"v\":1,\"sid\":\"a\xff\",\"events\":[]}"), RejectReason::InvalidJson);
         let long_sid = "a".repeat(129);
-        assert_eq!(reject(format!(r#"{{"v":1,"sid":"{long_sid}","events":[]}}"#).as_bytes()), RejectReason::BadSid);
+        assert_eq!(
+            reject(format!(r#"{{"v":1,"sid":"{long_sid}","events":[]}}"#).as_bytes()),
+            RejectReason::BadSid
+        );
     }
 
     #[test]
@@ -563,7 +583,8 @@ mod tests {
             &Limits::default(),
         )
         .unwrap();
-        let out: Vec<Value> = b.events.iter().map(|e| serde_json::from_slice(&e.to_json()).unwrap()).collect();
+        let out: Vec<Value> =
+            b.events.iter().map(|e| serde_json::from_slice(&e.to_json()).unwrap()).collect();
         assert_eq!(out[0], json!({"t":"future_kind","ts":2,"seq":1,"url":"https://a/","deep":{"k":[1,"x"]}}));
         assert_eq!(
             out[1],

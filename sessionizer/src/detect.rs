@@ -26,7 +26,11 @@ pub struct DetectReport {
 /// # Errors
 ///
 /// Only I/O errors reading `input`; bad lines are reported in the result.
-pub fn detect<R: BufRead>(input: R, rules: Arc<RuleSet>, config: SessionizerConfig) -> std::io::Result<DetectReport> {
+pub fn detect<R: BufRead>(
+    input: R,
+    rules: Arc<RuleSet>,
+    config: SessionizerConfig,
+) -> std::io::Result<DetectReport> {
     let mut sessions = Sessionizer::new(config, rules);
     let mut out = Output::default();
     let mut report = DetectReport::default();
@@ -40,7 +44,12 @@ pub fn detect<R: BufRead>(input: R, rules: Arc<RuleSet>, config: SessionizerConf
             Ok(batch) => {
                 for d in &batch.dropped {
                     let field = d.field.as_deref().map(|f| format!(" ({f})")).unwrap_or_default();
-                    report.problems.push(format!("line {}: event {} dropped: {}{field}", i + 1, d.index, d.reason));
+                    report.problems.push(format!(
+                        "line {}: event {} dropped: {}{field}",
+                        i + 1,
+                        d.index,
+                        d.reason
+                    ));
                 }
                 sessions.on_batch(&LogBatch::from_parsed("default", 0, batch), None, &mut out);
                 // Summaries are not part of detect's output.

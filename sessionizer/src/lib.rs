@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use ufse_engine::{RuleSet, SessionEngine, Signal};
 use ufse_schema::{corrected_ts, Body, DropReason, Event, LogBatch};
 
-use seqset::{SeqSet, Seen};
+use seqset::{Seen, SeqSet};
 
 /// Session boundaries and ordering.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -77,15 +77,19 @@ fn a_long_gap_in_client_time_starts_a_new_part() {
     let mut out = Output::default();
     let gap = 31 * 60 * 1000;
     s.on_batch(
-        &batch("a", json!([
-            {"t":"nav","ts":0,"seq":1,"url":"https://a/x","nav":"load"},
-            {"t":"nav","ts":gap,"seq":2,"url":"https://a/y","nav":"load"}
-        ])),
+        &batch(
+            "a",
+            json!([
+                {"t":"nav","ts":0,"seq":1,"url":"https://a/x","nav":"load"},
+                {"t":"nav","ts":gap,"seq":2,"url":"https://a/y","nav":"load"}
+            ]),
+        ),
         None,
         &mut out,
     );
     s.finish(&mut out);
-    let ended: Vec<_> = out.summaries.iter().filter(|s| s.ended).map(|s| (s.part, s.first_url.clone())).collect();
+    let ended: Vec<_> =
+        out.summaries.iter().filter(|s| s.ended).map(|s| (s.part, s.first_url.clone())).collect();
     assert_eq!(ended, vec![(0, Some("https://a/x".into())), (1, Some("https://a/y".into()))]);
 }
 
@@ -94,7 +98,10 @@ fn snapshot_and_restore_mid_stream_changes_nothing() {
     let batches: Vec<(LogBatch, i64)> = vec![
         (batch("a", json!([click(1, 1000), click(2, 1100)])), 10_000),
         (batch("b", json!([click(1, 5000)])), 10_500),
-        (batch("a", json!([click(3, 1200), {"t":"error","ts":1300,"seq":4,"msg":"x","kind":"error"}])), 11_000),
+        (
+            batch("a", json!([click(3, 1200), {"t":"error","ts":1300,"seq":4,"msg":"x","kind":"error"}])),
+            11_000,
+        ),
         (batch("b", json!([{"t":"mutation","ts":5100,"seq":2,"n":1}])), 40_000),
     ];
     let run = |cut: Option<usize>| {

@@ -187,7 +187,8 @@ mod tests {
 
     #[test]
     fn a_rules_file_overrides_only_what_it_sets() {
-        let r = RuleSet::from_toml("[rage_click]\nmin_clicks = 4\nignore_selectors = ['.stepper']\n", None).unwrap();
+        let r = RuleSet::from_toml("[rage_click]\nmin_clicks = 4\nignore_selectors = ['.stepper']\n", None)
+            .unwrap();
         assert_eq!(r.rage_click.min_clicks, 4);
         assert_eq!(r.rage_click.max_interval_ms, 1000);
         assert_eq!(r.dead_click, DeadClickConfig::default());

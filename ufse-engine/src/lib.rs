@@ -173,9 +173,11 @@ mod tests {
     #[test]
     fn clicks_on_text_inputs_are_transparent_to_rage() {
         let rules = RuleSet::default();
-        let input =
-            ev(json!({"t":"click","ts":150,"seq":3,"x":0,"y":100,"sel":"input#q","el":{"tag":"input","type":"text"}}));
-        let out = run(&rules, &[click(1, 0, 0.0, "b"), click(2, 100, 0.0, "b"), input, click(4, 200, 0.0, "b")]);
+        let input = ev(
+            json!({"t":"click","ts":150,"seq":3,"x":0,"y":100,"sel":"input#q","el":{"tag":"input","type":"text"}}),
+        );
+        let out =
+            run(&rules, &[click(1, 0, 0.0, "b"), click(2, 100, 0.0, "b"), input, click(4, 200, 0.0, "b")]);
         let rage: Vec<_> = out.iter().filter(|s| s.kind == SignalKind::RageClick).collect();
         assert_eq!(rage.len(), 1);
         assert_eq!(rage[0].evidence, vec![1, 2, 4]);
@@ -189,7 +191,9 @@ mod tests {
         assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![2])]);
         assert_eq!(out[0].end_ts, 4000);
         // A request that started 2.5 s after the click and ended 9 s later is a reaction.
-        let net = ev(json!({"t":"net","ts":12_500,"seq":3,"method":"POST","url":"https://api/x","status":200,"dur":9_000}));
+        let net = ev(
+            json!({"t":"net","ts":12_500,"seq":3,"method":"POST","url":"https://api/x","status":200,"dur":9_000}),
+        );
         assert!(run(&rules, &[nav(1, 0), click(2, 1000, 0.0, "b"), net]).is_empty());
         // A mutation just after the window does not save it.
         let out = run(&rules, &[nav(1, 0), click(2, 1000, 0.0, "b"), mutation(3, 4001)]);
@@ -209,7 +213,8 @@ mod tests {
         let rules = RuleSet::default();
         let blank = ev(json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"a.ext",
             "el":{"tag":"a","href":"https://x","target":"_blank"}}));
-        let canvas = ev(json!({"t":"click","ts":5000,"seq":2,"x":0,"y":0,"sel":"canvas","el":{"tag":"canvas"}}));
+        let canvas =
+            ev(json!({"t":"click","ts":5000,"seq":2,"x":0,"y":0,"sel":"canvas","el":{"tag":"canvas"}}));
         let body = ev(json!({"t":"click","ts":10000,"seq":3,"x":0,"y":0,"sel":"body","el":{"tag":"body"}}));
         assert!(run(&rules, &[blank, canvas, body]).is_empty());
         // Two clicks on one selector 500 ms apart: one dead click.
@@ -221,7 +226,16 @@ mod tests {
     fn error_click_is_on_the_most_recent_click_and_broken_by_nav() {
         let rules = RuleSet::default();
         let err = |seq, ts| ev(json!({"t":"error","ts":ts,"seq":seq,"msg":"boom","kind":"error"}));
-        let out = run(&rules, &[click(1, 0, 0.0, "b#a"), mutation(2, 10), click(3, 2000, 0.0, "b#b"), mutation(4, 2010), err(5, 2900)]);
+        let out = run(
+            &rules,
+            &[
+                click(1, 0, 0.0, "b#a"),
+                mutation(2, 10),
+                click(3, 2000, 0.0, "b#b"),
+                mutation(4, 2010),
+                err(5, 2900),
+            ],
+        );
         assert_eq!(kinds(&out), vec![(SignalKind::ErrorClick, vec![3, 5])]);
         assert_eq!(out[0].sel.as_deref(), Some("b#b"));
         let out = run(&rules, &[click(1, 0, 0.0, "b"), nav(2, 10), err(3, 500)]);

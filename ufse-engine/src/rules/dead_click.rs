@@ -39,13 +39,21 @@ impl DeadClick {
         }
     }
 
-    pub fn on_event(&mut self, cfg: &DeadClickConfig, ev: &Event, click: Option<&Click<'_>>, emit: &mut Emit<'_>) {
+    pub fn on_event(
+        &mut self,
+        cfg: &DeadClickConfig,
+        ev: &Event,
+        click: Option<&Click<'_>>,
+        emit: &mut Emit<'_>,
+    ) {
         let _ = emit;
         // A reaction at time `at` answers every pending click whose window holds it.
         let at = match &ev.body {
-            Body::Mutation { .. } | Body::Nav { .. } | Body::Scroll { .. } | Body::Input { .. } | Body::Select => {
-                Some(ev.ts)
-            }
+            Body::Mutation { .. }
+            | Body::Nav { .. }
+            | Body::Scroll { .. }
+            | Body::Input { .. }
+            | Body::Select => Some(ev.ts),
             Body::Vis { state: Visibility::Hidden } => Some(ev.ts),
             // A request is reported when it ends; it reacts when it starts.
             Body::Net { dur, .. } => Some(ev.ts - *dur as i64),
@@ -59,7 +67,8 @@ impl DeadClick {
             }
         }
         let Some(c) = click else { return };
-        let repeat = self.last.as_ref().is_some_and(|(sel, ts)| sel == c.sel && c.ev.ts - ts <= cfg.repeat_ms);
+        let repeat =
+            self.last.as_ref().is_some_and(|(sel, ts)| sel == c.sel && c.ev.ts - ts <= cfg.repeat_ms);
         self.last = Some((c.sel.to_owned(), c.ev.ts));
         if repeat || !Self::candidate(cfg, c) {
             return;

@@ -24,7 +24,13 @@ impl ErrorClick {
         self.last.is_none()
     }
 
-    pub fn on_event(&mut self, cfg: &ErrorClickConfig, ev: &Event, click: Option<&Click<'_>>, emit: &mut Emit<'_>) {
+    pub fn on_event(
+        &mut self,
+        cfg: &ErrorClickConfig,
+        ev: &Event,
+        click: Option<&Click<'_>>,
+        emit: &mut Emit<'_>,
+    ) {
         match &ev.body {
             Body::Nav { .. } => self.last = None,
             Body::Click { .. } => self.last = click.map(Click::to_ref),

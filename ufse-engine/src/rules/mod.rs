@@ -65,7 +65,14 @@ pub(crate) struct Emit<'a> {
 
 impl Emit<'_> {
     /// Emits a signal whose `sel` and `url` are those of `first`.
-    pub fn signal(&mut self, kind: SignalKind, first: &ClickRef, end_ts: i64, count: u32, mut evidence: Vec<u64>) {
+    pub fn signal(
+        &mut self,
+        kind: SignalKind,
+        first: &ClickRef,
+        end_ts: i64,
+        count: u32,
+        mut evidence: Vec<u64>,
+    ) {
         evidence.sort_unstable();
         self.out.push(Signal {
             kind,

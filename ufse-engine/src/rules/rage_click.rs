@@ -26,7 +26,13 @@ impl RageClick {
         }
     }
 
-    pub fn on_event(&mut self, cfg: &RageClickConfig, ev: &Event, click: Option<&Click<'_>>, emit: &mut Emit<'_>) {
+    pub fn on_event(
+        &mut self,
+        cfg: &RageClickConfig,
+        ev: &Event,
+        click: Option<&Click<'_>>,
+        emit: &mut Emit<'_>,
+    ) {
         match (&ev.body, click) {
             (Body::Click { .. }, Some(c)) => {
                 // Typing targets and ignored selectors are transparent to runs.

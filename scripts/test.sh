@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, and every crate's tests,
+# including the integration tests that drive the real `ufse` binary over
+# HTTP and against real SQLite files. `.ci/run` calls exactly this.
+#
+# Installs what it needs (a Rust toolchain with rustfmt and clippy) and
+# starts nothing else: the embedded mode needs no outside services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    else
+        echo "cargo not found: install Rust from https://rustup.rs" >&2
+        exit 1
+    fi
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
