@@ -28,7 +28,7 @@ use ufse_engine::RuleSet;
 use ufse_event_log::{LogConsumer, LogError, Polled, Record};
 use ufse_incident_store::{EventChunk, IncidentStore, RawEventStore, StoreError, WriteBatch};
 use ufse_schema::LogBatch;
-use ufse_sessionizer::{Output, Sessionizer, SessionizerConfig};
+use ufse_sessionizer::{Output, SessionSummary, Sessionizer, SessionizerConfig};
 
 use snapshot::SnapshotDir;
 
@@ -256,7 +256,12 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
         for (reason, n) in &out.drops {
             counter!("ufse_processor_events_dropped_total", "reason" => reason.as_str()).increment(*n);
         }
-        let batch = WriteBatch { signals: out.signals, summaries: out.summaries };
+        // A session's summary may have changed many times in one poll: store the last.
+        let mut latest: BTreeMap<(String, String, u32), SessionSummary> = BTreeMap::new();
+        for s in out.summaries {
+            latest.insert((s.project.clone(), s.sid.clone(), s.part), s);
+        }
+        let batch = WriteBatch { signals: out.signals, summaries: latest.into_values().collect() };
         let profile = self.rules.profile.clone();
         let (events, store) = (&self.events, &self.store);
         let stats = self.rt.block_on(async {

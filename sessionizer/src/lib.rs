@@ -16,6 +16,7 @@
 //! - `seqset`: the compact per-session record of seen `seq`s.
 
 mod detect;
+mod live;
 mod seqset;
 
 pub use detect::{detect, DetectReport};
@@ -25,8 +26,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ufse_engine::{RuleSet, SessionEngine, Signal};
-use ufse_schema::{corrected_ts, Body, DropReason, Event, LogBatch};
+use ufse_schema::{corrected_ts, DropReason, Event, LogBatch};
 
+use live::Live;
 use seqset::{Seen, SeqSet};
 
 /// Session boundaries and ordering.
@@ -126,7 +128,8 @@ pub struct Output {
     pub signals: Vec<SessionSignal>,
     /// New unique events (only when [`Sessionizer::keep_events`] is on).
     pub events: Vec<StoredEvent>,
-    /// Summaries that changed since the last drain.
+    /// Summaries as they changed, oldest first (a session may appear more
+    /// than once; the last copy of each part is the current one).
     pub summaries: Vec<SessionSummary>,
     /// Events not evaluated or not stored, by reason.
     pub drops: BTreeMap<DropReason, u64>,
@@ -148,15 +151,14 @@ struct Session {
     max_ts: i64,
     /// Everything before this has been released; earlier arrivals are late.
     released_to: i64,
-    /// Client time of the last released event.
-    last_ts: Option<i64>,
+    /// Client time of the last released event (`i64::MIN` before the first).
+    last_ts: i64,
     /// Append time of the last record with events of this session.
     last_append: i64,
     /// `(skew_ms, received_ms)` of the newest batch, to correct signal times.
     skew: (i64, i64),
     engine: SessionEngine,
-    summary: SessionSummary,
-    dirty: bool,
+    live: Live,
 }
 
 /// The sessions of one log partition.
@@ -166,7 +168,9 @@ pub struct Sessionizer {
     #[serde(skip)]
     rules: Arc<RuleSet>,
     /// Keyed by `project:sid` (the log key).
-    sessions: HashMap<String, Session>,
+    /// Boxed: the map keeps spare slots, and a slot should cost a pointer,
+    /// not a whole session.
+    sessions: HashMap<String, Box<Session>>,
     /// Newest append time seen in the partition.
     clock: i64,
     /// Log time of the last silence scan.
@@ -214,11 +218,11 @@ impl Sessionizer {
         let key = ufse_schema::log_key(&batch.project, &batch.sid);
         let now = append_ms.unwrap_or(self.clock);
         let rules = Arc::clone(&self.rules);
-        let session = self.sessions.entry(key).or_insert_with(|| Session::new(batch, now));
+        let session = self.sessions.entry(key.clone()).or_insert_with(|| Box::new(Session::new(batch, now)));
         session.last_append = session.last_append.max(now);
         session.skew = (batch.skew_ms, batch.received_ms);
         if batch.uid.is_some() {
-            session.summary.uid.clone_from(&batch.uid);
+            session.live.uid = batch.uid.as_deref().map(Box::from);
         }
         for ev in &batch.events {
             let json = ev.to_json();
@@ -252,12 +256,12 @@ impl Sessionizer {
             session.max_ts = session.max_ts.max(ev.ts);
         }
         let bound = session.max_ts.saturating_sub(self.config.reorder_ms);
-        session.release(&self.config, &rules, &batch.sid, bound, out);
-        session.dirty = true;
+        session.release(&self.config, &rules, &key, bound, out);
+        // Reported even when nothing was released yet: the uid may be new.
+        session.report(&key, out);
         if let Some(t) = append_ms {
             self.on_clock(t, out);
         }
-        self.drain_summaries(out);
     }
 
     /// The partition's log time reached `append_ms` (a tick or any record):
@@ -277,7 +281,6 @@ impl Sessionizer {
             if silence < self.config.reorder_ms {
                 continue;
             }
-            let sid = key_sid(key);
             if silence >= self.config.idle_timeout_ms {
                 ended.push(key.clone());
                 continue;
@@ -286,17 +289,25 @@ impl Sessionizer {
             // its clock has moved on about as much: nothing more can fall
             // before `max_ts + silence - reorder_ms`.
             let bound = s.max_ts.saturating_add(silence - self.config.reorder_ms);
-            if bound > s.released_to {
-                s.release(&self.config, &rules, sid, bound, out);
-                s.dirty = true;
+            if bound <= s.released_to {
+                continue;
             }
+            if s.buffer.is_empty() && s.engine.is_idle() {
+                // Nothing pending: moving the bound is all there is to do.
+                s.released_to = bound;
+                continue;
+            }
+            if s.release(&self.config, &rules, key, bound, out) {
+                s.report(key, out);
+            }
+            // Silent sessions are the many idle ones: keep them small.
+            s.seen.shrink();
         }
         ended.sort();
         for key in ended {
             let mut s = self.sessions.remove(&key).expect("key was just listed");
-            s.end(&self.config, &rules, key_sid(&key), out);
+            s.end(&self.config, &rules, &key, out);
         }
-        self.drain_summaries(out);
     }
 
     /// End of input: every session ends and every window closes.
@@ -306,15 +317,7 @@ impl Sessionizer {
         keys.sort();
         for key in keys {
             let mut s = self.sessions.remove(&key).expect("key was just listed");
-            s.end(&self.config, &rules, key_sid(&key), out);
-        }
-    }
-
-    fn drain_summaries(&mut self, out: &mut Output) {
-        for s in self.sessions.values_mut() {
-            if std::mem::take(&mut s.dirty) && s.summary.start_ts <= s.summary.end_ts {
-                out.summaries.push(s.summary.clone());
-            }
+            s.end(&self.config, &rules, &key, out);
         }
     }
 }
@@ -326,106 +329,98 @@ impl Session {
             buffer: Vec::new(),
             max_ts: i64::MIN,
             released_to: i64::MIN,
-            last_ts: None,
+            last_ts: i64::MIN,
             last_append: now,
             skew: (batch.skew_ms, batch.received_ms),
             engine: SessionEngine::new(),
-            summary: SessionSummary {
-                project: batch.project.clone(),
-                sid: batch.sid.clone(),
-                start_ts: i64::MAX,
-                end_ts: i64::MIN,
-                ..SessionSummary::default()
-            },
-            dirty: false,
+            live: Live::default(),
+        }
+    }
+
+    /// Reports the live summary once it has evaluated events.
+    fn report(&self, key: &str, out: &mut Output) {
+        if self.live.has_events() {
+            out.summaries.push(self.live.summary(key_project(key), key_sid(key), false));
         }
     }
 
     /// Evaluates, in order, every buffered event before `bound`, then lets
-    /// session time reach `bound`.
-    fn release(&mut self, cfg: &SessionizerConfig, rules: &RuleSet, sid: &str, bound: i64, out: &mut Output) {
+    /// session time reach `bound`. Returns whether anything was evaluated
+    /// or emitted (whether the summary changed).
+    fn release(
+        &mut self,
+        cfg: &SessionizerConfig,
+        rules: &RuleSet,
+        key: &str,
+        bound: i64,
+        out: &mut Output,
+    ) -> bool {
         if bound <= self.released_to {
-            return;
+            return false;
         }
         self.released_to = bound;
+        let sid = key_sid(key);
         let n = self.buffer.partition_point(|e| e.ts < bound);
-        let mut signals = Vec::new();
         let ready: Vec<Event> = self.buffer.drain(..n).collect();
+        // Most sessions sit idle with an empty buffer: give its memory back.
+        if self.buffer.is_empty() {
+            self.buffer = Vec::new();
+        } else if self.buffer.capacity() > 4 * self.buffer.len() {
+            self.buffer.shrink_to_fit();
+        }
+        let mut signals = Vec::new();
         for ev in ready {
-            if let Some(last) = self.last_ts {
-                let gap = ev.ts - last > cfg.idle_timeout_ms;
-                let long = ev.ts - self.summary.start_ts > cfg.max_duration_ms;
+            if self.last_ts != i64::MIN {
+                let gap = ev.ts - self.last_ts > cfg.idle_timeout_ms;
+                let long = ev.ts - self.live.start_ts > cfg.max_duration_ms;
                 if gap || long {
+                    let before = signals.len();
                     self.engine.on_end(rules, sid, &mut signals);
-                    Self::count_signals(&mut self.summary, &signals);
-                    self.summary.ended = true;
-                    out.summaries.push(self.summary.clone());
-                    self.new_part();
+                    self.live.count_signals(&signals[before..]);
+                    out.summaries.push(self.live.summary(key_project(key), sid, true));
+                    self.engine = SessionEngine::new();
+                    self.live.next_part();
                 }
             }
-            self.last_ts = Some(ev.ts);
-            let s = &mut self.summary;
-            s.start_ts = s.start_ts.min(ev.ts);
-            s.end_ts = s.end_ts.max(ev.ts);
-            if let Body::Nav { .. } = ev.body {
-                s.pages += 1;
-                if s.first_url.is_none() {
-                    s.first_url.clone_from(&ev.url);
-                }
-            }
-            *s.counts.entry(ev.kind().to_owned()).or_default() += 1;
+            self.last_ts = ev.ts;
+            self.live.count_event(&ev);
             let before = signals.len();
             self.engine.on_event(rules, sid, &ev, &mut signals);
-            Self::count_signals(&mut self.summary, &signals[before..]);
+            self.live.count_signals(&signals[before..]);
         }
         let before = signals.len();
         self.engine.on_watermark(rules, sid, bound, &mut signals);
-        Self::count_signals(&mut self.summary, &signals[before..]);
-        self.emit(signals, out);
+        self.live.count_signals(&signals[before..]);
+        let changed = n > 0 || !signals.is_empty();
+        self.emit(key, signals, out);
+        changed
     }
 
-    fn emit(&self, signals: Vec<Signal>, out: &mut Output) {
+    fn emit(&self, key: &str, signals: Vec<Signal>, out: &mut Output) {
         let (skew, received) = self.skew;
         out.signals.extend(signals.into_iter().map(|signal| SessionSignal {
-            project: self.summary.project.clone(),
-            uid: self.summary.uid.clone(),
+            project: key_project(key).to_owned(),
+            uid: self.live.uid.as_deref().map(str::to_owned),
             seen_ms: corrected_ts(signal.ts, skew, received),
             signal,
         }));
     }
 
-    fn new_part(&mut self) {
-        self.engine = SessionEngine::new();
-        let s = &mut self.summary;
-        *s = SessionSummary {
-            project: std::mem::take(&mut s.project),
-            sid: std::mem::take(&mut s.sid),
-            part: s.part + 1,
-            uid: s.uid.take(),
-            start_ts: i64::MAX,
-            end_ts: i64::MIN,
-            ..SessionSummary::default()
-        };
-    }
-
-    fn count_signals(summary: &mut SessionSummary, signals: &[Signal]) {
-        for s in signals {
-            *summary.signals.entry(s.kind.as_str().to_owned()).or_default() += 1;
-        }
-    }
-
     /// The session is over: release everything, close every window.
-    fn end(&mut self, cfg: &SessionizerConfig, rules: &RuleSet, sid: &str, out: &mut Output) {
-        self.release(cfg, rules, sid, self.max_ts.saturating_add(1), out);
+    fn end(&mut self, cfg: &SessionizerConfig, rules: &RuleSet, key: &str, out: &mut Output) {
+        let _ = self.release(cfg, rules, key, self.max_ts.saturating_add(1), out);
         let mut signals = Vec::new();
-        self.engine.on_end(rules, sid, &mut signals);
-        Self::count_signals(&mut self.summary, &signals);
-        self.emit(signals, out);
-        self.summary.ended = true;
-        if self.summary.start_ts <= self.summary.end_ts {
-            out.summaries.push(self.summary.clone());
+        self.engine.on_end(rules, key_sid(key), &mut signals);
+        self.live.count_signals(&signals);
+        self.emit(key, signals, out);
+        if self.live.has_events() {
+            out.summaries.push(self.live.summary(key_project(key), key_sid(key), true));
         }
     }
+}
+
+fn key_project(key: &str) -> &str {
+    key.split_once(':').map_or("", |(project, _)| project)
 }
 
 fn key_sid(key: &str) -> &str {

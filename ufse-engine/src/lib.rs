@@ -30,7 +30,7 @@ use rules::{Click, DeadClick, Emit, ErrorClick, RageClick};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionEngine {
     /// The current page: the `url` of the last `nav`.
-    page: Option<String>,
+    page: Option<Box<str>>,
     rage: RageClick,
     dead: DeadClick,
     error: ErrorClick,
@@ -53,7 +53,7 @@ impl SessionEngine {
     pub fn on_event(&mut self, rules: &RuleSet, sid: &str, ev: &Event, out: &mut Vec<Signal>) {
         self.on_watermark(rules, sid, ev.ts, out);
         if let Body::Nav { .. } = ev.body {
-            self.page.clone_from(&ev.url);
+            self.page = ev.url.as_deref().map(Box::from);
         }
         let click = Click::of(ev, self.page.as_deref());
         let mut emit = Emit { sid, out };

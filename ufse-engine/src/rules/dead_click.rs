@@ -30,6 +30,11 @@ impl DeadClick {
     /// Decides every click whose window, plus the grace for requests still
     /// in flight, lies entirely before `now`.
     pub fn advance(&mut self, cfg: &DeadClickConfig, now: i64, emit: &mut Emit<'_>) {
+        // Past the repeat window the last click no longer matters; an idle
+        // session should not keep its selector alive.
+        if self.last.as_ref().is_some_and(|(_, ts)| now > ts + cfg.repeat_ms) {
+            self.last = None;
+        }
         while let Some(p) = self.pending.front() {
             if now <= p.click.ts + cfg.window_ms + cfg.net_grace_ms {
                 break;

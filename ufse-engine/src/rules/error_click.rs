@@ -7,10 +7,11 @@ use super::{Click, ClickRef, Emit};
 use crate::config::ErrorClickConfig;
 use crate::SignalKind;
 
-/// The most recent click since the last navigation.
+/// The most recent click since the last navigation (boxed: idle sessions
+/// have none, and should not pay for one inline).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ErrorClick {
-    last: Option<ClickRef>,
+    last: Option<Box<ClickRef>>,
 }
 
 impl ErrorClick {
@@ -33,7 +34,7 @@ impl ErrorClick {
     ) {
         match &ev.body {
             Body::Nav { .. } => self.last = None,
-            Body::Click { .. } => self.last = click.map(Click::to_ref),
+            Body::Click { .. } => self.last = click.map(|c| Box::new(c.to_ref())),
             Body::Error { .. } => {
                 if let Some(c) = &self.last {
                     if ev.ts - c.ts <= cfg.window_ms {
