@@ -231,7 +231,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 part.sessions.on_clock(at, &mut out);
                 continue;
             }
-            let batch = match LogBatch::decode(&rec.payload) {
+            let (batch, raw) = match LogBatch::decode_raw(&rec.payload) {
                 Ok(b) => b,
                 Err(e) => {
                     // Counted and skipped: one unreadable record must not stop the partition.
@@ -241,7 +241,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 }
             };
             counter!("ufse_processor_events_total").increment(batch.events.len() as u64);
-            part.sessions.on_batch(&batch, Some(at), &mut out);
+            part.sessions.on_batch_raw(&batch, Some(&raw), Some(at), &mut out);
             if !out.events.is_empty() {
                 chunks.push(EventChunk {
                     chunk: format!("{}-{}", rec.partition, rec.offset),

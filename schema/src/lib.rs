@@ -10,6 +10,7 @@
 //! - [`log_batch`](LogBatch): the versioned log record and clock-skew correction.
 
 mod event;
+mod fields;
 mod log_batch;
 mod reason;
 mod validate;
@@ -20,6 +21,6 @@ pub use log_batch::{
 };
 pub use reason::{DropReason, RejectReason};
 pub use validate::{
-    parse_batch, parse_event, truncate_utf8, valid_sid, Dropped, EventError, Limits, ParsedBatch, Rejection,
-    Truncated, MAX_SEL_BYTES, MAX_SEQ, MAX_TS,
+    parse_batch, parse_event, parse_event_json, truncate_utf8, valid_sid, Dropped, EventError, Limits,
+    ParsedBatch, Rejection, Truncated, MAX_SEL_BYTES, MAX_SEQ, MAX_TS,
 };

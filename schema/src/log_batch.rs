@@ -11,10 +11,11 @@
 //! reader re-validates them with the same code the edge used.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::event::Event;
-use crate::validate::{parse_event, ParsedBatch};
+use crate::validate::{parse_event_json, ParsedBatch};
 
 /// Version of this record format, written as `lv`.
 pub const LOG_FORMAT_VERSION: u64 = 1;
@@ -112,40 +113,70 @@ impl LogBatch {
     ///
     /// [`DecodeError`] when the bytes are not a version-1 record.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let bad = |what: &str| DecodeError::Malformed(what.to_owned());
-        let v: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        let Value::Object(mut m) = v else { return Err(bad("not an object")) };
-        match m.get("lv").and_then(Value::as_u64) {
-            Some(LOG_FORMAT_VERSION) => {}
-            Some(v) => return Err(DecodeError::Version(v)),
-            None => return Err(bad("no `lv`")),
+        Self::decode_raw(bytes).map(|(batch, _)| batch)
+    }
+
+    /// Like [`LogBatch::decode`], also returning each event's stored JSON
+    /// text (its canonical wire form), so readers need not serialize it again.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] when the bytes are not a version-1 record.
+    pub fn decode_raw(bytes: &[u8]) -> Result<(Self, Vec<&str>), DecodeError> {
+        #[derive(serde::Deserialize)]
+        struct Record<'a> {
+            lv: u64,
+            project: String,
+            sid: String,
+            #[serde(default)]
+            uid: Option<String>,
+            received_ms: i64,
+            skew_ms: i64,
+            #[serde(default)]
+            sdk_dropped: u64,
+            #[serde(default)]
+            ctx: Option<Map<String, Value>>,
+            #[serde(borrow)]
+            events: Vec<&'a RawValue>,
         }
-        let string = |m: &mut Map<String, Value>, k: &str| match m.remove(k) {
-            Some(Value::String(s)) => Ok(Some(s)),
-            None | Some(Value::Null) => Ok(None),
-            Some(_) => Err(DecodeError::Malformed(format!("`{k}` is not a string"))),
-        };
-        let project = string(&mut m, "project")?.ok_or_else(|| bad("no `project`"))?;
-        let sid = string(&mut m, "sid")?.ok_or_else(|| bad("no `sid`"))?;
-        let uid = string(&mut m, "uid")?;
-        let int = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0);
-        let received_ms = int(&m, "received_ms");
-        let skew_ms = int(&m, "skew_ms");
-        let sdk_dropped = m.get("sdk_dropped").and_then(Value::as_u64).unwrap_or(0);
-        let ctx = match m.remove("ctx") {
-            Some(Value::Object(c)) => Some(c),
-            _ => None,
-        };
-        let Some(Value::Array(raw)) = m.remove("events") else { return Err(bad("no `events`")) };
-        let mut events = Vec::with_capacity(raw.len());
-        for ev in raw {
-            let Value::Object(ev) = ev else { return Err(bad("an event is not an object")) };
-            events.push(
-                parse_event(ev)
-                    .map_err(|e| DecodeError::Malformed(format!("stored event invalid: {}", e.reason)))?,
-            );
+        #[derive(serde::Deserialize)]
+        struct Version {
+            lv: u64,
         }
-        Ok(LogBatch { project, sid, uid, received_ms, skew_ms, sdk_dropped, ctx, events })
+        let rec: Record<'_> = match serde_json::from_slice(bytes) {
+            Ok(r) => r,
+            // A record of another version may not have this shape: say so.
+            Err(e) => {
+                return Err(match serde_json::from_slice::<Version>(bytes) {
+                    Ok(v) if v.lv != LOG_FORMAT_VERSION => DecodeError::Version(v.lv),
+                    _ => DecodeError::Malformed(e.to_string()),
+                })
+            }
+        };
+        if rec.lv != LOG_FORMAT_VERSION {
+            return Err(DecodeError::Version(rec.lv));
+        }
+        let mut events = Vec::with_capacity(rec.events.len());
+        let mut raw = Vec::with_capacity(rec.events.len());
+        let mut truncated = Vec::new();
+        for ev in rec.events {
+            // Stored events were validated and truncated by the edge.
+            let e = parse_event_json(ev.get(), usize::MAX, &mut truncated)
+                .map_err(|e| DecodeError::Malformed(format!("stored event invalid: {}", e.reason)))?;
+            events.push(e);
+            raw.push(ev.get());
+        }
+        let batch = LogBatch {
+            project: rec.project,
+            sid: rec.sid,
+            uid: rec.uid,
+            received_ms: rec.received_ms,
+            skew_ms: rec.skew_ms,
+            sdk_dropped: rec.sdk_dropped,
+            ctx: rec.ctx,
+            events,
+        };
+        Ok((batch, raw))
     }
 }
 

@@ -4,10 +4,14 @@
 //! within a valid envelope each event is validated on its own, and a bad
 //! event is dropped with one [`DropReason`] while the rest are accepted.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::event::{Body, Element, ErrorKind, Event, NavType, Visibility};
+use crate::fields::{from_map, RawFields, V};
 use crate::reason::{DropReason, RejectReason};
 
 /// Largest accepted `ts`/`sent_at`: the last millisecond of year 9999.
@@ -102,6 +106,84 @@ pub struct ParsedBatch {
     pub truncated: Vec<Truncated>,
 }
 
+/// The envelope, with every field left as raw JSON so each can be checked
+/// on its own (one reason per problem) and events parsed one by one.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    v: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sid: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    uid: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sent_at: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    dropped: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    ctx: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    events: Option<Events<'a>>,
+}
+
+/// `events` as found: an array of raw event texts, or something else.
+enum Events<'a> {
+    Array(Vec<&'a RawValue>),
+    Null,
+    NotArray,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Events<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Vis<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Vis<'a> {
+            type Value = Events<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of events")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Events<'a>, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(64));
+                while let Some(raw) = seq.next_element::<&'a RawValue>()? {
+                    v.push(raw);
+                }
+                Ok(Events::Array(v))
+            }
+            fn visit_unit<E>(self) -> Result<Events<'a>, E> {
+                Ok(Events::Null)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Events<'a>, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Events::NotArray)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Events<'a>, E> {
+                Ok(Events::NotArray)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Events<'a>, E> {
+                Ok(Events::NotArray)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Events<'a>, E> {
+                Ok(Events::NotArray)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Events<'a>, E> {
+                Ok(Events::NotArray)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Events<'a>, E> {
+                Ok(Events::NotArray)
+            }
+        }
+        d.deserialize_any(Vis(std::marker::PhantomData))
+    }
+}
+
+/// A present, non-null raw field parsed as `T`, or `None`.
+fn field<'a, T: serde::Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<Result<T, ()>> {
+    let raw = raw?;
+    if raw.get() == "null" {
+        return None;
+    }
+    Some(serde_json::from_str(raw.get()).map_err(|_| ()))
+}
+
 /// Parses and validates a decompressed batch body.
 ///
 /// # Errors
@@ -112,23 +194,27 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Rejection::new(RejectReason::EmptyBody, "the request body is empty"));
     }
-    let value: Value =
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Serde would read a struct from an array too: only objects are batches.
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Rejection::new(RejectReason::NotAnObject, "the batch must be a JSON object"),
+            Err(e) => Rejection::new(RejectReason::InvalidJson, e.to_string()),
+        });
+    }
+    // One pass over the body: the envelope's fields stay raw, and the
+    // events are only delimited here, each parsed on its own below.
+    let env: Envelope<'_> =
         serde_json::from_slice(body).map_err(|e| Rejection::new(RejectReason::InvalidJson, e.to_string()))?;
-    let Value::Object(mut obj) = value else {
-        return Err(Rejection::new(RejectReason::NotAnObject, "the batch must be a JSON object"));
-    };
-    match obj.get("v") {
-        None => return Err(Rejection::new(RejectReason::MissingVersion, "`v` is required")),
-        Some(v) if v.as_u64() == Some(1) => {}
+    match env.v.map(|v| v.get()) {
+        None | Some("null") => return Err(Rejection::new(RejectReason::MissingVersion, "`v` is required")),
+        Some("1") => {}
         Some(v) => {
             return Err(Rejection::new(RejectReason::UnsupportedVersion, format!("`v` must be 1, got {v}")))
         }
     }
-    let sid = match obj.get("sid") {
-        None | Some(Value::Null) => {
-            return Err(Rejection::new(RejectReason::MissingSid, "`sid` is required"))
-        }
-        Some(Value::String(s)) if valid_sid(s) => s.clone(),
+    let sid = match field::<String>(env.sid) {
+        None => return Err(Rejection::new(RejectReason::MissingSid, "`sid` is required")),
+        Some(Ok(s)) if valid_sid(&s) => s,
         Some(_) => {
             return Err(Rejection::new(
                 RejectReason::BadSid,
@@ -136,9 +222,9 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
             ))
         }
     };
-    let uid = match obj.get("uid") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.chars().count() <= MAX_UID_CHARS => Some(s.clone()),
+    let uid = match field::<String>(env.uid) {
+        None => None,
+        Some(Ok(s)) if s.chars().count() <= MAX_UID_CHARS => Some(s),
         Some(_) => {
             return Err(Rejection::new(
                 RejectReason::BadUid,
@@ -146,31 +232,32 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
             ))
         }
     };
-    let sent_at = match obj.get("sent_at") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_i64() {
-            Some(t) if (0..=MAX_TS).contains(&t) => Some(t),
-            _ => {
-                return Err(Rejection::new(
-                    RejectReason::BadSentAt,
-                    format!("`sent_at` must be an integer ms time, got {v}"),
-                ))
-            }
-        },
+    let sent_at = match field::<i64>(env.sent_at) {
+        None => None,
+        Some(Ok(t)) if (0..=MAX_TS).contains(&t) => Some(t),
+        Some(_) => {
+            let got = env.sent_at.map_or("", |r| r.get());
+            return Err(Rejection::new(
+                RejectReason::BadSentAt,
+                format!("`sent_at` must be an integer ms time, got {got}"),
+            ));
+        }
     };
-    let sdk_dropped = match obj.get("dropped") {
-        None | Some(Value::Null) => 0,
-        Some(v) => v.as_u64().ok_or_else(|| {
-            Rejection::new(
+    let sdk_dropped = match field::<u64>(env.dropped) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(())) => {
+            let got = env.dropped.map_or("", |r| r.get());
+            return Err(Rejection::new(
                 RejectReason::BadDropped,
-                format!("`dropped` must be a non-negative integer, got {v}"),
-            )
-        })?,
+                format!("`dropped` must be a non-negative integer, got {got}"),
+            ));
+        }
     };
     let mut truncated = Vec::new();
-    let ctx = match obj.remove("ctx") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(mut m)) => {
+    let ctx = match field::<Value>(env.ctx) {
+        None => None,
+        Some(Ok(Value::Object(mut m))) => {
             let mut paths = Vec::new();
             truncate_map(&mut m, "ctx", limits.max_string_bytes, &mut paths);
             truncated.extend(paths.into_iter().map(|field| Truncated { index: None, field }));
@@ -178,12 +265,14 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
         }
         Some(_) => return Err(Rejection::new(RejectReason::BadCtx, "`ctx` must be an object")),
     };
-    let raw_events = match obj.remove("events") {
-        None | Some(Value::Null) => {
+    let raw_events = match env.events {
+        None | Some(Events::Null) => {
             return Err(Rejection::new(RejectReason::MissingEvents, "`events` is required"))
         }
-        Some(Value::Array(a)) => a,
-        Some(_) => return Err(Rejection::new(RejectReason::BadEvents, "`events` must be an array")),
+        Some(Events::Array(a)) => a,
+        Some(Events::NotArray) => {
+            return Err(Rejection::new(RejectReason::BadEvents, "`events` must be an array"))
+        }
     };
     if raw_events.len() > limits.max_events {
         return Err(Rejection::new(
@@ -195,13 +284,8 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
     let mut events = Vec::with_capacity(raw_events.len());
     let mut dropped = Vec::new();
     for (index, raw) in raw_events.into_iter().enumerate() {
-        let Value::Object(mut m) = raw else {
-            dropped.push(Dropped { index, seq: None, reason: DropReason::EventNotObject, field: None });
-            continue;
-        };
         let mut paths = Vec::new();
-        truncate_map(&mut m, "", limits.max_string_bytes, &mut paths);
-        match parse_event(m) {
+        match parse_event_json(raw.get(), limits.max_string_bytes, &mut paths) {
             Ok(ev) => {
                 truncated.extend(paths.into_iter().map(|field| Truncated { index: Some(index), field }));
                 events.push(ev);
@@ -235,20 +319,25 @@ pub struct EventError {
     pub field: Option<&'static str>,
 }
 
-struct Fields {
-    m: Map<String, Value>,
+struct Fields<'a> {
+    items: Vec<(Cow<'a, str>, V<'a>)>,
     seq: Option<u64>,
 }
 
-impl Fields {
+impl<'a> Fields<'a> {
     fn err(&self, reason: DropReason, field: &'static str) -> EventError {
         EventError { reason, seq: self.seq, field: Some(field) }
     }
 
+    fn take(&mut self, k: &str) -> Option<V<'a>> {
+        let i = self.items.iter().position(|(n, _)| n == k)?;
+        Some(self.items.remove(i).1)
+    }
+
     fn opt_str(&mut self, k: &'static str) -> Result<Option<String>, EventError> {
-        match self.m.remove(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+        match self.take(k) {
+            None | Some(V::Null) => Ok(None),
+            Some(V::Str(s)) => Ok(Some(s.into_owned())),
             Some(_) => Err(self.err(DropReason::BadField, k)),
         }
     }
@@ -266,13 +355,12 @@ impl Fields {
     }
 
     fn opt_num(&mut self, k: &'static str) -> Result<Option<f64>, EventError> {
-        match self.m.remove(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => match n.as_f64() {
+        match self.take(k) {
+            None | Some(V::Null) => Ok(None),
+            Some(v) => match v.as_f64() {
                 Some(f) if f.is_finite() => Ok(Some(f)),
                 _ => Err(self.err(DropReason::BadField, k)),
             },
-            Some(_) => Err(self.err(DropReason::BadField, k)),
         }
     }
 
@@ -283,19 +371,10 @@ impl Fields {
     /// A non-negative integer count or duration; durations may come as
     /// fractional ms from `performance.now()` and are rounded.
     fn opt_uint(&mut self, k: &'static str, allow_fraction: bool) -> Result<Option<u64>, EventError> {
-        match self.m.remove(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => {
-                if let Some(u) = n.as_u64() {
-                    return Ok(Some(u));
-                }
-                match n.as_f64() {
-                    Some(f) if allow_fraction && (0.0..9.0e15).contains(&f) => {
-                        Ok(Some(f.round() as u64))
-                    }
-                    _ => Err(self.err(DropReason::BadField, k)),
-                }
-            }
+        match self.take(k) {
+            None | Some(V::Null) => Ok(None),
+            Some(V::U64(u)) => Ok(Some(u)),
+            Some(V::F64(f)) if allow_fraction && (0.0..9.0e15).contains(&f) => Ok(Some(f.round() as u64)),
             Some(_) => Err(self.err(DropReason::BadField, k)),
         }
     }
@@ -304,71 +383,112 @@ impl Fields {
         self.opt_uint(k, allow_fraction)?.ok_or_else(|| self.err(DropReason::MissingField, k))
     }
 
-    fn flag(
-        &mut self,
-        m: &mut Map<String, Value>,
-        k: &'static str,
-        path: &'static str,
-    ) -> Result<bool, EventError> {
-        match m.remove(k) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(b),
-            Some(_) => Err(self.err(DropReason::BadField, path)),
-        }
-    }
-
     fn element(&mut self) -> Result<Element, EventError> {
-        let mut m = match self.m.remove("el") {
+        let items = match self.take("el") {
             None => return Err(self.err(DropReason::MissingField, "el")),
-            Some(Value::Object(m)) => m,
+            Some(V::Object(items)) => items,
             Some(_) => return Err(self.err(DropReason::BadField, "el")),
         };
-        let mut s = |k: &str, path: &'static str| match m.remove(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+        let mut el = Fields { items, seq: self.seq };
+        let mut s = |k: &str, path: &'static str| match el.take(k) {
+            None | Some(V::Null) => Ok(None),
+            Some(V::Str(s)) => Ok(Some(s.into_owned())),
             Some(_) => Err(self.err(DropReason::BadField, path)),
         };
         let tag = s("tag", "el.tag")?.map(|t| t.to_ascii_lowercase());
         let r#type = s("type", "el.type")?.map(|t| t.to_ascii_lowercase());
         let href = s("href", "el.href")?;
         let target = s("target", "el.target")?;
-        let download = self.flag(&mut m, "download", "el.download")?;
-        let editable = self.flag(&mut m, "editable", "el.editable")?;
-        let in_link = self.flag(&mut m, "in_link", "el.in_link")?;
-        let extra = (!m.is_empty()).then(|| Box::new(m));
-        Ok(Element { tag, r#type, href, target, download, editable, in_link, extra })
+        let mut flag = |k: &str, path: &'static str| match el.take(k) {
+            None | Some(V::Null) => Ok(false),
+            Some(V::Bool(b)) => Ok(b),
+            Some(_) => Err(self.err(DropReason::BadField, path)),
+        };
+        let download = flag("download", "el.download")?;
+        let editable = flag("editable", "el.editable")?;
+        let in_link = flag("in_link", "el.in_link")?;
+        Ok(Element { tag, r#type, href, target, download, editable, in_link, extra: el.into_extra() })
+    }
+
+    /// What no builder took: unknown fields, passed on verbatim.
+    fn into_extra(self) -> Option<Box<Map<String, Value>>> {
+        (!self.items.is_empty()).then(|| {
+            Box::new(self.items.into_iter().map(|(k, v)| (k.into_owned(), v.into_value())).collect())
+        })
     }
 }
 
-/// Validates one event object (string truncation already applied).
+/// Validates one event object given as JSON text, truncating strings over
+/// `max_string_bytes` (their paths are pushed to `truncated`).
 ///
 /// # Errors
 ///
 /// The event's one [`EventError`] when it cannot be accepted.
-pub fn parse_event(mut m: Map<String, Value>) -> Result<Event, EventError> {
+pub fn parse_event_json(
+    json: &str,
+    max_string_bytes: usize,
+    truncated: &mut Vec<String>,
+) -> Result<Event, EventError> {
+    let not_object = EventError { reason: DropReason::EventNotObject, seq: None, field: None };
+    let RawFields(items) = serde_json::from_str::<RawFields<'_>>(json).map_err(|_| not_object.clone())?;
+    let mut items = items.ok_or(not_object)?;
+    for (k, v) in items.iter_mut() {
+        v.truncate(k, max_string_bytes, truncated);
+    }
+    build_event(items)
+}
+
+/// Validates one event object (strings already within their limits).
+///
+/// # Errors
+///
+/// The event's one [`EventError`] when it cannot be accepted.
+pub fn parse_event(m: Map<String, Value>) -> Result<Event, EventError> {
+    build_event(from_map(m))
+}
+
+fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
+    let mut f = Fields { items, seq: None };
     let bare = |reason| EventError { reason, seq: None, field: None };
-    let seq = match m.remove("seq") {
-        None | Some(Value::Null) => return Err(bare(DropReason::MissingSeq)),
+    let seq = match f.take("seq") {
+        None | Some(V::Null) => return Err(bare(DropReason::MissingSeq)),
         Some(v) => match v.as_u64() {
             Some(s) if (1..=MAX_SEQ).contains(&s) => s,
             _ => return Err(bare(DropReason::BadSeq)),
         },
     };
+    f.seq = Some(seq);
     let with_seq = |reason| EventError { reason, seq: Some(seq), field: None };
-    let t = match m.remove("t") {
-        None | Some(Value::Null) => return Err(with_seq(DropReason::MissingKind)),
-        Some(Value::String(t)) if !t.is_empty() => t,
+    let t = match f.take("t") {
+        None | Some(V::Null) => return Err(with_seq(DropReason::MissingKind)),
+        Some(V::Str(t)) if !t.is_empty() => t.into_owned(),
         Some(_) => return Err(with_seq(DropReason::BadKind)),
     };
-    let ts = match m.remove("ts") {
-        None | Some(Value::Null) => return Err(with_seq(DropReason::MissingTs)),
+    let ts = match f.take("ts") {
+        None | Some(V::Null) => return Err(with_seq(DropReason::MissingTs)),
         Some(v) => match v.as_i64() {
             Some(ts) if (0..=MAX_TS).contains(&ts) => ts,
             _ => return Err(with_seq(DropReason::BadTs)),
         },
     };
-    let mut f = Fields { m, seq: Some(seq) };
-    let mut url = f.opt_str("url")?;
+    let unknown = !matches!(
+        t.as_str(),
+        "nav"
+            | "click"
+            | "input"
+            | "submit"
+            | "select"
+            | "scroll"
+            | "mutation"
+            | "move"
+            | "error"
+            | "net"
+            | "vis"
+            | "longtask"
+            | "custom"
+    );
+    // Unknown kinds keep every field, `url` included, verbatim.
+    let url = if unknown { None } else { f.opt_str("url")? };
     let body = match t.as_str() {
         "nav" => {
             let nav = f.str("nav")?;
@@ -439,23 +559,16 @@ pub fn parse_event(mut m: Map<String, Value>) -> Result<Event, EventError> {
         "longtask" => Body::LongTask { dur: f.uint("dur", true)? },
         "custom" => {
             let name = f.str("name")?;
-            let props = match f.m.remove("props") {
-                None | Some(Value::Null) => None,
-                Some(p @ Value::Object(_)) => Some(p),
+            let props = match f.take("props") {
+                None | Some(V::Null) => None,
+                Some(p @ V::Object(_)) => Some(p.into_value()),
                 Some(_) => return Err(f.err(DropReason::BadField, "props")),
             };
             Body::Custom { name, props }
         }
-        _ => {
-            // Unknown kinds keep every field, `url` included, verbatim.
-            if let Some(u) = url.take() {
-                f.m.insert("url".into(), Value::String(u));
-            }
-            Body::Unknown { t }
-        }
+        _ => Body::Unknown { t },
     };
-    let extra = (!f.m.is_empty()).then(|| Box::new(f.m));
-    Ok(Event { ts, seq, url, body, extra })
+    Ok(Event { ts, seq, url, body, extra: f.into_extra() })
 }
 
 /// Truncates every string under `m` longer than `max` bytes at a char

@@ -215,6 +215,26 @@ impl Sessionizer {
     /// Takes in one batch. `append_ms` is the log record's append time
     /// (`None` where there is no log, as in `ufse detect`).
     pub fn on_batch(&mut self, batch: &LogBatch, append_ms: Option<i64>, out: &mut Output) {
+        self.on_batch_raw(batch, None, append_ms, out);
+    }
+
+    /// Like [`Sessionizer::on_batch`], with each event's canonical JSON
+    /// text as the log stored it (see `LogBatch::decode_raw`), which saves
+    /// serializing every event again.
+    ///
+    /// # Panics
+    ///
+    /// If `raw` is given with a length other than the batch's event count.
+    pub fn on_batch_raw(
+        &mut self,
+        batch: &LogBatch,
+        raw: Option<&[&str]>,
+        append_ms: Option<i64>,
+        out: &mut Output,
+    ) {
+        if let Some(raw) = raw {
+            assert_eq!(raw.len(), batch.events.len(), "one JSON text per event");
+        }
         let key = ufse_schema::log_key(&batch.project, &batch.sid);
         let now = append_ms.unwrap_or(self.clock);
         let rules = Arc::clone(&self.rules);
@@ -224,9 +244,16 @@ impl Sessionizer {
         if batch.uid.is_some() {
             session.live.uid = batch.uid.as_deref().map(Box::from);
         }
-        for ev in &batch.events {
-            let json = ev.to_json();
-            match session.seen.insert(ev.seq, fnv1a(&json)) {
+        for (i, ev) in batch.events.iter().enumerate() {
+            let serialized;
+            let json: &[u8] = match raw {
+                Some(raw) => raw[i].as_bytes(),
+                None => {
+                    serialized = ev.to_json();
+                    &serialized
+                }
+            };
+            match session.seen.insert(ev.seq, fnv1a(json)) {
                 Seen::New => {}
                 Seen::Duplicate => {
                     out.drop(DropReason::Duplicate);
@@ -244,7 +271,7 @@ impl Sessionizer {
                     seq: ev.seq,
                     ts: ev.ts,
                     cts: corrected_ts(ev.ts, batch.skew_ms, batch.received_ms),
-                    json,
+                    json: json.to_vec(),
                 });
             }
             if ev.ts < session.released_to {
