@@ -1,7 +1,7 @@
 //! What the store holds and answers, independent of the database.
 
 use serde::Serialize;
-use ufse_sessionizer::{SessionSignal, SessionSummary, StoredEvent};
+use ufse_sessionizer::{SessionSignal, SessionSummary, StoredEvents};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,7 @@ pub struct EventChunk {
     /// Deterministic chunk id (the log position), for idempotent writes.
     pub chunk: String,
     /// The events, all of one `(project, sid)`.
-    pub events: Vec<StoredEvent>,
+    pub events: StoredEvents,
 }
 
 /// Everything one processing step derived, written in one transaction.

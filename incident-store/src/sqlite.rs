@@ -480,31 +480,27 @@ impl RawEventStore for SqliteEventStore {
         let mut tx = self.pool.begin().await.map_err(db("storing events"))?;
         let (mut bytes, mut written) = (0i64, 0u64);
         for c in chunks {
-            let Some(first) = c.events.first() else { continue };
-            let mut body = Vec::new();
-            for e in &c.events {
-                body.extend_from_slice(&e.json);
-                body.push(b'\n');
+            let e = &c.events;
+            if e.count == 0 {
+                continue;
             }
-            let max_cts = c.events.iter().map(|e| e.cts).max().unwrap_or(first.cts);
-            let first_ts = c.events.iter().map(|e| e.ts).min().unwrap_or(first.ts);
             let done = sqlx::query(
                 "INSERT OR IGNORE INTO event_chunks (project, sid, chunk, first_ts, max_cts, n, bytes, body)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(&first.project)
-            .bind(&first.sid)
+            .bind(&e.project)
+            .bind(&e.sid)
             .bind(&c.chunk)
-            .bind(first_ts)
-            .bind(max_cts)
-            .bind(c.events.len() as i64)
-            .bind(body.len() as i64)
-            .bind(&body)
+            .bind(e.first_ts)
+            .bind(e.max_cts)
+            .bind(e.count)
+            .bind(e.body.len() as i64)
+            .bind(&e.body)
             .execute(&mut *tx)
             .await
             .map_err(db("storing events"))?;
             if done.rows_affected() == 1 {
-                bytes += body.len() as i64;
+                bytes += e.body.len() as i64;
                 written += 1;
             }
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use ufse_engine::{Signal, SignalKind};
 use ufse_incident_store::*;
-use ufse_sessionizer::{SessionSignal, SessionSummary, StoredEvent};
+use ufse_sessionizer::{SessionSignal, SessionSummary, StoredEvents};
 
 fn signal(sid: &str, uid: Option<&str>, kind: SignalKind, ts: i64, url: &str) -> SessionSignal {
     SessionSignal {
@@ -106,15 +106,22 @@ async fn sessions_upsert_by_part() {
     assert_eq!(store.session("default", "s1").await.unwrap(), vec![s]);
 }
 
-fn ev(sid: &str, seq: u64, cts: i64) -> StoredEvent {
-    StoredEvent {
+/// A chunk of `(seq, cts)` events of one session (client time = corrected time here).
+fn chunk(id: &str, sid: &str, events: &[(u64, i64)]) -> EventChunk {
+    let mut e = StoredEvents {
         project: "default".into(),
         sid: sid.into(),
-        seq,
-        ts: cts,
-        cts,
-        json: format!(r#"{{"t":"select","ts":{cts},"seq":{seq}}}"#).into_bytes(),
+        first_ts: i64::MAX,
+        max_cts: i64::MIN,
+        ..StoredEvents::default()
+    };
+    for &(seq, cts) in events {
+        e.body.extend(format!("{{\"t\":\"select\",\"ts\":{cts},\"seq\":{seq}}}\n").into_bytes());
+        e.count += 1;
+        e.first_ts = e.first_ts.min(cts);
+        e.max_cts = e.max_cts.max(cts);
     }
+    EventChunk { chunk: id.into(), events: e }
 }
 
 #[tokio::test]
@@ -122,9 +129,9 @@ async fn raw_events_replay_in_order_and_expire_by_age_then_size() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteEventStore::open(&dir.path().join("events.db")).await.unwrap();
     let chunks = vec![
-        EventChunk { chunk: "0-2".into(), events: vec![ev("a", 3, 30), ev("a", 4, 40)] },
-        EventChunk { chunk: "0-1".into(), events: vec![ev("a", 1, 10), ev("a", 2, 20)] },
-        EventChunk { chunk: "0-3".into(), events: vec![ev("b", 1, 1_000)] },
+        chunk("0-2", "a", &[(3, 30), (4, 40)]),
+        chunk("0-1", "a", &[(1, 10), (2, 20)]),
+        chunk("0-3", "b", &[(1, 1_000)]),
     ];
     assert_eq!(store.write_chunks(&chunks).await.unwrap(), 3);
     assert_eq!(store.write_chunks(&chunks).await.unwrap(), 0, "replays are no-ops");

@@ -241,13 +241,12 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 }
             };
             counter!("ufse_processor_events_total").increment(batch.events.len() as u64);
-            part.sessions.on_batch_raw(&batch, Some(&raw), Some(at), &mut out);
-            if !out.events.is_empty() {
-                chunks.push(EventChunk {
-                    chunk: format!("{}-{}", rec.partition, rec.offset),
-                    events: std::mem::take(&mut out.events),
-                });
-            }
+            part.sessions.on_batch_raw(batch, Some(&raw), Some(at), &mut out);
+            chunks.extend(
+                out.events
+                    .drain(..)
+                    .map(|events| EventChunk { chunk: format!("{}-{}", rec.partition, rec.offset), events }),
+            );
         }
         self.store(out, chunks)
     }

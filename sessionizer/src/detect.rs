@@ -51,7 +51,7 @@ pub fn detect<R: BufRead>(
                         d.reason
                     ));
                 }
-                sessions.on_batch(&LogBatch::from_parsed("default", 0, batch), None, &mut out);
+                sessions.on_batch_raw(LogBatch::from_parsed("default", 0, batch), None, None, &mut out);
                 // Summaries are not part of detect's output.
                 out.summaries.clear();
             }

@@ -104,21 +104,29 @@ pub struct SessionSignal {
     pub signal: Signal,
 }
 
-/// One accepted, unique event for the raw event store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredEvent {
+/// The new unique events of one batch of one session, for the raw event
+/// store: their canonical JSON, one per line, in batch order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredEvents {
     /// Project name.
     pub project: String,
     /// Session id.
     pub sid: String,
-    /// Identity within the session.
-    pub seq: u64,
-    /// Client time.
-    pub ts: i64,
-    /// Skew-corrected time (storage, display, retention).
-    pub cts: i64,
-    /// Canonical JSON (wire form).
-    pub json: Vec<u8>,
+    /// JSON lines.
+    pub body: Vec<u8>,
+    /// Events in `body`.
+    pub count: u32,
+    /// Smallest client time.
+    pub first_ts: i64,
+    /// Largest skew-corrected time (retention goes by it).
+    pub max_cts: i64,
+}
+
+impl StoredEvents {
+    /// Each event's JSON text.
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.body.split(|b| *b == b'\n').filter(|l| !l.is_empty())
+    }
 }
 
 /// What the sessionizer produced; the caller drains it after each step.
@@ -126,8 +134,8 @@ pub struct StoredEvent {
 pub struct Output {
     /// Signals, in emission order.
     pub signals: Vec<SessionSignal>,
-    /// New unique events (only when [`Sessionizer::keep_events`] is on).
-    pub events: Vec<StoredEvent>,
+    /// New unique events per batch (only when [`Sessionizer::keep_events`] is on).
+    pub events: Vec<StoredEvents>,
     /// Summaries as they changed, oldest first (a session may appear more
     /// than once; the last copy of each part is the current one).
     pub summaries: Vec<SessionSummary>,
@@ -215,7 +223,7 @@ impl Sessionizer {
     /// Takes in one batch. `append_ms` is the log record's append time
     /// (`None` where there is no log, as in `ufse detect`).
     pub fn on_batch(&mut self, batch: &LogBatch, append_ms: Option<i64>, out: &mut Output) {
-        self.on_batch_raw(batch, None, append_ms, out);
+        self.on_batch_raw(batch.clone(), None, append_ms, out);
     }
 
     /// Like [`Sessionizer::on_batch`], with each event's canonical JSON
@@ -227,7 +235,7 @@ impl Sessionizer {
     /// If `raw` is given with a length other than the batch's event count.
     pub fn on_batch_raw(
         &mut self,
-        batch: &LogBatch,
+        batch: LogBatch,
         raw: Option<&[&str]>,
         append_ms: Option<i64>,
         out: &mut Output,
@@ -238,13 +246,14 @@ impl Sessionizer {
         let key = ufse_schema::log_key(&batch.project, &batch.sid);
         let now = append_ms.unwrap_or(self.clock);
         let rules = Arc::clone(&self.rules);
-        let session = self.sessions.entry(key.clone()).or_insert_with(|| Box::new(Session::new(batch, now)));
+        let session = self.sessions.entry(key.clone()).or_insert_with(|| Box::new(Session::new(&batch, now)));
         session.last_append = session.last_append.max(now);
         session.skew = (batch.skew_ms, batch.received_ms);
         if batch.uid.is_some() {
             session.live.uid = batch.uid.as_deref().map(Box::from);
         }
-        for (i, ev) in batch.events.iter().enumerate() {
+        let mut stored = StoredEvents { first_ts: i64::MAX, max_cts: i64::MIN, ..StoredEvents::default() };
+        for (i, ev) in batch.events.into_iter().enumerate() {
             let serialized;
             let json: &[u8] = match raw {
                 Some(raw) => raw[i].as_bytes(),
@@ -265,22 +274,24 @@ impl Sessionizer {
                 }
             }
             if self.keep_events {
-                out.events.push(StoredEvent {
-                    project: batch.project.clone(),
-                    sid: batch.sid.clone(),
-                    seq: ev.seq,
-                    ts: ev.ts,
-                    cts: corrected_ts(ev.ts, batch.skew_ms, batch.received_ms),
-                    json: json.to_vec(),
-                });
+                stored.body.extend_from_slice(json);
+                stored.body.push(b'\n');
+                stored.count += 1;
+                stored.first_ts = stored.first_ts.min(ev.ts);
+                stored.max_cts = stored.max_cts.max(corrected_ts(ev.ts, batch.skew_ms, batch.received_ms));
             }
             if ev.ts < session.released_to {
                 out.drop(DropReason::Late);
                 continue;
             }
             let at = session.buffer.partition_point(|e| (e.ts, e.seq) < (ev.ts, ev.seq));
-            session.buffer.insert(at, ev.clone());
             session.max_ts = session.max_ts.max(ev.ts);
+            session.buffer.insert(at, ev);
+        }
+        if stored.count > 0 {
+            stored.project = batch.project;
+            stored.sid = batch.sid;
+            out.events.push(stored);
         }
         let bound = session.max_ts.saturating_sub(self.config.reorder_ms);
         session.release(&self.config, &rules, &key, bound, out);
