@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use ufse_sessionizer::SessionSummary;
 
 use crate::model::db;
@@ -16,6 +16,10 @@ use crate::{
     EventChunk, Incident, IncidentStore, Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
     RetentionStats, StoreError, WriteBatch, WriteStats,
 };
+
+/// Rows per multi-row statement (11 columns at most: far under SQLite's
+/// 32,766 bound parameters).
+const ROWS_PER_STATEMENT: usize = 500;
 
 static META_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static EVENT_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite-events");
@@ -280,26 +284,27 @@ impl IncidentStore for SqliteStore {
                 .await
                 .map_err(db("updating an issue"))?;
         }
-        for s in &batch.summaries {
-            sqlx::query(
+        // Many rows per statement: each statement is a round trip to the
+        // database thread, which cost more than the insert itself.
+        for rows in batch.summaries.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT OR REPLACE INTO sessions
-                 (project, sid, part, uid, start_ts, end_ts, pages, first_url, counts, signals, ended)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&s.project)
-            .bind(&s.sid)
-            .bind(s.part)
-            .bind(&s.uid)
-            .bind(s.start_ts)
-            .bind(s.end_ts)
-            .bind(s.pages)
-            .bind(&s.first_url)
-            .bind(serde_json::to_string(&s.counts).expect("a map of counts serializes"))
-            .bind(serde_json::to_string(&s.signals).expect("a map of counts serializes"))
-            .bind(s.ended)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("storing a session"))?;
+                 (project, sid, part, uid, start_ts, end_ts, pages, first_url, counts, signals, ended) ",
+            );
+            q.push_values(rows, |mut b, s| {
+                b.push_bind(&s.project)
+                    .push_bind(&s.sid)
+                    .push_bind(s.part)
+                    .push_bind(&s.uid)
+                    .push_bind(s.start_ts)
+                    .push_bind(s.end_ts)
+                    .push_bind(s.pages)
+                    .push_bind(&s.first_url)
+                    .push_bind(serde_json::to_string(&s.counts).expect("a map of counts serializes"))
+                    .push_bind(serde_json::to_string(&s.signals).expect("a map of counts serializes"))
+                    .push_bind(s.ended);
+            });
+            q.build().execute(&mut *tx).await.map_err(db("storing sessions"))?;
         }
         tx.commit().await.map_err(db("storing results"))?;
         Ok(stats)
@@ -479,30 +484,28 @@ impl RawEventStore for SqliteEventStore {
         }
         let mut tx = self.pool.begin().await.map_err(db("storing events"))?;
         let (mut bytes, mut written) = (0i64, 0u64);
-        for c in chunks {
-            let e = &c.events;
-            if e.count == 0 {
-                continue;
-            }
-            let done = sqlx::query(
-                "INSERT OR IGNORE INTO event_chunks (project, sid, chunk, first_ts, max_cts, n, bytes, body)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&e.project)
-            .bind(&e.sid)
-            .bind(&c.chunk)
-            .bind(e.first_ts)
-            .bind(e.max_cts)
-            .bind(e.count)
-            .bind(e.body.len() as i64)
-            .bind(&e.body)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("storing events"))?;
-            if done.rows_affected() == 1 {
-                bytes += e.body.len() as i64;
-                written += 1;
-            }
+        let chunks: Vec<&EventChunk> = chunks.iter().filter(|c| c.events.count > 0).collect();
+        for rows in chunks.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO event_chunks (project, sid, chunk, first_ts, max_cts, n, bytes, body) ",
+            );
+            q.push_values(rows, |mut b, c| {
+                let e = &c.events;
+                b.push_bind(&e.project)
+                    .push_bind(&e.sid)
+                    .push_bind(&c.chunk)
+                    .push_bind(e.first_ts)
+                    .push_bind(e.max_cts)
+                    .push_bind(e.count)
+                    .push_bind(e.body.len() as i64)
+                    .push_bind(&e.body);
+            });
+            // Only rows actually inserted come back: replays add nothing to the totals.
+            q.push(" RETURNING bytes");
+            let inserted: Vec<i64> =
+                q.build_query_scalar().fetch_all(&mut *tx).await.map_err(db("storing events"))?;
+            bytes += inserted.iter().sum::<i64>();
+            written += inserted.len() as u64;
         }
         sqlx::query("UPDATE event_totals SET bytes = bytes + ?, chunks = chunks + ? WHERE id = 0")
             .bind(bytes)

@@ -148,8 +148,9 @@ pub enum Body {
         y: f64,
         /// CSS path of at most 5 levels.
         sel: String,
-        /// The clicked element.
-        el: Element,
+        /// The clicked element (boxed: it is the largest part of a click,
+        /// and every event would otherwise be as large as a click).
+        el: Box<Element>,
         /// Short label.
         txt: Option<String>,
     },

@@ -502,7 +502,7 @@ fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
             let x = f.num("x")?;
             let y = f.num("y")?;
             let sel = f.sel()?;
-            let el = f.element()?;
+            let el = Box::new(f.element()?);
             let txt = f.opt_str("txt")?;
             Body::Click { x, y, sel, el, txt }
         }

@@ -399,15 +399,11 @@ impl Session {
         self.released_to = bound;
         let sid = key_sid(key);
         let n = self.buffer.partition_point(|e| e.ts < bound);
-        let ready: Vec<Event> = self.buffer.drain(..n).collect();
-        // Most sessions sit idle with an empty buffer: give its memory back.
-        if self.buffer.is_empty() {
-            self.buffer = Vec::new();
-        } else if self.buffer.capacity() > 4 * self.buffer.len() {
-            self.buffer.shrink_to_fit();
-        }
+        // Evaluated in place: events are large, and moving them costs more
+        // than the rules do.
+        let mut buffer = std::mem::take(&mut self.buffer);
         let mut signals = Vec::new();
-        for ev in ready {
+        for ev in &buffer[..n] {
             if self.last_ts != i64::MIN {
                 let gap = ev.ts - self.last_ts > cfg.idle_timeout_ms;
                 let long = ev.ts - self.live.start_ts > cfg.max_duration_ms;
@@ -421,11 +417,19 @@ impl Session {
                 }
             }
             self.last_ts = ev.ts;
-            self.live.count_event(&ev);
+            self.live.count_event(ev);
             let before = signals.len();
-            self.engine.on_event(rules, sid, &ev, &mut signals);
+            self.engine.on_event(rules, sid, ev, &mut signals);
             self.live.count_signals(&signals[before..]);
         }
+        buffer.drain(..n);
+        // Most sessions sit idle with an empty buffer: give its memory back.
+        if buffer.is_empty() {
+            buffer = Vec::new();
+        } else if buffer.capacity() > 4 * buffer.len() {
+            buffer.shrink_to_fit();
+        }
+        self.buffer = buffer;
         let before = signals.len();
         self.engine.on_watermark(rules, sid, bound, &mut signals);
         self.live.count_signals(&signals[before..]);
