@@ -74,6 +74,14 @@ pub enum ProjectsCommand {
     },
     /// List projects and their keys.
     List,
+    /// Set the origins whose pages may send to a project (`*`, the default, is any).
+    Origins {
+        /// Project name.
+        name: String,
+        /// Origins such as https://shop.example.com, or `*`.
+        #[arg(required = true)]
+        origins: Vec<String>,
+    },
     /// Manage keys.
     #[command(subcommand)]
     Keys(KeysCommand),

@@ -97,6 +97,15 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
                 }
             }
         }
+        Command::Projects(ProjectsCommand::Origins { name, origins }) => {
+            for o in &origins {
+                if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) || o.contains(',') {
+                    bail!("invalid origin `{o}`: use `*` or scheme://host[:port], such as https://shop.example.com");
+                }
+            }
+            store.set_allowed_origins(&name, &origins).await?;
+            out.line(format!("{name} accepts batches from: {}", origins.join(" ")))?;
+        }
         Command::Projects(ProjectsCommand::Keys(KeysCommand::Revoke { key })) => {
             store.revoke_key(&key, now_ms()).await?;
             out.line(format!("revoked {}…", &key[..key.len().min(9)]))?;

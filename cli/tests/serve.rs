@@ -157,3 +157,35 @@ fn cli_usage_errors_exit_2_and_a_closed_pipe_is_fine() {
     assert!(text.starts_with("{\"kind\":\"dead_click\""), "{text}");
     assert!(String::from_utf8_lossy(&out.stderr).is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn allowed_origins_are_per_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("UFSE_INGEST_KEY_CACHE_MS", "0")]);
+    let out = ufse(dir.path(), &["projects", "origins", "default", "https://shop.example.com"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ok = server.post(&shop_batch("o1"), &[("Origin", "https://shop.example.com")]);
+    assert_eq!(ok.status, 202);
+    let r = server.post(&shop_batch("o2"), &[("Origin", "https://evil.example.net")]);
+    assert_eq!((r.status, r.reason()), (403, "origin_not_allowed".into()));
+    // Requests without an Origin (servers, curl) are not browsers: the key decides.
+    assert_eq!(server.post(&shop_batch("o3"), &[]).status, 202);
+    let bad = ufse(dir.path(), &["projects", "origins", "default", "shop.example.com"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid origin"));
+    let none = ufse(dir.path(), &["projects", "origins", "nope", "*"]);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no project named `nope`"));
+}
+
+#[test]
+fn sigterm_stores_everything_acknowledged_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    for i in 0..20 {
+        assert_eq!(server.post(&shop_batch(&format!("d{i}")), &[]).status, 202);
+    }
+    // SIGTERM right after the last acknowledgement: everything is stored before exit.
+    assert_eq!(server.terminate(), Some(0));
+    let incidents = json_lines(dir.path(), &["incidents", "list", "--limit", "1000"]);
+    assert_eq!(incidents.len(), 60, "3 incidents in each of 20 sessions");
+}

@@ -65,6 +65,12 @@ pub trait IncidentStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     /// All projects with their keys' prefixes and states.
     fn list_projects(&self) -> impl Future<Output = Result<Vec<Project>, StoreError>> + Send;
+    /// Sets the origins allowed to send from a browser (`*` for any).
+    fn set_allowed_origins(
+        &self,
+        project: &str,
+        origins: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Revokes a key; its project's other keys keep working.
     fn revoke_key(&self, key: &str, now_ms: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Resolves a key digest (see [`key_digest`]).

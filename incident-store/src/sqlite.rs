@@ -143,6 +143,19 @@ impl IncidentStore for SqliteStore {
         Ok(out)
     }
 
+    async fn set_allowed_origins(&self, project: &str, origins: &[String]) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE projects SET allowed_origins = ? WHERE name = ?")
+            .bind(origins.join(","))
+            .bind(project)
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting allowed origins"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchProject(project.to_owned()));
+        }
+        Ok(())
+    }
+
     async fn revoke_key(&self, key: &str, now_ms: i64) -> Result<(), StoreError> {
         let done =
             sqlx::query("UPDATE project_keys SET revoked_ms = COALESCE(revoked_ms, ?) WHERE digest = ?")

@@ -323,9 +323,9 @@ impl<S: IncidentStore> Edge<S> {
     }
 }
 
-/// Serves HTTP on `listener` until `shutdown` resolves; then stops
-/// accepting, reports not ready, and waits up to the drain timeout for
-/// requests in flight.
+/// Serves HTTP on `listener` until `shutdown` resolves; then reports not
+/// ready, stops accepting, and waits up to the drain timeout for requests
+/// in flight (new batches on open connections get 503 `not_ready`).
 ///
 /// # Errors
 ///
@@ -350,7 +350,10 @@ pub async fn serve<S: IncidentStore>(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => {
+                edge.ready.store(false, Ordering::Release);
+                break;
+            }
         };
         let _ = stream.set_nodelay(true);
         let edge = Arc::clone(&edge);
@@ -366,7 +369,6 @@ pub async fn serve<S: IncidentStore>(
             }
         });
     }
-    edge.ready.store(false, Ordering::Release);
     drop(listener);
     if tokio::time::timeout(edge.config.drain_timeout(), graceful.shutdown()).await.is_err() {
         tracing::warn!("drain deadline passed with requests still in flight");

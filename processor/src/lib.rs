@@ -52,7 +52,7 @@ impl Default for ProcessorConfig {
     fn default() -> Self {
         ProcessorConfig {
             poll_max_records: 2000,
-            snapshot_interval_ms: 10_000,
+            snapshot_interval_ms: 30_000,
             retention_interval_ms: 60_000,
             raw_events_max_age_ms: 7 * 24 * 3600 * 1000,
             raw_events_max_bytes: 10 << 30,
