@@ -56,6 +56,13 @@ pub struct EmbeddedLogConfig {
     pub tick_interval_ms: u64,
     /// Only partitions that received a data record within this many ms get ticks (default 2 h).
     pub tick_active_ms: u64,
+    /// Committed segments are kept this long (by the time of their last write) so the
+    /// log doubles as the raw-event store for replay (default 7 days; 0 frees them as soon as
+    /// every group has committed them).
+    pub retain_ms: u64,
+    /// ...unless the log is over this many bytes: then committed segments go oldest first
+    /// (default 10 GiB). Uncommitted data is never deleted.
+    pub retain_bytes: u64,
 }
 
 impl Default for EmbeddedLogConfig {
@@ -67,6 +74,8 @@ impl Default for EmbeddedLogConfig {
             max_group_commit_bytes: 8 << 20,
             tick_interval_ms: 1000,
             tick_active_ms: 2 * 60 * 60 * 1000,
+            retain_ms: 7 * 24 * 60 * 60 * 1000,
+            retain_bytes: 10 << 30,
         }
     }
 }
@@ -165,6 +174,9 @@ pub(crate) struct Core {
     /// Groups with a live consumer (the embedded log has one member per group).
     pub(crate) groups: Mutex<HashSet<String>>,
     retention: Mutex<()>,
+    retain_ms: u64,
+    retain_bytes: u64,
+    clock: Clock,
 }
 
 impl Core {
@@ -258,7 +270,7 @@ impl EmbeddedLog {
                 tick_interval_ms: config.tick_interval_ms,
                 tick_active_ms: config.tick_active_ms,
             },
-            clock,
+            clock: Arc::clone(&clock),
         };
         let handle = thread::Builder::new()
             .name("ufse-log-writer".into())
@@ -277,6 +289,9 @@ impl EmbeddedLog {
                 writer: Mutex::new(Some(handle)),
                 groups: Mutex::new(HashSet::new()),
                 retention: Mutex::new(()),
+                retain_ms: config.retain_ms,
+                retain_bytes: config.retain_bytes,
+                clock,
             }),
         })
     }
@@ -308,12 +323,16 @@ impl EmbeddedLog {
         partition_for(key, self.core.state.partitions)
     }
 
-    /// Deletes whole segments whose records are all below the minimum committed offset over the
-    /// groups that have committed (a group with no commit for a partition holds it at 0). The
-    /// active segment is never deleted. Returns the bytes freed.
+    /// Deletes whole segments that every group that has committed is past (a group with no commit
+    /// for a partition holds it at 0; never the active
+    /// segment, never uncommitted data), once they are older than `retain_ms` (by the time of
+    /// their last write) or, oldest first, while the log is over `retain_bytes`. Until then the
+    /// log is also the raw-event store that `read_records` serves replays from. Returns the
+    /// bytes freed, also counted in metrics.
     ///
     /// # Errors
-    /// [`LogError::Io`] / [`LogError::Corrupt`] naming the offsets file or segment involved.
+    ///
+    /// When offsets cannot be read or a segment cannot be removed.
     pub fn enforce_retention(&self) -> Result<u64, LogError> {
         let state = &self.core.state;
         let _one_at_a_time = lock(&self.core.retention);
@@ -321,20 +340,62 @@ impl EmbeddedLog {
         if groups.is_empty() {
             return Ok(0);
         }
-        let mut freed = 0u64;
+        let now = (self.core.clock)();
+        // Every segment's size and age, and which ones all groups have committed.
+        let mut total = 0u64;
+        let mut committed: Vec<Vec<(u64, u64, u64)>> = Vec::new(); // per partition: (base, bytes, mtime ms)
         for p in 0..state.partitions {
             let floor = groups.iter().map(|(_, map)| map.get(&p).copied().unwrap_or(0)).min().unwrap_or(0);
-            // Segment i holds [base_i, base_{i+1}); it may go once base_{i+1} <= floor. Entries
-            // leave the list before their files vanish, so readers stop finding them first.
-            let doomed: Vec<u64> = {
-                let mut segs = lock(&state.segments);
-                let list = &mut segs[p as usize];
-                let keep_from = (1..list.len()).take_while(|&i| list[i] <= floor).last().unwrap_or(0);
-                list.drain(..keep_from).collect()
-            };
-            if doomed.is_empty() {
+            let list = lock(&state.segments)[p as usize].clone();
+            let pdir = partition_dir(&state.dir, p);
+            let mut eligible = Vec::new();
+            for (i, &base) in list.iter().enumerate() {
+                let path = pdir.join(segment_file_name(base));
+                let meta = fs::metadata(&path).map_err(|e| LogError::io(&path, e))?;
+                total += meta.len();
+                // Segment i holds [base_i, base_{i+1}); it may go once base_{i+1} <= floor.
+                if list.get(i + 1).is_some_and(|&next| next <= floor) {
+                    let mtime = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_millis() as u64);
+                    eligible.push((base, meta.len(), mtime));
+                }
+            }
+            committed.push(eligible);
+        }
+        // Decide oldest first across partitions; within a partition only a prefix can go.
+        let mut order: Vec<(u64, u32, usize)> = committed
+            .iter()
+            .enumerate()
+            .flat_map(|(p, segs)| segs.iter().enumerate().map(move |(i, s)| (s.2, p as u32, i)))
+            .collect();
+        order.sort_unstable();
+        let mut doomed_upto = vec![0usize; state.partitions as usize];
+        let (mut by_age, mut by_size) = (0u64, 0u64);
+        for (mtime, p, i) in order {
+            let expired = mtime.saturating_add(self.core.retain_ms) <= now;
+            let over = total > self.core.retain_bytes;
+            if !(expired || over) || doomed_upto[p as usize] != i {
                 continue;
             }
+            doomed_upto[p as usize] = i + 1;
+            total -= committed[p as usize][i].1;
+            if expired {
+                by_age += 1;
+            } else {
+                by_size += 1;
+            }
+        }
+        let mut freed = 0u64;
+        for p in 0..state.partitions {
+            let n = doomed_upto[p as usize];
+            if n == 0 {
+                continue;
+            }
+            // Entries leave the list before their files vanish, so readers stop finding them first.
+            let doomed: Vec<u64> = lock(&state.segments)[p as usize].drain(..n).collect();
             let pdir = partition_dir(&state.dir, p);
             for base in doomed {
                 let path = pdir.join(segment_file_name(base));
@@ -349,10 +410,17 @@ impl EmbeddedLog {
             sync_dir(&pdir)?;
         }
         metrics::counter!("ufse_log_retention_freed_bytes_total").increment(freed);
+        metrics::counter!("ufse_log_retention_segments_total", "reason" => "age").increment(by_age);
+        metrics::counter!("ufse_log_retention_segments_total", "reason" => "size").increment(by_size);
         if freed > 0 {
-            tracing::info!(dir = %state.dir.display(), freed, "retention freed segments");
+            tracing::info!(dir = %state.dir.display(), freed, by_age, by_size, "retention freed segments");
         }
         Ok(freed)
+    }
+
+    /// The oldest retained offset per partition: records below it are gone.
+    pub fn start_offsets(&self) -> Vec<u64> {
+        lock(&self.core.state.segments).iter().map(|l| l.first().copied().unwrap_or(0)).collect()
     }
 
     /// Durable high watermark (next offset to be written) per partition.

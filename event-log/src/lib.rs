@@ -15,12 +15,14 @@
 //! - `offsets` — per-group committed-offset files.
 //! - `consumer` — the embedded [`LogConsumer`].
 //! - `embedded` — [`EmbeddedLog`]: open/recover, producer, retention, close.
+//! - `reader` — [`read_records`]: read-only random access, for replays from another process.
 
 mod consumer;
 mod embedded;
 mod error;
 mod offsets;
 mod oneshot;
+mod reader;
 mod segment;
 mod writer;
 
@@ -33,6 +35,7 @@ use bytes::Bytes;
 
 pub use embedded::{system_clock, Clock, EmbeddedLog, EmbeddedLogConfig, LogStats};
 pub use error::LogError;
+pub use reader::read_records;
 pub use segment::MAX_RECORD_BYTES;
 
 /// One record read from the log.

@@ -37,7 +37,7 @@ fn block_on<F: Future>(fut: F) -> F::Output {
 }
 
 fn no_ticks(partitions: u32) -> EmbeddedLogConfig {
-    EmbeddedLogConfig { partitions, tick_interval_ms: 0, ..Default::default() }
+    EmbeddedLogConfig { partitions, tick_interval_ms: 0, retain_ms: 0, ..Default::default() }
 }
 
 fn manual_clock(start: u64) -> (Arc<AtomicU64>, Clock) {
@@ -441,4 +441,71 @@ fn blocked_poll_wakes_when_records_become_durable() {
         other => panic!("unexpected {other:?}"),
     }
     assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
+
+#[test]
+fn read_records_serves_random_offsets_read_only_while_the_log_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EmbeddedLogConfig { segment_bytes: 150, ..no_ticks(1) };
+    let log = EmbeddedLog::open(dir.path(), cfg, system_clock()).unwrap();
+    append_all(&log, &numbered(1, 30));
+    assert!(segment_files(dir.path(), 0).len() > 3, "spread over several segments");
+    let got = ufse_event_log::read_records(dir.path(), 0, &[29, 3, 17, 3, 500]).unwrap();
+    let offsets: Vec<u64> = got.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, vec![3, 17, 29], "sorted, deduplicated, unwritten offsets absent");
+    assert_eq!(got[1].payload, Bytes::from("batch-17"));
+    // A torn tail being written right now just ends the read.
+    let last = segment_files(dir.path(), 0).pop().unwrap();
+    OpenOptions::new().append(true).open(&last).unwrap().write_all(&[9, 0, 0]).unwrap();
+    assert_eq!(ufse_event_log::read_records(dir.path(), 0, &[29]).unwrap().len(), 1);
+    assert!(ufse_event_log::read_records(dir.path(), 7, &[0]).unwrap().is_empty(), "no such partition");
+}
+
+#[test]
+fn committed_segments_stay_for_replay_until_too_old_or_too_many_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicU64::new(system_clock()()));
+    let clock: Clock = {
+        let now = Arc::clone(&now);
+        Arc::new(move || now.load(Ordering::SeqCst))
+    };
+    let cfg = EmbeddedLogConfig {
+        segment_bytes: 150,
+        retain_ms: 60_000,
+        retain_bytes: u64::MAX,
+        ..EmbeddedLogConfig { partitions: 1, tick_interval_ms: 0, ..Default::default() }
+    };
+    let log = EmbeddedLog::open(dir.path(), cfg, clock).unwrap();
+    append_all(&log, &numbered(1, 30));
+    assert!(segment_files(dir.path(), 0).len() > 3);
+    let mut c = log.consumer("g").unwrap();
+    c.commit(0, 30).unwrap();
+    assert_eq!(log.enforce_retention().unwrap(), 0, "committed but younger than retain_ms");
+    assert_eq!(log.start_offsets(), vec![0]);
+    now.fetch_add(61_000, Ordering::SeqCst);
+    assert!(log.enforce_retention().unwrap() > 0, "older than retain_ms");
+    assert_eq!(segment_files(dir.path(), 0).len(), 1, "only the active segment is left");
+    assert!(log.start_offsets()[0] > 0);
+    assert!(ufse_event_log::read_records(dir.path(), 0, &[0]).unwrap().is_empty(), "gone for replay too");
+}
+
+#[test]
+fn the_byte_cap_frees_committed_segments_oldest_first_and_never_uncommitted_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EmbeddedLogConfig {
+        segment_bytes: 150,
+        retain_ms: u64::MAX / 2,
+        retain_bytes: 400,
+        ..EmbeddedLogConfig { partitions: 1, tick_interval_ms: 0, ..Default::default() }
+    };
+    let log = EmbeddedLog::open(dir.path(), cfg, system_clock()).unwrap();
+    append_all(&log, &numbered(1, 30));
+    let mut c = log.consumer("g").unwrap();
+    c.commit(0, 10).unwrap();
+    let freed = log.enforce_retention().unwrap();
+    assert!(freed > 0);
+    // Only segments wholly below offset 10 may go, however far over the cap the log is.
+    let start = log.start_offsets()[0];
+    assert!(start > 0 && start <= 10, "{start}");
+    assert_eq!(ufse_event_log::read_records(dir.path(), 0, &[10]).unwrap().len(), 1);
 }
