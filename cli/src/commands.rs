@@ -151,7 +151,8 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
         }
         Command::Sessions(SessionsCommand::Show { sid, project }) => {
             let parts = store.session(&project, &sid).await?;
-            let events = open_event_store(cfg).await?.session_events(&project, &sid).await?;
+            let refs = open_event_store(cfg).await?.session_refs(&project, &sid).await?;
+            let events = ufse_processor::session_events(&cfg.data.dir.join("log"), &project, &sid, &refs)?;
             if parts.is_empty() && events.is_empty() {
                 bail!("no session {sid} in project {project}");
             }

@@ -44,6 +44,10 @@ pub struct LogConfig {
     pub tick_interval_ms: u64,
     /// Partitions tick while they had data within this long.
     pub tick_active_ms: u64,
+    /// Processed segments stay this long as the raw-event store for replay.
+    pub retain_ms: u64,
+    /// ...unless the log is over this many bytes; then the oldest processed go first.
+    pub retain_bytes: u64,
 }
 
 impl Default for LogConfig {
@@ -56,6 +60,8 @@ impl Default for LogConfig {
             max_group_commit_bytes: d.max_group_commit_bytes,
             tick_interval_ms: d.tick_interval_ms,
             tick_active_ms: d.tick_active_ms,
+            retain_ms: d.retain_ms,
+            retain_bytes: d.retain_bytes,
         }
     }
 }
@@ -70,6 +76,8 @@ impl LogConfig {
             max_group_commit_bytes: self.max_group_commit_bytes,
             tick_interval_ms: self.tick_interval_ms,
             tick_active_ms: self.tick_active_ms,
+            retain_ms: self.retain_ms,
+            retain_bytes: self.retain_bytes,
         }
     }
 }

@@ -52,14 +52,12 @@ pub fn serve(cfg: Config) -> Result<ExitCode> {
             events.clone(),
             cfg.data.dir.join("snapshots"),
             tokio::runtime::Handle::current(),
-            Arc::new(now_ms),
         )
-        .after_commit({
+        .retention({
             let log = log.clone();
-            move || match log.enforce_retention() {
-                Ok(freed) if freed > 0 => tracing::info!(freed_bytes = freed, "log retention"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "log retention failed"),
+            move || {
+                log.enforce_retention()?;
+                Ok(log.start_offsets())
             }
         });
         let (done_tx, mut done_rx) = oneshot::channel();

@@ -25,7 +25,9 @@ pub fn read_records(dir: &Path, partition: u32, offsets: &[u64]) -> Result<Vec<R
     let pdir = partition_dir(dir, partition);
     let bases = match list_segments(&pdir) {
         Ok(b) => b,
-        Err(LogError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(LogError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Vec::new())
+        }
         Err(e) => return Err(e),
     };
     let mut out = Vec::new();

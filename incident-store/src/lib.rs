@@ -4,7 +4,7 @@
 //! incidents (deterministic ids, so a replay stores nothing twice), issues
 //! (incidents grouped across sessions by fingerprint, with exact counts of
 //! sessions and users, first/last seen, severity and an audit trail), and
-//! the raw events kept for replay with their own retention and disk cap.
+//! the index of raw events kept for replay (the events stay in the log).
 //!
 //! - [`IncidentStore`], [`RawEventStore`]: the traits other backends fill in.
 //! - [`SqliteStore`], [`SqliteEventStore`]: the embedded default, via sqlx.
@@ -19,8 +19,7 @@ use std::future::Future;
 
 pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, FINGERPRINT_VERSION};
 pub use model::{
-    EventChunk, Incident, Issue, KeyInfo, KeyStatus, ListFilter, Project, RetentionStats, StoreError,
-    WriteBatch, WriteStats,
+    EventRef, Incident, Issue, KeyInfo, KeyStatus, ListFilter, Project, StoreError, WriteBatch, WriteStats,
 };
 pub use sqlite::{SqliteEventStore, SqliteStore};
 
@@ -96,22 +95,17 @@ pub trait IncidentStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
 }
 
-/// Raw events kept for replay.
+/// The index of raw events kept for replay: which log records hold each
+/// session's events (the log keeps them; see `ufse-event-log` retention).
 pub trait RawEventStore: Send + Sync + 'static {
-    /// Stores chunks; a chunk already stored is skipped.
-    fn write_chunks(&self, chunks: &[EventChunk]) -> impl Future<Output = Result<u64, StoreError>> + Send;
-    /// One session's events as wire-form JSON, ordered by `(ts, seq)`.
-    fn session_events(
+    /// Records where events are; a position already recorded is skipped.
+    fn write_refs(&self, refs: &[EventRef]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// The log positions `(partition, offset)` holding one session's events, in log order.
+    fn session_refs(
         &self,
         project: &str,
         sid: &str,
-    ) -> impl Future<Output = Result<Vec<serde_json::Value>, StoreError>> + Send;
-    /// Removes chunks older than `max_age_ms` (by corrected time), then the
-    /// oldest until at most `max_bytes` remain.
-    fn enforce_retention(
-        &self,
-        now_ms: i64,
-        max_age_ms: i64,
-        max_bytes: u64,
-    ) -> impl Future<Output = Result<RetentionStats, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<(u32, u64)>, StoreError>> + Send;
+    /// Forgets positions below each partition's oldest retained offset (`start[partition]`).
+    fn prune(&self, start: &[u64]) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

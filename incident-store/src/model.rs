@@ -91,12 +91,15 @@ pub enum KeyStatus {
     Unknown,
 }
 
-/// The new unique events of one session from one log record.
+/// Where a session's new unique events of one log record are: the record's
+/// position, which is also what makes writing it twice a no-op.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EventChunk {
-    /// Deterministic chunk id (the log position), for idempotent writes.
-    pub chunk: String,
-    /// The events, all of one `(project, sid)`.
+pub struct EventRef {
+    /// Log partition.
+    pub partition: u32,
+    /// Offset of the record in the partition.
+    pub offset: u64,
+    /// The session and what the record added to it.
     pub events: StoredEvents,
 }
 
@@ -193,15 +196,4 @@ pub struct ListFilter {
     pub since_ms: Option<i64>,
     /// At most this many, newest first.
     pub limit: u32,
-}
-
-/// What a retention run removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RetentionStats {
-    /// Chunks removed for age.
-    pub expired_chunks: u64,
-    /// Chunks removed to stay under the disk cap.
-    pub evicted_chunks: u64,
-    /// Bytes freed.
-    pub freed_bytes: u64,
 }

@@ -13,8 +13,8 @@ use ufse_sessionizer::SessionSummary;
 use crate::model::db;
 use crate::{
     incident_id, issue_fingerprint, key_digest, new_key, path_template, severity, valid_project_name,
-    EventChunk, Incident, IncidentStore, Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
-    RetentionStats, StoreError, WriteBatch, WriteStats,
+    EventRef, Incident, IncidentStore, Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
+    StoreError, WriteBatch, WriteStats,
 };
 
 /// Rows per multi-row statement (11 columns at most: far under SQLite's
@@ -447,136 +447,63 @@ impl SqliteEventStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-
-    /// Total stored body bytes and chunks.
-    ///
-    /// # Errors
-    ///
-    /// On database failure.
-    pub async fn totals(&self) -> Result<(u64, u64), StoreError> {
-        let r = sqlx::query("SELECT bytes, chunks FROM event_totals WHERE id = 0")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db("reading event totals"))?;
-        Ok((r.get::<i64, _>("bytes") as u64, r.get::<i64, _>("chunks") as u64))
-    }
-
-    async fn delete_where(&self, clause: &str, bind: i64) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db("expiring events"))?;
-        let freed: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT SUM(bytes) FROM event_chunks WHERE id IN (SELECT id FROM event_chunks {clause})"
-        ))
-        .bind(bind)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db("expiring events"))?;
-        let n = sqlx::query(&format!(
-            "DELETE FROM event_chunks WHERE id IN (SELECT id FROM event_chunks {clause})"
-        ))
-        .bind(bind)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("expiring events"))?
-        .rows_affected();
-        let freed = freed.unwrap_or(0);
-        sqlx::query("UPDATE event_totals SET bytes = bytes - ?, chunks = chunks - ? WHERE id = 0")
-            .bind(freed)
-            .bind(n as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("expiring events"))?;
-        tx.commit().await.map_err(db("expiring events"))?;
-        Ok((n, freed as u64))
-    }
 }
 
 impl RawEventStore for SqliteEventStore {
-    async fn write_chunks(&self, chunks: &[EventChunk]) -> Result<u64, StoreError> {
-        if chunks.is_empty() {
+    async fn write_refs(&self, refs: &[EventRef]) -> Result<u64, StoreError> {
+        let refs: Vec<&EventRef> = refs.iter().filter(|r| r.events.count > 0).collect();
+        if refs.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin().await.map_err(db("storing events"))?;
-        let (mut bytes, mut written) = (0i64, 0u64);
-        let chunks: Vec<&EventChunk> = chunks.iter().filter(|c| c.events.count > 0).collect();
-        for rows in chunks.chunks(ROWS_PER_STATEMENT) {
+        let mut tx = self.pool.begin().await.map_err(db("storing event references"))?;
+        let mut written = 0;
+        for rows in refs.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO event_chunks (project, sid, chunk, first_ts, max_cts, n, bytes, body) ",
+                "INSERT OR IGNORE INTO event_refs (project, sid, partition, \"offset\", n, first_ts, max_cts) ",
             );
-            q.push_values(rows, |mut b, c| {
-                let e = &c.events;
+            q.push_values(rows, |mut b, r| {
+                let e = &r.events;
                 b.push_bind(&e.project)
                     .push_bind(&e.sid)
-                    .push_bind(&c.chunk)
-                    .push_bind(e.first_ts)
-                    .push_bind(e.max_cts)
+                    .push_bind(r.partition)
+                    .push_bind(r.offset as i64)
                     .push_bind(e.count)
-                    .push_bind(e.body.len() as i64)
-                    .push_bind(&e.body);
+                    .push_bind(e.first_ts)
+                    .push_bind(e.max_cts);
             });
-            // Only rows actually inserted come back: replays add nothing to the totals.
-            q.push(" RETURNING bytes");
-            let inserted: Vec<i64> =
-                q.build_query_scalar().fetch_all(&mut *tx).await.map_err(db("storing events"))?;
-            bytes += inserted.iter().sum::<i64>();
-            written += inserted.len() as u64;
+            written +=
+                q.build().execute(&mut *tx).await.map_err(db("storing event references"))?.rows_affected();
         }
-        sqlx::query("UPDATE event_totals SET bytes = bytes + ?, chunks = chunks + ? WHERE id = 0")
-            .bind(bytes)
-            .bind(written as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("storing events"))?;
-        tx.commit().await.map_err(db("storing events"))?;
+        tx.commit().await.map_err(db("storing event references"))?;
         Ok(written)
     }
 
-    async fn session_events(&self, project: &str, sid: &str) -> Result<Vec<serde_json::Value>, StoreError> {
-        let rows = sqlx::query("SELECT body FROM event_chunks WHERE project = ? AND sid = ?")
-            .bind(project)
-            .bind(sid)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("reading events"))?;
-        let mut events = Vec::new();
-        for r in rows {
-            let body: Vec<u8> = r.get("body");
-            for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                events.push(
-                    serde_json::from_slice::<serde_json::Value>(line).map_err(|e| StoreError::Corrupt {
-                        what: "event_chunks.body",
-                        detail: e.to_string(),
-                    })?,
-                );
-            }
-        }
-        let key = |v: &serde_json::Value| (v["ts"].as_i64().unwrap_or(0), v["seq"].as_u64().unwrap_or(0));
-        events.sort_by_key(key);
-        Ok(events)
+    async fn session_refs(&self, project: &str, sid: &str) -> Result<Vec<(u32, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT partition, \"offset\" FROM event_refs WHERE project = ? AND sid = ? ORDER BY partition, \"offset\"",
+        )
+        .bind(project)
+        .bind(sid)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading event references"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<u32, _>("partition"), r.get::<i64, _>("offset") as u64))
+            .collect())
     }
 
-    async fn enforce_retention(
-        &self,
-        now_ms: i64,
-        max_age_ms: i64,
-        max_bytes: u64,
-    ) -> Result<RetentionStats, StoreError> {
-        let mut stats = RetentionStats::default();
-        let (n, freed) = self.delete_where("WHERE max_cts < ?", now_ms - max_age_ms).await?;
-        stats.expired_chunks = n;
-        stats.freed_bytes += freed;
-        // Oldest first, a slice at a time, until under the cap.
-        loop {
-            let (bytes, chunks) = self.totals().await?;
-            if bytes <= max_bytes || chunks == 0 {
-                break;
-            }
-            let (n, freed) = self.delete_where("ORDER BY max_cts, id LIMIT ?", 256).await?;
-            stats.evicted_chunks += n;
-            stats.freed_bytes += freed;
-            if n == 0 {
-                break;
-            }
+    async fn prune(&self, start: &[u64]) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for (p, &first) in start.iter().enumerate() {
+            removed += sqlx::query("DELETE FROM event_refs WHERE partition = ? AND \"offset\" < ?")
+                .bind(p as u32)
+                .bind(first as i64)
+                .execute(&self.pool)
+                .await
+                .map_err(db("pruning event references"))?
+                .rows_affected();
         }
-        Ok(stats)
+        Ok(removed)
     }
 }

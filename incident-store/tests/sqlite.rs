@@ -106,51 +106,31 @@ async fn sessions_upsert_by_part() {
     assert_eq!(store.session("default", "s1").await.unwrap(), vec![s]);
 }
 
-/// A chunk of `(seq, cts)` events of one session (client time = corrected time here).
-fn chunk(id: &str, sid: &str, events: &[(u64, i64)]) -> EventChunk {
-    let mut e = StoredEvents {
-        project: "default".into(),
-        sid: sid.into(),
-        first_ts: i64::MAX,
-        max_cts: i64::MIN,
-        ..StoredEvents::default()
-    };
-    for &(seq, cts) in events {
-        e.body.extend(format!("{{\"t\":\"select\",\"ts\":{cts},\"seq\":{seq}}}\n").into_bytes());
-        e.count += 1;
-        e.first_ts = e.first_ts.min(cts);
-        e.max_cts = e.max_cts.max(cts);
+fn at(partition: u32, offset: u64, sid: &str, n: u32) -> EventRef {
+    EventRef {
+        partition,
+        offset,
+        events: StoredEvents {
+            project: "default".into(),
+            sid: sid.into(),
+            count: n,
+            first_ts: 1,
+            max_cts: 2,
+        },
     }
-    EventChunk { chunk: id.into(), events: e }
 }
 
 #[tokio::test]
-async fn raw_events_replay_in_order_and_expire_by_age_then_size() {
+async fn event_references_are_idempotent_ordered_and_pruned_with_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteEventStore::open(&dir.path().join("events.db")).await.unwrap();
-    let chunks = vec![
-        chunk("0-2", "a", &[(3, 30), (4, 40)]),
-        chunk("0-1", "a", &[(1, 10), (2, 20)]),
-        chunk("0-3", "b", &[(1, 1_000)]),
-    ];
-    assert_eq!(store.write_chunks(&chunks).await.unwrap(), 3);
-    assert_eq!(store.write_chunks(&chunks).await.unwrap(), 0, "replays are no-ops");
-    let seqs: Vec<u64> = store
-        .session_events("default", "a")
-        .await
-        .unwrap()
-        .iter()
-        .map(|v| v["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(seqs, vec![1, 2, 3, 4]);
-    let (bytes, n) = store.totals().await.unwrap();
-    assert_eq!(n, 3);
-    // Age: chunks whose newest event is older than now - max_age go.
-    let st = store.enforce_retention(100, 75, u64::MAX).await.unwrap();
-    assert_eq!((st.expired_chunks, st.evicted_chunks), (1, 0));
-    // Size: the oldest go until under the cap.
-    let st = store.enforce_retention(100, 1_000_000, 1).await.unwrap();
-    assert_eq!((st.expired_chunks, st.evicted_chunks), (0, 2));
-    assert_eq!(store.totals().await.unwrap(), (0, 0));
-    assert!(bytes > 0);
+    let refs = vec![at(1, 7, "a", 2), at(0, 9, "a", 1), at(0, 3, "a", 4), at(0, 4, "b", 1), at(2, 0, "a", 0)];
+    assert_eq!(store.write_refs(&refs).await.unwrap(), 4, "a record with no new events is not indexed");
+    assert_eq!(store.write_refs(&refs).await.unwrap(), 0, "replays are no-ops");
+    assert_eq!(store.session_refs("default", "a").await.unwrap(), vec![(0, 3), (0, 9), (1, 7)]);
+    assert_eq!(store.session_refs("default", "zz").await.unwrap(), vec![]);
+    // The log now starts at offset 5 in partition 0 and 8 in partition 1.
+    assert_eq!(store.prune(&[5, 8]).await.unwrap(), 3);
+    assert_eq!(store.session_refs("default", "a").await.unwrap(), vec![(0, 9)]);
+    assert_eq!(store.session_refs("default", "b").await.unwrap(), vec![]);
 }

@@ -12,8 +12,12 @@
 //! - [`ProcessorConfig`]: the `[processor]` section.
 //! - [`Processor`]: the loop; run it on its own thread with [`Processor::run`].
 //! - `snapshot`: the per-partition snapshot files.
+//! - [`session_events`]: a session's stored events, read back from the log.
 
+mod replay;
 mod snapshot;
+
+pub use replay::session_events;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 use ufse_engine::RuleSet;
 use ufse_event_log::{LogConsumer, LogError, Polled, Record};
-use ufse_incident_store::{EventChunk, IncidentStore, RawEventStore, StoreError, WriteBatch};
+use ufse_incident_store::{EventRef, IncidentStore, RawEventStore, StoreError, WriteBatch};
 use ufse_schema::LogBatch;
 use ufse_sessionizer::{Output, SessionSummary, Sessionizer, SessionizerConfig};
 
@@ -40,12 +44,8 @@ pub struct ProcessorConfig {
     pub poll_max_records: usize,
     /// How often partition state is snapshotted and offsets committed.
     pub snapshot_interval_ms: u64,
-    /// How often retention runs (raw events and the log).
+    /// How often log retention runs (and the raw-event index follows it).
     pub retention_interval_ms: u64,
-    /// Raw events older than this (skew-corrected time) are removed.
-    pub raw_events_max_age_ms: i64,
-    /// Raw events beyond this many bytes are removed, oldest first.
-    pub raw_events_max_bytes: u64,
 }
 
 impl Default for ProcessorConfig {
@@ -54,8 +54,6 @@ impl Default for ProcessorConfig {
             poll_max_records: 2000,
             snapshot_interval_ms: 30_000,
             retention_interval_ms: 60_000,
-            raw_events_max_age_ms: 7 * 24 * 3600 * 1000,
-            raw_events_max_bytes: 10 << 30,
         }
     }
 }
@@ -78,6 +76,14 @@ pub enum ProcessorError {
         /// What went wrong.
         detail: String,
     },
+    /// A stored log record could not be read back.
+    #[error("log record in {path}: {detail}")]
+    Record {
+        /// The partition directory.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
 }
 
 /// One partition's state and progress.
@@ -88,6 +94,9 @@ struct Partition {
     /// `next` as of the last snapshot.
     snapshotted: u64,
 }
+
+/// Applies the log's retention; returns each partition's oldest retained offset.
+type RetentionHook = Box<dyn FnMut() -> Result<Vec<u64>, LogError> + Send>;
 
 /// The consume-evaluate-store loop.
 pub struct Processor<S, E> {
@@ -100,10 +109,8 @@ pub struct Processor<S, E> {
     snapshots: SnapshotDir,
     partitions: BTreeMap<u32, Partition>,
     rt: Handle,
-    /// Called after offsets are committed (log retention, for the embedded log).
-    after_commit: Option<Box<dyn FnMut() + Send>>,
-    /// Wall clock for raw-event retention (ms); never used for detection.
-    clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Applies log retention and returns each partition's oldest retained offset.
+    retention: Option<RetentionHook>,
 }
 
 impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
@@ -119,7 +126,6 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
         events: E,
         snapshot_dir: PathBuf,
         rt: Handle,
-        clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     ) -> Self {
         Processor {
             config,
@@ -131,14 +137,15 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
             snapshots: SnapshotDir::new(snapshot_dir),
             partitions: BTreeMap::new(),
             rt,
-            after_commit: None,
-            clock,
+            retention: None,
         }
     }
 
-    /// Runs `f` after every offset commit (the embedded log frees segments there).
-    pub fn after_commit(mut self, f: impl FnMut() + Send + 'static) -> Self {
-        self.after_commit = Some(Box::new(f));
+    /// Runs `f` every `retention_interval_ms`: it applies the log's
+    /// retention and returns each partition's oldest retained offset, and
+    /// the raw-event index forgets what the log no longer has.
+    pub fn retention(mut self, f: impl FnMut() -> Result<Vec<u64>, LogError> + Send + 'static) -> Self {
+        self.retention = Some(Box::new(f));
         self
     }
 
@@ -219,7 +226,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
 
     fn process(&mut self, records: Vec<Record>) -> Result<(), ProcessorError> {
         let mut out = Output::default();
-        let mut chunks = Vec::new();
+        let mut refs = Vec::new();
         for rec in &records {
             let Some(part) = self.partitions.get_mut(&rec.partition) else {
                 // Not ours (a revocation raced the poll): another member will process it.
@@ -242,16 +249,16 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
             };
             counter!("ufse_processor_events_total").increment(batch.events.len() as u64);
             part.sessions.on_batch_raw(batch, Some(&raw), Some(at), &mut out);
-            chunks.extend(
-                out.events
-                    .drain(..)
-                    .map(|events| EventChunk { chunk: format!("{}-{}", rec.partition, rec.offset), events }),
-            );
+            refs.extend(out.events.drain(..).map(|events| EventRef {
+                partition: rec.partition,
+                offset: rec.offset,
+                events,
+            }));
         }
-        self.store(out, chunks)
+        self.store(out, refs)
     }
 
-    fn store(&mut self, out: Output, chunks: Vec<EventChunk>) -> Result<(), ProcessorError> {
+    fn store(&mut self, out: Output, refs: Vec<EventRef>) -> Result<(), ProcessorError> {
         for (reason, n) in &out.drops {
             counter!("ufse_processor_events_dropped_total", "reason" => reason.as_str()).increment(*n);
         }
@@ -264,7 +271,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
         let profile = self.rules.profile.clone();
         let (events, store) = (&self.events, &self.store);
         let stats = self.rt.block_on(async {
-            events.write_chunks(&chunks).await?;
+            events.write_refs(&refs).await?;
             store.write(&profile, &batch).await
         })?;
         counter!("ufse_incidents_stored_total").increment(stats.new_incidents);
@@ -277,7 +284,6 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
 
     /// Snapshots every partition that moved, then commits its offset.
     fn checkpoint(&mut self) -> Result<(), ProcessorError> {
-        let mut committed = false;
         for (&p, part) in self.partitions.iter_mut() {
             if part.next == part.snapshotted {
                 continue;
@@ -285,25 +291,15 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
             self.snapshots.store(p, &part.sessions, part.next)?;
             self.consumer.commit(p, part.next)?;
             part.snapshotted = part.next;
-            committed = true;
-        }
-        if committed {
-            if let Some(f) = self.after_commit.as_mut() {
-                f();
-            }
         }
         Ok(())
     }
 
     fn retain(&mut self) -> Result<(), ProcessorError> {
-        let now = (self.clock)();
-        let stats = self.rt.block_on(self.events.enforce_retention(
-            now,
-            self.config.raw_events_max_age_ms,
-            self.config.raw_events_max_bytes,
-        ))?;
-        counter!("ufse_raw_events_expired_chunks_total").increment(stats.expired_chunks);
-        counter!("ufse_raw_events_evicted_chunks_total").increment(stats.evicted_chunks);
+        let Some(f) = self.retention.as_mut() else { return Ok(()) };
+        let start = f()?;
+        let pruned = self.rt.block_on(self.events.prune(&start))?;
+        counter!("ufse_raw_event_refs_pruned_total").increment(pruned);
         Ok(())
     }
 }

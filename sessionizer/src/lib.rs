@@ -104,29 +104,21 @@ pub struct SessionSignal {
     pub signal: Signal,
 }
 
-/// The new unique events of one batch of one session, for the raw event
-/// store: their canonical JSON, one per line, in batch order.
+/// What one batch of one session added to the raw event store: how many
+/// new unique events, and their time range. The events themselves stay in
+/// the log record they came in, which the store points at.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoredEvents {
     /// Project name.
     pub project: String,
     /// Session id.
     pub sid: String,
-    /// JSON lines.
-    pub body: Vec<u8>,
-    /// Events in `body`.
+    /// New unique events in the batch.
     pub count: u32,
     /// Smallest client time.
     pub first_ts: i64,
-    /// Largest skew-corrected time (retention goes by it).
+    /// Largest skew-corrected time.
     pub max_cts: i64,
-}
-
-impl StoredEvents {
-    /// Each event's JSON text.
-    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.body.split(|b| *b == b'\n').filter(|l| !l.is_empty())
-    }
 }
 
 /// What the sessionizer produced; the caller drains it after each step.
@@ -183,7 +175,7 @@ pub struct Sessionizer {
     clock: i64,
     /// Log time of the last silence scan.
     last_scan: i64,
-    /// Record unique events in [`Output::events`] for storage.
+    /// Report unique events in [`Output::events`] for storage.
     keep_events: bool,
 }
 
@@ -274,8 +266,6 @@ impl Sessionizer {
                 }
             }
             if self.keep_events {
-                stored.body.extend_from_slice(json);
-                stored.body.push(b'\n');
                 stored.count += 1;
                 stored.first_ts = stored.first_ts.min(ev.ts);
                 stored.max_cts = stored.max_cts.max(corrected_ts(ev.ts, batch.skew_ms, batch.received_ms));

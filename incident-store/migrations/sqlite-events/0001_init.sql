@@ -1,22 +1,18 @@
--- Raw events kept for replay: one row per log record and session, holding
--- that record's new unique events as JSON lines. A blob per batch stores
--- hundreds of times more events per second than a row per event.
-CREATE TABLE event_chunks (
-    id       INTEGER PRIMARY KEY,
-    project  TEXT NOT NULL,
-    sid      TEXT NOT NULL,
-    -- Deterministic: the log position the events came from, so a replay
-    -- after a crash writes nothing twice.
-    chunk    TEXT NOT NULL,
-    first_ts INTEGER NOT NULL,
-    max_cts  INTEGER NOT NULL,
-    n        INTEGER NOT NULL,
-    bytes    INTEGER NOT NULL,
-    body     BLOB NOT NULL,
-    UNIQUE (project, sid, chunk)
-);
-CREATE INDEX event_chunks_max_cts ON event_chunks (max_cts);
-
--- Running total of body bytes, for the disk cap without a full scan.
-CREATE TABLE event_totals (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL, chunks INTEGER NOT NULL);
-INSERT INTO event_totals VALUES (0, 0, 0);
+-- Where each session's raw events are, for replay. The events themselves
+-- stay in the event log, which keeps committed segments for replay (its own
+-- retention: age and size caps); this index maps a session to the log
+-- records that brought it new events. A row costs tens of bytes where a copy
+-- of the events would cost kilobytes, and the events are written once.
+CREATE TABLE event_refs (
+    project   TEXT NOT NULL,
+    sid       TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    "offset"  INTEGER NOT NULL,
+    -- New unique events in that record, and their time range.
+    n         INTEGER NOT NULL,
+    first_ts  INTEGER NOT NULL,
+    max_cts   INTEGER NOT NULL,
+    PRIMARY KEY (project, sid, partition, "offset")
+) WITHOUT ROWID;
+-- Pruning follows log retention, by position.
+CREATE INDEX event_refs_position ON event_refs (partition, "offset");

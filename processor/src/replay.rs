@@ -1,0 +1,57 @@
+//! A session's stored events, read back from the log records the raw-event
+//! index points at.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use serde_json::Value;
+use ufse_event_log::read_records;
+use ufse_schema::LogBatch;
+
+use crate::ProcessorError;
+
+/// The events of `sid` in `project` held by the log records at `refs`
+/// (`(partition, offset)`, as the raw-event index lists them), as wire-form
+/// JSON ordered by `(ts, seq)`. Each `seq` appears once: the first copy in
+/// log order, the same rule the sessionizer applies when it stores them.
+///
+/// # Errors
+///
+/// When the log cannot be read or a record does not decode.
+pub fn session_events(
+    log_dir: &Path,
+    project: &str,
+    sid: &str,
+    refs: &[(u32, u64)],
+) -> Result<Vec<Value>, ProcessorError> {
+    let mut by_partition: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for &(p, o) in refs {
+        by_partition.entry(p).or_default().push(o);
+    }
+    // A session lives in one partition, so log order within it is arrival order.
+    let mut seen = HashSet::new();
+    let mut events = Vec::new();
+    for (p, offsets) in by_partition {
+        for rec in read_records(log_dir, p, &offsets)? {
+            let (batch, raw) = LogBatch::decode_raw(&rec.payload).map_err(|e| ProcessorError::Record {
+                path: log_dir.join(format!("p-{p}")),
+                detail: format!("record {}: {e}", rec.offset),
+            })?;
+            if batch.project != project || batch.sid != sid {
+                continue;
+            }
+            for (ev, text) in batch.events.iter().zip(raw) {
+                if seen.insert(ev.seq) {
+                    let v: Value = serde_json::from_str(text).map_err(|e| ProcessorError::Record {
+                        path: log_dir.join(format!("p-{p}")),
+                        detail: format!("record {}: {e}", rec.offset),
+                    })?;
+                    events.push(v);
+                }
+            }
+        }
+    }
+    let key = |v: &Value| (v["ts"].as_i64().unwrap_or(0), v["seq"].as_u64().unwrap_or(0));
+    events.sort_by_key(key);
+    Ok(events)
+}
