@@ -25,7 +25,7 @@ pub const LOG_FORMAT_VERSION: u64 = 1;
 pub const MAX_SKEW_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// One accepted batch, with what the edge knew when it took it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogBatch {
     /// Project name.
     pub project: String,
@@ -97,14 +97,48 @@ impl LogBatch {
 
     /// Encodes the record (JSON, with `lv` first).
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_with_raw(&[])
+    }
+
+    /// Encodes the record, copying `raw[i]` (event `i`'s JSON text exactly
+    /// as received) where given instead of serializing the event again.
+    /// Readers parse and normalize events either way.
+    pub fn encode_with_raw(&self, raw: &[Option<&[u8]>]) -> Vec<u8> {
         #[derive(Serialize)]
-        struct Versioned<'a> {
+        struct Head<'a> {
             lv: u64,
-            #[serde(flatten)]
-            batch: &'a LogBatch,
+            project: &'a str,
+            sid: &'a str,
+            uid: &'a Option<String>,
+            received_ms: i64,
+            skew_ms: i64,
+            sdk_dropped: u64,
+            ctx: &'a Option<Map<String, Value>>,
         }
-        serde_json::to_vec(&Versioned { lv: LOG_FORMAT_VERSION, batch: self })
-            .expect("log batch serialization is infallible")
+        let head = Head {
+            lv: LOG_FORMAT_VERSION,
+            project: &self.project,
+            sid: &self.sid,
+            uid: &self.uid,
+            received_ms: self.received_ms,
+            skew_ms: self.skew_ms,
+            sdk_dropped: self.sdk_dropped,
+            ctx: &self.ctx,
+        };
+        let mut out = serde_json::to_vec(&head).expect("log batch serialization is infallible");
+        out.pop(); // the closing brace: the events follow
+        out.extend_from_slice(b",\"events\":[");
+        for (i, ev) in self.events.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match raw.get(i).copied().flatten() {
+                Some(text) => out.extend_from_slice(text),
+                None => serde_json::to_writer(&mut out, ev).expect("event serialization is infallible"),
+            }
+        }
+        out.extend_from_slice(b"]}");
+        out
     }
 
     /// Decodes a record written by [`LogBatch::encode`].
@@ -207,6 +241,25 @@ mod tests {
         assert_eq!(rec.skew_ms, 500);
         let back = LogBatch::decode(&rec.encode()).unwrap();
         assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn events_copied_as_received_decode_to_the_same_record() {
+        let body = br#"{"v":1,"sid":"s","events":[
+            {"t":"click","ts":5,"seq":1,"x":1,"y":2,"sel":"b","el":{"tag":"BUTTON"},"zz":1},
+            {"t":"error","ts":6,"seq":2,"msg":"xxxxxxxxxx","kind":"error"}]}"#;
+        let limits = Limits { max_events: 10, max_string_bytes: 8 };
+        let parsed = parse_batch(body, &limits).unwrap();
+        assert!(parsed.raw[0].is_some(), "untouched: copied");
+        assert!(parsed.raw[1].is_none(), "truncated: serialized again");
+        let raw: Vec<Option<&[u8]>> = parsed.raw.iter().map(|r| r.clone().map(|r| &body[r])).collect();
+        let rec = LogBatch::from_parsed("p", 10, parsed);
+        let bytes = rec.encode_with_raw(&raw);
+        assert!(bytes.windows(6).any(|w| w == b"BUTTON"), "the first event is the sender's text");
+        let (back, texts) = LogBatch::decode_raw(&bytes).unwrap();
+        assert_eq!(back, rec);
+        assert_eq!(texts[0].as_bytes(), raw[0].unwrap());
+        assert_eq!(LogBatch::decode(&rec.encode()).unwrap(), rec);
     }
 
     #[test]
