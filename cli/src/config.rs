@@ -28,60 +28,6 @@ impl Default for DataConfig {
     }
 }
 
-/// `[log]`: the embedded event log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogConfig {
-    /// Partitions (fixed when the log is created).
-    pub partitions: u32,
-    /// Segment file size before rolling.
-    pub segment_bytes: u64,
-    /// Hand-off queue, in batches; when full the edge answers 503.
-    pub queue_records: usize,
-    /// Most bytes one fsync round takes.
-    pub max_group_commit_bytes: usize,
-    /// Ticks on quiet partitions, so silence is measured in log time (0: off).
-    pub tick_interval_ms: u64,
-    /// Partitions tick while they had data within this long.
-    pub tick_active_ms: u64,
-    /// Processed segments stay this long as the raw-event store for replay.
-    pub retain_ms: u64,
-    /// ...unless the log is over this many bytes; then the oldest processed go first.
-    pub retain_bytes: u64,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        let d = EmbeddedLogConfig::default();
-        LogConfig {
-            partitions: d.partitions,
-            segment_bytes: d.segment_bytes,
-            queue_records: d.queue_records,
-            max_group_commit_bytes: d.max_group_commit_bytes,
-            tick_interval_ms: d.tick_interval_ms,
-            tick_active_ms: d.tick_active_ms,
-            retain_ms: d.retain_ms,
-            retain_bytes: d.retain_bytes,
-        }
-    }
-}
-
-impl LogConfig {
-    /// The embedded log's own config.
-    pub fn embedded(&self) -> EmbeddedLogConfig {
-        EmbeddedLogConfig {
-            partitions: self.partitions,
-            segment_bytes: self.segment_bytes,
-            queue_records: self.queue_records,
-            max_group_commit_bytes: self.max_group_commit_bytes,
-            tick_interval_ms: self.tick_interval_ms,
-            tick_active_ms: self.tick_active_ms,
-            retain_ms: self.retain_ms,
-            retain_bytes: self.retain_bytes,
-        }
-    }
-}
-
 /// `[engine]`: which rules run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -120,7 +66,7 @@ pub struct Config {
     /// `[ingest]`
     pub ingest: IngestConfig,
     /// `[log]`
-    pub log: LogConfig,
+    pub log: EmbeddedLogConfig,
     /// `[sessionizer]`
     pub sessionizer: SessionizerConfig,
     /// `[processor]`

@@ -39,7 +39,7 @@ pub fn serve(cfg: Config) -> Result<ExitCode> {
             writeln!(stdout, "default project key: {key}")?;
         }
         let log_dir = cfg.data.dir.join("log");
-        let log = EmbeddedLog::open(&log_dir, cfg.log.embedded(), system_clock())
+        let log = EmbeddedLog::open(&log_dir, cfg.log.clone(), system_clock())
             .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
 
         let stop = Arc::new(AtomicBool::new(false));

@@ -40,8 +40,9 @@ const OFFSETS_DIR: &str = "offsets";
 /// Sanity cap: each partition costs a directory, an open file and a slot in every scan.
 const MAX_PARTITIONS: u32 = 4096;
 
-/// Settings of an [`EmbeddedLog`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Settings of an [`EmbeddedLog`]; also the `[log]` configuration section.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EmbeddedLogConfig {
     /// Number of partitions (default 4). Fixed when the directory is created; reopening with a
     /// different number is an error.
