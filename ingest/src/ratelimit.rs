@@ -55,6 +55,19 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 }
 
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
+    /// Gives back `cost` tokens taken for a request refused elsewhere.
+    pub fn refund(&self, key: &K, cost: f64) {
+        if self.rate <= 0.0 {
+            return;
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = buckets.get_mut(key) {
+            b.tokens = (b.tokens + cost.min(self.burst)).min(self.burst);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +83,8 @@ mod tests {
         assert!(l.take(&1, 5.0, t0 + Duration::from_millis(500)).is_ok());
         assert!(l.take(&1, 20.0, t0 + Duration::from_secs(100)).is_ok(), "never above burst");
         assert!(l.take(&1, 1.0, t0 + Duration::from_secs(100)).is_err());
+        l.refund(&1, 1.0);
+        assert!(l.take(&1, 1.0, t0 + Duration::from_secs(100)).is_ok(), "a refund gives the tokens back");
     }
 
     #[test]

@@ -101,7 +101,7 @@ fn status_of(reason: RejectReason) -> StatusCode {
         MissingKey | UnknownKey | RevokedKey => StatusCode::UNAUTHORIZED,
         OriginNotAllowed => StatusCode::FORBIDDEN,
         RateLimitedKey | RateLimitedClient => StatusCode::TOO_MANY_REQUESTS,
-        Overloaded | LogUnavailable | NotReady => StatusCode::SERVICE_UNAVAILABLE,
+        Overloaded | LogUnavailable | StoreUnavailable | NotReady => StatusCode::SERVICE_UNAVAILABLE,
         NotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         _ => StatusCode::BAD_REQUEST,
@@ -279,6 +279,8 @@ impl<S: IncidentStore> Edge<S> {
             )
         })?;
         self.per_key.take(&project, cost, now).map_err(|wait| {
+            // Refused: the client's budget was not spent on it.
+            self.per_client.refund(&peer, cost);
             (
                 Rejection::new(
                     RejectReason::RateLimitedKey,

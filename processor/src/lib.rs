@@ -191,7 +191,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
 
     fn assign(&mut self, partitions: &[u32]) -> Result<(), ProcessorError> {
         for &p in partitions {
-            let restored = self.snapshots.load(p, Arc::clone(&self.rules))?;
+            let restored = self.snapshots.load(p, self.sessionizer.clone(), Arc::clone(&self.rules))?;
             let (sessions, next) = match restored {
                 Some((sessions, next)) => {
                     self.consumer.seek(p, next)?;
@@ -248,7 +248,8 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 }
             };
             counter!("ufse_processor_events_total").increment(batch.events.len() as u64);
-            part.sessions.on_batch_raw(batch, Some(&raw), Some(at), &mut out);
+            let raw: Vec<Option<&[u8]>> = raw.iter().map(|t| Some(t.as_bytes())).collect();
+            part.sessions.on_batch_raw(batch, &raw, Some(at), &mut out);
             refs.extend(out.events.drain(..).map(|events| EventRef {
                 partition: rec.partition,
                 offset: rec.offset,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ufse_engine::RuleSet;
-use ufse_sessionizer::Sessionizer;
+use ufse_sessionizer::{Sessionizer, SessionizerConfig};
 
 use crate::ProcessorError;
 
@@ -59,6 +59,7 @@ impl SnapshotDir {
     pub fn load(
         &self,
         partition: u32,
+        config: SessionizerConfig,
         rules: Arc<RuleSet>,
     ) -> Result<Option<(Sessionizer, u64)>, ProcessorError> {
         let path = self.path(partition);
@@ -72,7 +73,8 @@ impl SnapshotDir {
         if header.v != 1 {
             return Err(Self::err(&path, format!("snapshot version {} is not supported", header.v)));
         }
-        let sessions = Sessionizer::restore(&bytes[nl + 1..], rules).map_err(|e| Self::err(&path, e))?;
+        let sessions =
+            Sessionizer::restore(&bytes[nl + 1..], config, rules).map_err(|e| Self::err(&path, e))?;
         Ok(Some((sessions, header.next)))
     }
 }

@@ -61,6 +61,8 @@ pub enum RejectReason {
     Overloaded,
     /// The log could not make the batch durable.
     LogUnavailable,
+    /// The key could not be checked (the project store failed).
+    StoreUnavailable,
     /// The server is starting or draining.
     NotReady,
     /// Unknown path.
@@ -100,6 +102,7 @@ impl RejectReason {
             RateLimitedClient => "rate_limited_client",
             Overloaded => "overloaded",
             LogUnavailable => "log_unavailable",
+            StoreUnavailable => "store_unavailable",
             NotReady => "not_ready",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",

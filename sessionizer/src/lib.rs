@@ -44,6 +44,10 @@ pub struct SessionizerConfig {
     pub max_duration_ms: i64,
     /// How often (in log time) silent sessions are looked for.
     pub silence_scan_ms: i64,
+    /// Most events one session may hold in its reorder buffer; past it the
+    /// oldest are evaluated early, so a client with a stuck clock cannot
+    /// grow it without bound.
+    pub max_buffered_events: usize,
 }
 
 impl Default for SessionizerConfig {
@@ -53,6 +57,7 @@ impl Default for SessionizerConfig {
             idle_timeout_ms: 30 * 60 * 1000,
             max_duration_ms: 24 * 3600 * 1000,
             silence_scan_ms: 1_000,
+            max_buffered_events: 10_000,
         }
     }
 }
@@ -164,6 +169,8 @@ struct Session {
 /// The sessions of one log partition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sessionizer {
+    /// Not in snapshots: a restart runs with the configuration it is given.
+    #[serde(skip)]
     config: SessionizerConfig,
     #[serde(skip)]
     rules: Arc<RuleSet>,
@@ -171,6 +178,9 @@ pub struct Sessionizer {
     /// Boxed: the map keeps spare slots, and a slot should cost a pointer,
     /// not a whole session.
     sessions: HashMap<String, Box<Session>>,
+    /// Sessions that ended by silence: the part a returning sid continues
+    /// with, and the log time it ended (forgotten after `max_duration_ms`).
+    ended: HashMap<String, (u32, i64)>,
     /// Newest append time seen in the partition.
     clock: i64,
     /// Log time of the last silence scan.
@@ -182,7 +192,15 @@ pub struct Sessionizer {
 impl Sessionizer {
     /// An empty sessionizer.
     pub fn new(config: SessionizerConfig, rules: Arc<RuleSet>) -> Self {
-        Sessionizer { config, rules, sessions: HashMap::new(), clock: 0, last_scan: 0, keep_events: false }
+        Sessionizer {
+            config,
+            rules,
+            sessions: HashMap::new(),
+            ended: HashMap::new(),
+            clock: 0,
+            last_scan: 0,
+            keep_events: false,
+        }
     }
 
     /// Whether unique events are copied to [`Output::events`] (for the raw store).
@@ -196,8 +214,13 @@ impl Sessionizer {
     /// # Errors
     ///
     /// When the bytes are not a snapshot of this version.
-    pub fn restore(snapshot: &[u8], rules: Arc<RuleSet>) -> Result<Self, serde_json::Error> {
+    pub fn restore(
+        snapshot: &[u8],
+        config: SessionizerConfig,
+        rules: Arc<RuleSet>,
+    ) -> Result<Self, serde_json::Error> {
         let mut s: Sessionizer = serde_json::from_slice(snapshot)?;
+        s.config = config;
         s.rules = rules;
         Ok(s)
     }
@@ -215,30 +238,32 @@ impl Sessionizer {
     /// Takes in one batch. `append_ms` is the log record's append time
     /// (`None` where there is no log, as in `ufse detect`).
     pub fn on_batch(&mut self, batch: &LogBatch, append_ms: Option<i64>, out: &mut Output) {
-        self.on_batch_raw(batch.clone(), None, append_ms, out);
+        self.on_batch_raw(batch.clone(), &[], append_ms, out);
     }
 
-    /// Like [`Sessionizer::on_batch`], with each event's canonical JSON
-    /// text as the log stored it (see `LogBatch::decode_raw`), which saves
-    /// serializing every event again.
-    ///
-    /// # Panics
-    ///
-    /// If `raw` is given with a length other than the batch's event count.
+    /// Like [`Sessionizer::on_batch`], with each event's JSON text as it
+    /// came in (`raw[i]`, where known: the log record's copy, or the input
+    /// line's), which tells duplicates from conflicts without serializing
+    /// every event again. Events without one are serialized.
     pub fn on_batch_raw(
         &mut self,
         batch: LogBatch,
-        raw: Option<&[&str]>,
+        raw: &[Option<&[u8]>],
         append_ms: Option<i64>,
         out: &mut Output,
     ) {
-        if let Some(raw) = raw {
-            assert_eq!(raw.len(), batch.events.len(), "one JSON text per event");
-        }
         let key = ufse_schema::log_key(&batch.project, &batch.sid);
         let now = append_ms.unwrap_or(self.clock);
         let rules = Arc::clone(&self.rules);
-        let session = self.sessions.entry(key.clone()).or_insert_with(|| Box::new(Session::new(&batch, now)));
+        let ended = &mut self.ended;
+        let session = self.sessions.entry(key.clone()).or_insert_with(|| {
+            let mut s = Session::new(&batch, now);
+            // A sid back after its session ended by silence continues as the next part.
+            if let Some((part, _)) = ended.remove(&key) {
+                s.live.part = part;
+            }
+            Box::new(s)
+        });
         session.last_append = session.last_append.max(now);
         session.skew = (batch.skew_ms, batch.received_ms);
         if batch.uid.is_some() {
@@ -247,8 +272,8 @@ impl Sessionizer {
         let mut stored = StoredEvents { first_ts: i64::MAX, max_cts: i64::MIN, ..StoredEvents::default() };
         for (i, ev) in batch.events.into_iter().enumerate() {
             let serialized;
-            let json: &[u8] = match raw {
-                Some(raw) => raw[i].as_bytes(),
+            let json: &[u8] = match raw.get(i).copied().flatten() {
+                Some(text) => text,
                 None => {
                     serialized = ev.to_json();
                     &serialized
@@ -270,7 +295,10 @@ impl Sessionizer {
                 stored.first_ts = stored.first_ts.min(ev.ts);
                 stored.max_cts = stored.max_cts.max(corrected_ts(ev.ts, batch.skew_ms, batch.received_ms));
             }
-            if ev.ts < session.released_to {
+            // Late against everything seen before it, not against the last
+            // batch's bound, so how batches are split changes nothing.
+            let bound = session.released_to.max(session.max_ts.saturating_sub(self.config.reorder_ms));
+            if ev.ts < bound {
                 out.drop(DropReason::Late);
                 continue;
             }
@@ -285,6 +313,7 @@ impl Sessionizer {
         }
         let bound = session.max_ts.saturating_sub(self.config.reorder_ms);
         session.release(&self.config, &rules, &key, bound, out);
+        session.release_overflow(&self.config, &rules, &key, out);
         // Reported even when nothing was released yet: the uid may be new.
         session.report(&key, out);
         if let Some(t) = append_ms {
@@ -303,14 +332,22 @@ impl Sessionizer {
         }
         self.last_scan = self.clock - self.clock % self.config.silence_scan_ms.max(1);
         let rules = Arc::clone(&self.rules);
-        let mut ended = Vec::new();
-        for (key, s) in self.sessions.iter_mut() {
+        // In key order, so a replay emits signals in the same order too.
+        let mut silent: Vec<&String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| self.clock - s.last_append >= self.config.reorder_ms)
+            .map(|(k, _)| k)
+            .collect();
+        silent.sort();
+        let silent: Vec<String> = silent.into_iter().cloned().collect();
+        for key in silent {
+            let s = self.sessions.get_mut(&key).expect("key was just listed");
             let silence = self.clock - s.last_append;
-            if silence < self.config.reorder_ms {
-                continue;
-            }
             if silence >= self.config.idle_timeout_ms {
-                ended.push(key.clone());
+                let mut s = self.sessions.remove(&key).expect("key was just listed");
+                s.end(&self.config, &rules, &key, out);
+                self.ended.insert(key, (s.live.part + 1, self.clock));
                 continue;
             }
             // The browser has been quiet for `silence` ms of server time, so
@@ -325,17 +362,14 @@ impl Sessionizer {
                 s.released_to = bound;
                 continue;
             }
-            if s.release(&self.config, &rules, key, bound, out) {
-                s.report(key, out);
+            if s.release(&self.config, &rules, &key, bound, out) {
+                s.report(&key, out);
             }
             // Silent sessions are the many idle ones: keep them small.
             s.seen.shrink();
         }
-        ended.sort();
-        for key in ended {
-            let mut s = self.sessions.remove(&key).expect("key was just listed");
-            s.end(&self.config, &rules, &key, out);
-        }
+        let horizon = self.clock - self.config.max_duration_ms;
+        self.ended.retain(|_, (_, at)| *at >= horizon);
     }
 
     /// End of input: every session ends and every window closes.
@@ -365,6 +399,20 @@ impl Session {
         }
     }
 
+    /// Evaluates the oldest buffered events early when the buffer is over
+    /// its cap (a client whose clock does not move would otherwise never
+    /// let them go); later arrivals before them are then late.
+    fn release_overflow(&mut self, cfg: &SessionizerConfig, rules: &RuleSet, key: &str, out: &mut Output) {
+        let over = self.buffer.len().saturating_sub(cfg.max_buffered_events);
+        if over == 0 {
+            return;
+        }
+        // Exactly the oldest `over`; events at the same time as the last of
+        // them still count as in order.
+        let ts = self.buffer[over - 1].ts;
+        self.release_at_least(cfg, rules, key, ts, over, out);
+    }
+
     /// Reports the live summary once it has evaluated events.
     fn report(&self, key: &str, out: &mut Output) {
         if self.live.has_events() {
@@ -386,9 +434,23 @@ impl Session {
         if bound <= self.released_to {
             return false;
         }
-        self.released_to = bound;
+        self.release_at_least(cfg, rules, key, bound, 0, out)
+    }
+
+    /// [`Session::release`], evaluating at least the `at_least` oldest
+    /// buffered events even if they are not before `bound`.
+    fn release_at_least(
+        &mut self,
+        cfg: &SessionizerConfig,
+        rules: &RuleSet,
+        key: &str,
+        bound: i64,
+        at_least: usize,
+        out: &mut Output,
+    ) -> bool {
+        self.released_to = self.released_to.max(bound);
         let sid = key_sid(key);
-        let n = self.buffer.partition_point(|e| e.ts < bound);
+        let n = self.buffer.partition_point(|e| e.ts < bound).max(at_least.min(self.buffer.len()));
         // Evaluated in place: events are large, and moving them costs more
         // than the rules do.
         let mut buffer = std::mem::take(&mut self.buffer);
@@ -402,7 +464,7 @@ impl Session {
                     self.engine.on_end(rules, sid, &mut signals);
                     self.live.count_signals(&signals[before..]);
                     out.summaries.push(self.live.summary(key_project(key), sid, true));
-                    self.engine = SessionEngine::new();
+                    self.engine = self.engine.next_part();
                     self.live.next_part();
                 }
             }

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 /// beyond that it goes to the sparse list (one client skipping far ahead
 /// must not make every session allocate the gap).
 const MAX_GAP: u64 = 1024;
+/// Slack of holes the dense range may hold beyond one per filled slot, so
+/// seqs spread out on purpose cannot inflate it (each would otherwise
+/// claim up to `MAX_GAP` slots).
+const HOLE_SLACK: u64 = 64;
 
 /// Seen `seq`s with a 32-bit content digest each.
 ///
@@ -17,6 +21,8 @@ const MAX_GAP: u64 = 1024;
 pub(crate) struct SeqSet {
     base: u64,
     dense: Vec<u32>,
+    /// Filled (non-hole) slots of `dense`.
+    filled: u64,
     /// `(seq, digest)` outside the dense range, sorted by `seq`; rare, so
     /// allocated on first use.
     #[allow(clippy::box_collection)] // 8 bytes inline instead of 24, for a rare list
@@ -49,7 +55,12 @@ impl SeqSet {
         if self.dense.is_empty() && self.sparse.is_none() {
             self.base = seq;
         }
-        if seq >= self.base && seq - self.base <= self.dense.len() as u64 + MAX_GAP {
+        let fits = seq >= self.base && {
+            let len = seq - self.base + 1;
+            len <= self.dense.len() as u64
+                || (len <= self.dense.len() as u64 + MAX_GAP && len <= 2 * (self.filled + 1) + HOLE_SLACK)
+        };
+        if fits {
             let i = (seq - self.base) as usize;
             if i >= self.dense.len() {
                 self.dense.resize(i + 1, 0);
@@ -57,6 +68,7 @@ impl SeqSet {
             return match self.dense[i] {
                 0 => {
                     self.dense[i] = digest;
+                    self.filled += 1;
                     Seen::New
                 }
                 stored => verdict(stored, digest),
@@ -100,5 +112,23 @@ mod tests {
         assert_eq!(s.insert(1_000_000, 4), Seen::New, "far ahead goes sparse");
         assert_eq!(s.insert(1_000_000, 5), Seen::Conflict);
         assert!(s.dense.len() < 100);
+    }
+
+    /// Regression: seqs spaced just under the gap limit each claimed ~1,000
+    /// slots, so a 2,000-event batch could cost megabytes of one session.
+    #[test]
+    fn spread_out_seqs_cannot_inflate_the_dense_range() {
+        let mut s = SeqSet::default();
+        for i in 0..2000u64 {
+            assert_eq!(s.insert(1 + i * 1025, 7), Seen::New);
+        }
+        assert!(s.dense.len() < 200, "{}", s.dense.len());
+        assert_eq!(s.insert(1 + 1999 * 1025, 7), Seen::Duplicate);
+        // Dense traffic still lands in the dense range.
+        let mut d = SeqSet::default();
+        for seq in 1..=5000 {
+            d.insert(seq, 1);
+        }
+        assert_eq!((d.dense.len(), d.sparse.is_none()), (5000, true));
     }
 }

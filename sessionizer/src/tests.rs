@@ -114,7 +114,8 @@ fn snapshot_and_restore_mid_stream_changes_nothing() {
         let mut out = Output::default();
         for (i, (b, t)) in batches.iter().enumerate() {
             if cut == Some(i) {
-                s = Sessionizer::restore(&s.snapshot(), Arc::clone(&rules)).unwrap();
+                s = Sessionizer::restore(&s.snapshot(), SessionizerConfig::default(), Arc::clone(&rules))
+                    .unwrap();
             }
             s.on_batch(b, Some(*t), &mut out);
         }
@@ -128,4 +129,78 @@ fn snapshot_and_restore_mid_stream_changes_nothing() {
     for cut in 1..batches.len() {
         assert_eq!(run(Some(cut)), whole, "restored before batch {cut}");
     }
+}
+
+/// Regression: lateness was judged against the previous batch's bound, so
+/// the same events split differently were late in one run and not another.
+#[test]
+fn lateness_does_not_depend_on_how_batches_are_split() {
+    let run = |batches: Vec<serde_json::Value>| {
+        let mut s = sessionizer();
+        let mut out = Output::default();
+        for b in batches {
+            s.on_batch(&batch("a", b), None, &mut out);
+        }
+        s.finish(&mut out);
+        (kinds(&out), out.drops.get(&DropReason::Late).copied())
+    };
+    let split = run(vec![json!([click(1, 10_000)]), json!([click(2, 4_000)])]);
+    let whole = run(vec![json!([click(1, 10_000), click(2, 4_000)])]);
+    assert_eq!(split, whole);
+    assert_eq!(whole.1, Some(1), "6 s behind the newest event is past the 5 s bound");
+}
+
+/// Regression: a sid back after its session ended by silence started over
+/// as part 0 and overwrote the first part's summary.
+#[test]
+fn a_sid_back_after_silence_continues_as_the_next_part() {
+    let mut s = sessionizer();
+    let mut out = Output::default();
+    s.on_batch(
+        &batch("a", json!([{"t":"nav","ts":0,"seq":1,"url":"https://a/x","nav":"load"}])),
+        Some(0),
+        &mut out,
+    );
+    s.on_clock(31 * 60 * 1000, &mut out);
+    assert_eq!(s.live_sessions(), 0);
+    let back = json!([{"t":"nav","ts":40 * 60 * 1000,"seq":2,"url":"https://a/y","nav":"load"}]);
+    s.on_batch(&batch("a", back), Some(40 * 60 * 1000), &mut out);
+    s.finish(&mut out);
+    let parts: Vec<(u32, bool)> =
+        out.summaries.iter().filter(|x| x.ended).map(|x| (x.part, x.ended)).collect();
+    assert_eq!(parts, vec![(0, true), (1, true)]);
+}
+
+/// Regression: a client whose clock never moves kept every event buffered.
+#[test]
+fn a_stuck_client_clock_cannot_grow_the_reorder_buffer_without_bound() {
+    let cfg = SessionizerConfig { max_buffered_events: 100, ..SessionizerConfig::default() };
+    let mut s = Sessionizer::new(cfg, Arc::new(RuleSet::default()));
+    let mut out = Output::default();
+    for b in 0..10u64 {
+        let events: Vec<_> =
+            (0..50u64).map(|i| json!({"t":"select","ts":1000,"seq":b * 50 + i + 1})).collect();
+        s.on_batch(&batch("a", serde_json::Value::Array(events)), None, &mut out);
+    }
+    let buffered = s.sessions.values().map(|x| x.buffer.len()).max().unwrap();
+    assert!(buffered <= 100, "{buffered}");
+    let counted: u64 = out.summaries.last().unwrap().counts.values().sum();
+    assert!(counted >= 400, "the overflow was evaluated, not dropped: {counted}");
+}
+
+/// Regression: a new part forgot the page, so clicks without a `url`
+/// after a 30-minute gap had none and grouped under another issue.
+#[test]
+fn a_new_part_keeps_the_page() {
+    let mut s = sessionizer();
+    let mut out = Output::default();
+    let gap = 31 * 60 * 1000;
+    let events = json!([
+        {"t":"nav","ts":0,"seq":1,"url":"https://a/cart","nav":"load"},
+        click(2, gap), click(3, gap + 100), click(4, gap + 200)
+    ]);
+    s.on_batch(&batch("a", events), None, &mut out);
+    s.finish(&mut out);
+    let rage = out.signals.iter().find(|x| x.signal.kind == SignalKind::RageClick).expect("a rage click");
+    assert_eq!(rage.signal.url.as_deref(), Some("https://a/cart"));
 }

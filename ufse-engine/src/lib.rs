@@ -42,6 +42,13 @@ impl SessionEngine {
         Self::default()
     }
 
+    /// The state for the next part of the same session: every window is
+    /// gone, but the page stays (events without a `url` still belong to the
+    /// last `nav`).
+    pub fn next_part(&self) -> Self {
+        SessionEngine { page: self.page.clone(), ..SessionEngine::default() }
+    }
+
     /// The current page (the last `nav`'s `url`), which events without a
     /// `url` of their own belong to.
     pub fn page(&self) -> Option<&str> {
@@ -220,6 +227,25 @@ mod tests {
         // Two clicks on one selector 500 ms apart: one dead click.
         let out = run(&rules, &[click(1, 0, 0.0, "b#x"), click(2, 500, 0.0, "b#x")]);
         assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+    }
+
+    /// Regression: repeat suppression compared against the last click on any
+    /// selector, so X, Y, X gave two dead clicks on X and a long chain of X
+    /// clicks hid every one after the first.
+    #[test]
+    fn dead_click_repeats_are_judged_per_selector_against_waiting_clicks() {
+        let rules = RuleSet::default();
+        let out =
+            run(&rules, &[click(1, 0, 0.0, "b#x"), click(2, 200, 500.0, "b#y"), click(3, 500, 0.0, "b#x")]);
+        assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1]), (SignalKind::DeadClick, vec![2])]);
+        // 100 px apart, so the chain is no rage run.
+        let chain: Vec<Event> =
+            (0..4).map(|i| click(i + 1, i as i64 * 900, i as f64 * 100.0, "b#x")).collect();
+        let out = run(&rules, &chain);
+        assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1]), (SignalKind::DeadClick, vec![3])]);
+        // The first click got its reaction; the repeat did not: the repeat is dead.
+        let out = run(&rules, &[click(1, 0, 0.0, "b#x"), mutation(2, 100), click(3, 500, 0.0, "b#x")]);
+        assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![3])]);
     }
 
     #[test]

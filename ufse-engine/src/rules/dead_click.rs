@@ -15,11 +15,10 @@ struct Pending {
     reacted: bool,
 }
 
-/// Clicks waiting for a verdict, and the last click for repeat suppression.
+/// Clicks waiting for a verdict.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct DeadClick {
     pending: VecDeque<Pending>,
-    last: Option<(String, i64)>,
 }
 
 impl DeadClick {
@@ -30,11 +29,6 @@ impl DeadClick {
     /// Decides every click whose window, plus the grace for requests still
     /// in flight, lies entirely before `now`.
     pub fn advance(&mut self, cfg: &DeadClickConfig, now: i64, emit: &mut Emit<'_>) {
-        // Past the repeat window the last click no longer matters; an idle
-        // session should not keep its selector alive.
-        if self.last.as_ref().is_some_and(|(_, ts)| now > ts + cfg.repeat_ms) {
-            self.last = None;
-        }
         while let Some(p) = self.pending.front() {
             if now <= p.click.ts + cfg.window_ms + cfg.net_grace_ms {
                 break;
@@ -72,9 +66,15 @@ impl DeadClick {
             }
         }
         let Some(c) = click else { return };
-        let repeat =
-            self.last.as_ref().is_some_and(|(sel, ts)| sel == c.sel && c.ev.ts - ts <= cfg.repeat_ms);
-        self.last = Some((c.sel.to_owned(), c.ev.ts));
+        // A repeat of a click on the same selector that is still waiting
+        // for a reaction is not a second dead click: if nothing reacts, the
+        // first one is dead and this one adds nothing; anything reacting to
+        // this one within the first's window reacts to the first too. A
+        // repeat after the first got its reaction is judged on its own.
+        let repeat = self
+            .pending
+            .iter()
+            .any(|p| !p.reacted && p.click.sel == c.sel && c.ev.ts - p.click.ts <= cfg.repeat_ms);
         if repeat || !Self::candidate(cfg, c) {
             return;
         }
