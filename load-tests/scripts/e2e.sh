@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# End-to-end throughput of `ufse serve`: starts a fresh release server on
+# 127.0.0.1:18080 with its own data directory, runs ufse-load against it
+# (extra arguments go to ufse-load), waits until the processor has stored
+# every acknowledged event, and prints ingest rate, latency and the
+# end-to-end rate (acknowledged events / (sending time + time until all
+# were processed)), plus the CPU seconds each server thread used. With
+# RECALL=1 it also scores the injected frustration against the incidents.
+#
+#   cargo build --release -p ufse-cli -p ufse-load-tests
+#   bash load-tests/scripts/e2e.sh --sessions 4000 --batches-per-session 90 --max-prebuilt-mb 900 --connections 128
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+bin="$root/target/release"
+work="$(mktemp -d)"
+trap 'kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+UFSE_INGEST_CLIENT_EVENTS_PER_SEC=0 "$bin/ufse" serve --listen 127.0.0.1:18080 --data-dir "$work/data" \
+    > "$work/out.txt" 2> "$work/err.txt" &
+server=$!
+for _ in $(seq 50); do grep -q '^listening on' "$work/out.txt" 2>/dev/null && break; sleep 0.1; done
+key=$(awk '/^default project key:/ {print $4}' "$work/out.txt")
+
+recall=()
+if [ "${RECALL:-0}" = 1 ]; then
+    recall=(--check-recall --ufse-bin "$bin/ufse" --data-dir "$work/data")
+fi
+"$bin/ufse-load" --url http://127.0.0.1:18080 --key "$key" --json "${recall[@]}" "$@" > "$work/load.json"
+loaded=$(date +%s.%N)
+total=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['acked']['events'])" "$work/load.json")
+while true; do
+    done_events=$(curl -s 127.0.0.1:18080/metrics | awk '/^ufse_processor_events_total/ {print $2}')
+    [ "${done_events:-0}" -ge "$total" ] && break
+    sleep 0.2
+done
+stored=$(date +%s.%N)
+
+for t in /proc/$server/task/*; do
+    echo "$(cat "$t/comm") $(awk '{print ($14 + $15) / 100}' "$t/stat")"
+done | awk '{cpu[$1] += $2} END {printf "server CPU s:"; for (k in cpu) printf " %s=%.1f", k, cpu[k]; print ""}'
+python3 - "$work/load.json" "$loaded" "$stored" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); loaded, stored = map(float, sys.argv[2:4])
+a, l, dur = d["acked"], d["latency_ms"], d["duration_secs"]
+total = dur + (stored - loaded)
+print(f"acked {a['events']} events in {dur:.1f} s ({a['events_per_sec']:.0f}/s), "
+      f"latency p50 {l['p50']:.1f} ms p99 {l['p99']:.1f} ms; all stored {stored - loaded:.1f} s later: "
+      f"end to end {a['events'] / total:.0f} events/s over {total:.1f} s")
+if d.get("recall"):
+    print("recall:", json.dumps(d["recall"]["by_kind"]), "unexpected:", json.dumps(d["recall"]["unexpected"]))
+PY
