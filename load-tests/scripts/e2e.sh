@@ -19,6 +19,11 @@ UFSE_INGEST_CLIENT_EVENTS_PER_SEC=0 "$bin/ufse" serve --listen 127.0.0.1:18080 -
     > "$work/out.txt" 2> "$work/err.txt" &
 server=$!
 for _ in $(seq 50); do grep -q '^listening on' "$work/out.txt" 2>/dev/null && break; sleep 0.1; done
+if ! grep -q '^listening on' "$work/out.txt"; then
+    echo "ufse serve did not start (is 127.0.0.1:18080 taken?):" >&2
+    cat "$work/err.txt" >&2
+    exit 1
+fi
 key=$(awk '/^default project key:/ {print $4}' "$work/out.txt")
 
 recall=()

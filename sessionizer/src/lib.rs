@@ -279,7 +279,7 @@ impl Sessionizer {
                     &serialized
                 }
             };
-            match session.seen.insert(ev.seq, fnv1a(json)) {
+            match session.seen.insert(ev.seq, digest(json)) {
                 Seen::New => {}
                 Seen::Duplicate => {
                     out.drop(DropReason::Duplicate);
@@ -523,14 +523,22 @@ fn key_sid(key: &str) -> &str {
     key.split_once(':').map_or(key, |(_, sid)| sid)
 }
 
-/// 32-bit FNV-1a: stable across processes and builds, unlike std's hasher.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in bytes {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
+/// A 32-bit content digest, stable across processes, builds and
+/// platforms (unlike std's hasher), taking eight bytes a step: it runs over
+/// every event, and byte-at-a-time FNV showed up in profiles.
+fn digest(bytes: &[u8]) -> u32 {
+    const K: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().expect("chunks of eight bytes"));
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
     }
-    h
+    for &b in words.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(K);
+    }
+    h = (h ^ (h >> 31)).wrapping_mul(K);
+    (h ^ (h >> 32)) as u32
 }
 
 #[cfg(test)]

@@ -204,3 +204,13 @@ fn a_new_part_keeps_the_page() {
     let rage = out.signals.iter().find(|x| x.signal.kind == SignalKind::RageClick).expect("a rage click");
     assert_eq!(rage.signal.url.as_deref(), Some("https://a/cart"));
 }
+
+#[test]
+fn the_digest_is_stable_and_tells_contents_apart() {
+    // Pinned: snapshots store digests, so the function must never change silently.
+    assert_eq!(digest(b"ufse"), 2_273_068_104);
+    let a = digest(br#"{"t":"click","ts":1,"seq":1}"#);
+    assert_ne!(a, digest(br#"{"t":"click","ts":2,"seq":1}"#));
+    assert_ne!(digest(b"12345678"), digest(b"12345679"));
+    assert_ne!(digest(b"1234567"), digest(b"12345670"), "length is part of the digest");
+}

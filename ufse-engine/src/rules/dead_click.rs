@@ -43,9 +43,11 @@ impl DeadClick {
         cfg: &DeadClickConfig,
         ev: &Event,
         click: Option<&Click<'_>>,
-        emit: &mut Emit<'_>,
+        _emit: &mut Emit<'_>,
     ) {
-        let _ = emit;
+        // Pending clicks are in time order, so only a suffix of them can be
+        // touched by an event now: a session with many clicks waiting for
+        // the net grace would otherwise be scanned whole on every event.
         // A reaction at time `at` answers every pending click whose window holds it.
         let at = match &ev.body {
             Body::Mutation { .. }
@@ -59,8 +61,11 @@ impl DeadClick {
             _ => None,
         };
         if let Some(at) = at {
-            for p in self.pending.iter_mut() {
-                if p.click.ts <= at && at <= p.click.ts + cfg.window_ms {
+            for p in self.pending.iter_mut().rev() {
+                if p.click.ts + cfg.window_ms < at {
+                    break;
+                }
+                if p.click.ts <= at {
                     p.reacted = true;
                 }
             }
@@ -74,7 +79,9 @@ impl DeadClick {
         let repeat = self
             .pending
             .iter()
-            .any(|p| !p.reacted && p.click.sel == c.sel && c.ev.ts - p.click.ts <= cfg.repeat_ms);
+            .rev()
+            .take_while(|p| c.ev.ts - p.click.ts <= cfg.repeat_ms)
+            .any(|p| !p.reacted && p.click.sel == c.sel);
         if repeat || !Self::candidate(cfg, c) {
             return;
         }
