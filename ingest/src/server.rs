@@ -262,11 +262,10 @@ impl<S: IncidentStore> Edge<S> {
         let max = self.config.max_decompressed_bytes;
         let big = raw.len() > 64 * 1024;
         let limits = &self.limits;
-        let work = move || decode(raw, enc, max).and_then(|plain| Ok((parse_batch(&plain, limits)?, plain)));
+        let work = move || decode(raw, enc, max).and_then(|plain| parse_batch(&plain, limits));
         // A typical batch parses in well under a millisecond; a big one
         // (up to 16 MiB inflated) would stall the reactor, so it leaves it.
-        let (mut parsed, plain) =
-            if big { tokio::task::block_in_place(work) } else { work() }.map_err(no_wait)?;
+        let parsed = if big { tokio::task::block_in_place(work) } else { work() }.map_err(no_wait)?;
         let cost = parsed.events.len().max(1) as f64;
         let now = Instant::now();
         self.per_client.take(&peer, cost, now).map_err(|wait| {
@@ -297,12 +296,9 @@ impl<S: IncidentStore> Edge<S> {
         let truncated = parsed.truncated.clone();
         let accepted = parsed.events.len();
         if accepted > 0 {
-            let ranges = std::mem::take(&mut parsed.raw);
-            let raw: Vec<Option<&[u8]>> = ranges.into_iter().map(|r| r.map(|r| &plain[r])).collect();
             let record = LogBatch::from_parsed(&project, (self.clock)(), parsed);
             let key = log_key(&record.project, &record.sid);
-            // Events accepted as sent are copied, not serialized again.
-            let payload = Bytes::from(record.encode_with_raw(&raw));
+            let payload = Bytes::from(record.encode());
             let pending = self.producer.append(key.as_bytes(), payload).map_err(|e| match e {
                 LogError::Full => (
                     Rejection::new(RejectReason::Overloaded, "the log hand-off queue is full"),

@@ -11,8 +11,8 @@ use ufse_schema::LogBatch;
 use crate::ProcessorError;
 
 /// The events of `sid` in `project` held by the log records at `refs`
-/// (`(partition, offset)`, as the raw-event index lists them), as wire-form
-/// JSON ordered by `(ts, seq)`. Each `seq` appears once: the first copy in
+/// (`(partition, offset)`, as the raw-event index lists them), in their
+/// validated wire form, ordered by `(ts, seq)`. Each `seq` appears once: the first copy in
 /// log order, the same rule the sessionizer applies when it stores them.
 ///
 /// # Errors
@@ -33,20 +33,16 @@ pub fn session_events(
     let mut events = Vec::new();
     for (p, offsets) in by_partition {
         for rec in read_records(log_dir, p, &offsets)? {
-            let (batch, raw) = LogBatch::decode_raw(&rec.payload).map_err(|e| ProcessorError::Record {
+            let batch = LogBatch::decode(&rec.payload).map_err(|e| ProcessorError::Record {
                 path: log_dir.join(format!("p-{p}")),
                 detail: format!("record {}: {e}", rec.offset),
             })?;
             if batch.project != project || batch.sid != sid {
                 continue;
             }
-            for (ev, text) in batch.events.iter().zip(raw) {
+            for ev in &batch.events {
                 if seen.insert(ev.seq) {
-                    let v: Value = serde_json::from_str(text).map_err(|e| ProcessorError::Record {
-                        path: log_dir.join(format!("p-{p}")),
-                        detail: format!("record {}: {e}", rec.offset),
-                    })?;
-                    events.push(v);
+                    events.push(serde_json::to_value(ev).expect("events serialize"));
                 }
             }
         }

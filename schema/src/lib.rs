@@ -8,13 +8,16 @@
 //! - [`validate`](parse_batch): envelope and per-event validation, truncation.
 //! - [`reason`](RejectReason): the snake_case reasons used in bodies and metrics.
 //! - [`log_batch`](LogBatch): the versioned log record and clock-skew correction.
+//! - `binary`: the compact event encoding log records carry.
 
+mod binary;
 mod event;
 mod fields;
 mod log_batch;
 mod reason;
 mod validate;
 
+pub use binary::{decode_event, encode_event, BinaryError};
 pub use event::{Body, Element, ErrorKind, Event, NavType, Visibility};
 pub use log_batch::{
     corrected_ts, log_key, skew_offset, DecodeError, LogBatch, LOG_FORMAT_VERSION, MAX_SKEW_MS,

@@ -1,24 +1,29 @@
-//! The log record format (version 1): one accepted batch, as the edge
+//! The log record format (version 2): one accepted batch, as the edge
 //! appends it to the event log and processors read it back.
 //!
-//! ```json
-//! {"lv":1,"project":"default","sid":"...","uid":null,"received_ms":1732750000500,
-//!  "skew_ms":44,"sdk_dropped":0,"ctx":{...},"events":[{"t":"nav",...}]}
+//! ```text
+//! u8 version (2)
+//! u32 header length, header JSON:
+//!     {"project":"default","sid":"...","uid":null,"received_ms":1732750000500,
+//!      "skew_ms":44,"sdk_dropped":0,"ctx":{...}}
+//! u32 event count, then per event: u32 length, the event's binary form
 //! ```
 //!
-//! The record key is `project:sid`, so one session's batches stay in one
-//! partition, in order. Events are stored in their validated wire form, so a
-//! reader re-validates them with the same code the edge used.
+//! Integers are little-endian. The record key is `project:sid`, so one
+//! session's batches stay in one partition, in order. Events are stored
+//! validated, in the binary form of the `binary` module (unknown kinds and
+//! fields keep their JSON text), so readers need no JSON parser for them.
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::binary::{decode_event, encode_event};
 use crate::event::Event;
-use crate::validate::{parse_event_json, ParsedBatch};
+use crate::validate::ParsedBatch;
 
-/// Version of this record format, written as `lv`.
-pub const LOG_FORMAT_VERSION: u64 = 1;
+/// Version of this record format, the record's first byte. Version 1
+/// was JSON throughout; version 2 keeps events in their binary form.
+pub const LOG_FORMAT_VERSION: u64 = 2;
 
 /// The widest skew correction applied: a client clock further off than this
 /// is treated as broken rather than trusted.
@@ -95,18 +100,12 @@ impl LogBatch {
         }
     }
 
-    /// Encodes the record (JSON, with `lv` first).
+    /// Encodes the record: a version byte, the batch's fields as a small
+    /// JSON header, then each event in its binary form (see `binary`),
+    /// each prefixed with its length.
     pub fn encode(&self) -> Vec<u8> {
-        self.encode_with_raw(&[])
-    }
-
-    /// Encodes the record, copying `raw[i]` (event `i`'s JSON text exactly
-    /// as received) where given instead of serializing the event again.
-    /// Readers parse and normalize events either way.
-    pub fn encode_with_raw(&self, raw: &[Option<&[u8]>]) -> Vec<u8> {
         #[derive(Serialize)]
         struct Head<'a> {
-            lv: u64,
             project: &'a str,
             sid: &'a str,
             uid: &'a Option<String>,
@@ -115,8 +114,7 @@ impl LogBatch {
             sdk_dropped: u64,
             ctx: &'a Option<Map<String, Value>>,
         }
-        let head = Head {
-            lv: LOG_FORMAT_VERSION,
+        let head = serde_json::to_vec(&Head {
             project: &self.project,
             sid: &self.sid,
             uid: &self.uid,
@@ -124,20 +122,20 @@ impl LogBatch {
             skew_ms: self.skew_ms,
             sdk_dropped: self.sdk_dropped,
             ctx: &self.ctx,
-        };
-        let mut out = serde_json::to_vec(&head).expect("log batch serialization is infallible");
-        out.pop(); // the closing brace: the events follow
-        out.extend_from_slice(b",\"events\":[");
-        for (i, ev) in self.events.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            match raw.get(i).copied().flatten() {
-                Some(text) => out.extend_from_slice(text),
-                None => serde_json::to_writer(&mut out, ev).expect("event serialization is infallible"),
-            }
+        })
+        .expect("log batch header serialization is infallible");
+        let mut out = Vec::with_capacity(head.len() + 16 + self.events.len() * 96);
+        out.push(LOG_FORMAT_VERSION as u8);
+        out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&(self.events.len() as u32).to_le_bytes());
+        let mut ev_bytes = Vec::with_capacity(128);
+        for ev in &self.events {
+            ev_bytes.clear();
+            encode_event(ev, &mut ev_bytes);
+            out.extend_from_slice(&(ev_bytes.len() as u32).to_le_bytes());
+            out.extend_from_slice(&ev_bytes);
         }
-        out.extend_from_slice(b"]}");
         out
     }
 
@@ -145,21 +143,20 @@ impl LogBatch {
     ///
     /// # Errors
     ///
-    /// [`DecodeError`] when the bytes are not a version-1 record.
+    /// [`DecodeError`] when the bytes are not a record of this version.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         Self::decode_raw(bytes).map(|(batch, _)| batch)
     }
 
-    /// Like [`LogBatch::decode`], also returning each event's stored JSON
-    /// text (its canonical wire form), so readers need not serialize it again.
+    /// Like [`LogBatch::decode`], also returning each event's stored bytes
+    /// (its binary form), which identify it for deduplication.
     ///
     /// # Errors
     ///
-    /// [`DecodeError`] when the bytes are not a version-1 record.
-    pub fn decode_raw(bytes: &[u8]) -> Result<(Self, Vec<&str>), DecodeError> {
+    /// [`DecodeError`] when the bytes are not a record of this version.
+    pub fn decode_raw(bytes: &[u8]) -> Result<(Self, Vec<&[u8]>), DecodeError> {
         #[derive(serde::Deserialize)]
-        struct Record<'a> {
-            lv: u64,
+        struct Head {
             project: String,
             sid: String,
             #[serde(default)]
@@ -170,44 +167,46 @@ impl LogBatch {
             sdk_dropped: u64,
             #[serde(default)]
             ctx: Option<Map<String, Value>>,
-            #[serde(borrow)]
-            events: Vec<&'a RawValue>,
         }
-        #[derive(serde::Deserialize)]
-        struct Version {
-            lv: u64,
+        let bad = |what: &str| DecodeError::Malformed(what.to_owned());
+        let (&version, mut rest) = bytes.split_first().ok_or_else(|| bad("empty record"))?;
+        if u64::from(version) != LOG_FORMAT_VERSION {
+            return Err(DecodeError::Version(u64::from(version)));
         }
-        let rec: Record<'_> = match serde_json::from_slice(bytes) {
-            Ok(r) => r,
-            // A record of another version may not have this shape: say so.
-            Err(e) => {
-                return Err(match serde_json::from_slice::<Version>(bytes) {
-                    Ok(v) if v.lv != LOG_FORMAT_VERSION => DecodeError::Version(v.lv),
-                    _ => DecodeError::Malformed(e.to_string()),
-                })
+        let mut take = |n: usize| -> Result<&[u8], DecodeError> {
+            if rest.len() < n {
+                return Err(bad("truncated record"));
             }
+            let (head, tail) = rest.split_at(n);
+            rest = tail;
+            Ok(head)
         };
-        if rec.lv != LOG_FORMAT_VERSION {
-            return Err(DecodeError::Version(rec.lv));
+        let len = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("four bytes")) as usize;
+        let head_len = len(take(4)?);
+        let head: Head =
+            serde_json::from_slice(take(head_len)?).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let count = len(take(4)?);
+        // Each event takes at least its length prefix: a corrupt count
+        // cannot make this allocate more than the record could hold.
+        let mut events = Vec::with_capacity(count.min(bytes.len() / 4));
+        let mut raw = Vec::with_capacity(events.capacity());
+        for _ in 0..count {
+            let n = len(take(4)?);
+            let ev = take(n)?;
+            events.push(decode_event(ev).map_err(|e| DecodeError::Malformed(e.to_string()))?);
+            raw.push(ev);
         }
-        let mut events = Vec::with_capacity(rec.events.len());
-        let mut raw = Vec::with_capacity(rec.events.len());
-        let mut truncated = Vec::new();
-        for ev in rec.events {
-            // Stored events were validated and truncated by the edge.
-            let e = parse_event_json(ev.get(), usize::MAX, &mut truncated)
-                .map_err(|e| DecodeError::Malformed(format!("stored event invalid: {}", e.reason)))?;
-            events.push(e);
-            raw.push(ev.get());
+        if !rest.is_empty() {
+            return Err(bad("trailing bytes after the events"));
         }
         let batch = LogBatch {
-            project: rec.project,
-            sid: rec.sid,
-            uid: rec.uid,
-            received_ms: rec.received_ms,
-            skew_ms: rec.skew_ms,
-            sdk_dropped: rec.sdk_dropped,
-            ctx: rec.ctx,
+            project: head.project,
+            sid: head.sid,
+            uid: head.uid,
+            received_ms: head.received_ms,
+            skew_ms: head.skew_ms,
+            sdk_dropped: head.sdk_dropped,
+            ctx: head.ctx,
             events,
         };
         Ok((batch, raw))
@@ -244,27 +243,18 @@ mod tests {
     }
 
     #[test]
-    fn events_copied_as_received_decode_to_the_same_record() {
-        let body = br#"{"v":1,"sid":"s","events":[
-            {"t":"click","ts":5,"seq":1,"x":1,"y":2,"sel":"b","el":{"tag":"BUTTON"},"zz":1},
-            {"t":"error","ts":6,"seq":2,"msg":"xxxxxxxxxx","kind":"error"}]}"#;
-        let limits = Limits { max_events: 10, max_string_bytes: 8 };
-        let parsed = parse_batch(body, &limits).unwrap();
-        assert!(parsed.raw[0].is_some(), "untouched: copied");
-        assert!(parsed.raw[1].is_none(), "truncated: serialized again");
-        let raw: Vec<Option<&[u8]>> = parsed.raw.iter().map(|r| r.clone().map(|r| &body[r])).collect();
-        let rec = LogBatch::from_parsed("p", 10, parsed);
-        let bytes = rec.encode_with_raw(&raw);
-        assert!(bytes.windows(6).any(|w| w == b"BUTTON"), "the first event is the sender's text");
-        let (back, texts) = LogBatch::decode_raw(&bytes).unwrap();
-        assert_eq!(back, rec);
-        assert_eq!(texts[0].as_bytes(), raw[0].unwrap());
-        assert_eq!(LogBatch::decode(&rec.encode()).unwrap(), rec);
-    }
-
-    #[test]
-    fn unknown_record_versions_are_refused() {
-        assert!(matches!(LogBatch::decode(br#"{"lv":2}"#), Err(DecodeError::Version(2))));
-        assert!(matches!(LogBatch::decode(b"nope"), Err(DecodeError::Malformed(_))));
+    fn unknown_record_versions_and_damage_are_refused() {
+        // A version-1 record was JSON: its first byte is `{`.
+        assert!(matches!(LogBatch::decode(br#"{"lv":1}"#), Err(DecodeError::Version(123))));
+        assert!(matches!(LogBatch::decode(b""), Err(DecodeError::Malformed(_))));
+        let body = br#"{"v":1,"sid":"s","events":[{"t":"select","ts":1,"seq":1}]}"#;
+        let rec = LogBatch::from_parsed("p", 0, parse_batch(body, &Limits::default()).unwrap()).encode();
+        for n in 1..rec.len() {
+            assert!(LogBatch::decode(&rec[..n]).is_err(), "a record cut to {n} bytes");
+        }
+        let mut huge_count = rec.clone();
+        let count_at = 1 + 4 + u32::from_le_bytes(rec[1..5].try_into().unwrap()) as usize;
+        huge_count[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(LogBatch::decode(&huge_count).is_err());
     }
 }

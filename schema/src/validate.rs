@@ -104,10 +104,6 @@ pub struct ParsedBatch {
     pub dropped: Vec<Dropped>,
     /// Truncated strings.
     pub truncated: Vec<Truncated>,
-    /// For each event of `events`, its byte range in the parsed body when
-    /// it was accepted exactly as sent (no string truncated), so writers can
-    /// copy it instead of serializing it again.
-    pub raw: Vec<Option<std::ops::Range<usize>>>,
 }
 
 /// The envelope, with every field left as raw JSON so each can be checked
@@ -286,17 +282,11 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
     }
 
     let mut events = Vec::with_capacity(raw_events.len());
-    let mut ranges = Vec::with_capacity(raw_events.len());
     let mut dropped = Vec::new();
     for (index, raw) in raw_events.into_iter().enumerate() {
         let mut paths = Vec::new();
         match parse_event_json(raw.get(), limits.max_string_bytes, &mut paths) {
             Ok(ev) => {
-                // The raw text borrows from `body`: its position is its range there.
-                let start = (raw.get().as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
-                let range = start..start + raw.get().len();
-                let untouched = paths.is_empty() && range.end <= body.len();
-                ranges.push(untouched.then_some(range));
                 truncated.extend(paths.into_iter().map(|field| Truncated { index: Some(index), field }));
                 events.push(ev);
             }
@@ -308,7 +298,7 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
             }),
         }
     }
-    Ok(ParsedBatch { sid, uid, sent_at, sdk_dropped, ctx, events, dropped, truncated, raw: ranges })
+    Ok(ParsedBatch { sid, uid, sent_at, sdk_dropped, ctx, events, dropped, truncated })
 }
 
 /// `sid`: 1 to 128 characters of `[A-Za-z0-9_.:-]`.

@@ -41,7 +41,7 @@ pub fn detect<R: BufRead>(
             continue;
         }
         match parse_batch(&line, &limits) {
-            Ok(mut batch) => {
+            Ok(batch) => {
                 for d in &batch.dropped {
                     let field = d.field.as_deref().map(|f| format!(" ({f})")).unwrap_or_default();
                     report.problems.push(format!(
@@ -51,11 +51,7 @@ pub fn detect<R: BufRead>(
                         d.reason
                     ));
                 }
-                // Events hashed as sent, as the edge stores them in the log,
-                // so duplicates and conflicts are told apart as in `serve`.
-                let ranges = std::mem::take(&mut batch.raw);
-                let raw: Vec<Option<&[u8]>> = ranges.into_iter().map(|r| r.map(|r| &line[r])).collect();
-                sessions.on_batch_raw(LogBatch::from_parsed("default", 0, batch), &raw, None, &mut out);
+                sessions.on_batch_raw(LogBatch::from_parsed("default", 0, batch), &[], None, &mut out);
                 // Summaries are not part of detect's output.
                 out.summaries.clear();
             }

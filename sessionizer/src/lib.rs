@@ -241,10 +241,10 @@ impl Sessionizer {
         self.on_batch_raw(batch.clone(), &[], append_ms, out);
     }
 
-    /// Like [`Sessionizer::on_batch`], with each event's JSON text as it
-    /// came in (`raw[i]`, where known: the log record's copy, or the input
-    /// line's), which tells duplicates from conflicts without serializing
-    /// every event again. Events without one are serialized.
+    /// Like [`Sessionizer::on_batch`], with each event's binary form as the
+    /// log record holds it (`raw[i]`, see `LogBatch::decode_raw`), which
+    /// tells duplicates from conflicts without encoding every event again.
+    /// Events without one are encoded here, the same way.
     pub fn on_batch_raw(
         &mut self,
         batch: LogBatch,
@@ -271,15 +271,15 @@ impl Sessionizer {
         }
         let mut stored = StoredEvents { first_ts: i64::MAX, max_cts: i64::MIN, ..StoredEvents::default() };
         for (i, ev) in batch.events.into_iter().enumerate() {
-            let serialized;
-            let json: &[u8] = match raw.get(i).copied().flatten() {
-                Some(text) => text,
+            let encoded;
+            let identity: &[u8] = match raw.get(i).copied().flatten() {
+                Some(bytes) => bytes,
                 None => {
-                    serialized = ev.to_json();
-                    &serialized
+                    encoded = ev.to_binary();
+                    &encoded
                 }
             };
-            match session.seen.insert(ev.seq, digest(json)) {
+            match session.seen.insert(ev.seq, digest(identity)) {
                 Seen::New => {}
                 Seen::Duplicate => {
                     out.drop(DropReason::Duplicate);
