@@ -248,7 +248,6 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 }
             };
             counter!("ufse_processor_events_total").increment(batch.events.len() as u64);
-            let raw: Vec<Option<&[u8]>> = raw.into_iter().map(Some).collect();
             part.sessions.on_batch_raw(batch, &raw, Some(at), &mut out);
             refs.extend(out.events.drain(..).map(|events| EventRef {
                 partition: rec.partition,

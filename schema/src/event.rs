@@ -275,13 +275,6 @@ impl Event {
     pub fn kind(&self) -> &str {
         self.body.kind()
     }
-
-    /// The canonical JSON encoding (wire form), used for storage and for
-    /// telling a duplicate from a conflicting copy.
-    pub fn to_json(&self) -> Vec<u8> {
-        // Serializing plain data into a Vec cannot fail.
-        serde_json::to_vec(self).expect("event serialization is infallible")
-    }
 }
 
 fn put_opt<M: SerializeMap, T: Serialize>(m: &mut M, k: &str, v: &Option<T>) -> Result<(), M::Error> {

@@ -696,8 +696,7 @@ mod tests {
             &Limits::default(),
         )
         .unwrap();
-        let out: Vec<Value> =
-            b.events.iter().map(|e| serde_json::from_slice(&e.to_json()).unwrap()).collect();
+        let out: Vec<Value> = b.events.iter().map(|e| serde_json::to_value(e).unwrap()).collect();
         assert_eq!(out[0], json!({"t":"future_kind","ts":2,"seq":1,"url":"https://a/","deep":{"k":[1,"x"]}}));
         assert_eq!(
             out[1],

@@ -244,14 +244,9 @@ impl Sessionizer {
     /// Like [`Sessionizer::on_batch`], with each event's binary form as the
     /// log record holds it (`raw[i]`, see `LogBatch::decode_raw`), which
     /// tells duplicates from conflicts without encoding every event again.
-    /// Events without one are encoded here, the same way.
-    pub fn on_batch_raw(
-        &mut self,
-        batch: LogBatch,
-        raw: &[Option<&[u8]>],
-        append_ms: Option<i64>,
-        out: &mut Output,
-    ) {
+    /// With `raw` empty (no log, as in `detect`) events are encoded here,
+    /// the same way.
+    pub fn on_batch_raw(&mut self, batch: LogBatch, raw: &[&[u8]], append_ms: Option<i64>, out: &mut Output) {
         let key = ufse_schema::log_key(&batch.project, &batch.sid);
         let now = append_ms.unwrap_or(self.clock);
         let rules = Arc::clone(&self.rules);
@@ -272,7 +267,7 @@ impl Sessionizer {
         let mut stored = StoredEvents { first_ts: i64::MAX, max_cts: i64::MIN, ..StoredEvents::default() };
         for (i, ev) in batch.events.into_iter().enumerate() {
             let encoded;
-            let identity: &[u8] = match raw.get(i).copied().flatten() {
+            let identity: &[u8] = match raw.get(i).copied() {
                 Some(bytes) => bytes,
                 None => {
                     encoded = ev.to_binary();
