@@ -1,11 +1,12 @@
 //! Per-partition snapshot files: the sessionizer state and the offset of
 //! the first record it has not seen, written atomically together.
 //!
-//! Format (version 1): one JSON header line `{"v":1,"next":N}`, then the
-//! sessionizer state as JSON.
+//! Format (version 2): one JSON header line `{"v":2,"next":N}`, then the
+//! sessionizer state in its binary form (`Sessionizer::write_snapshot`).
+//! Version 1 held the state as JSON; it is not read any more.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,6 +15,9 @@ use ufse_engine::RuleSet;
 use ufse_sessionizer::{Sessionizer, SessionizerConfig};
 
 use crate::ProcessorError;
+
+/// The snapshot format version, in the header line.
+const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -44,10 +48,10 @@ impl SnapshotDir {
         let tmp = path.with_extension("tmp");
         let write = || -> std::io::Result<()> {
             fs::create_dir_all(&self.dir)?;
-            let mut f = File::create(&tmp)?;
-            serde_json::to_writer(&mut f, &Header { v: 1, next })?;
+            let mut f = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+            serde_json::to_writer(&mut f, &Header { v: VERSION, next })?;
             f.write_all(b"\n")?;
-            f.write_all(&sessions.snapshot())?;
+            let f = sessions.write_snapshot(f)?.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
             fs::rename(&tmp, &path)?;
             File::open(&self.dir)?.sync_all()
@@ -70,7 +74,7 @@ impl SnapshotDir {
         };
         let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| Self::err(&path, "no header line"))?;
         let header: Header = serde_json::from_slice(&bytes[..nl]).map_err(|e| Self::err(&path, e))?;
-        if header.v != 1 {
+        if header.v != VERSION {
             return Err(Self::err(&path, format!("snapshot version {} is not supported", header.v)));
         }
         let sessions =

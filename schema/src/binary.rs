@@ -173,6 +173,9 @@ impl<'a> R<'a> {
     fn u8(&mut self) -> Result<u8, BinaryError> {
         Ok(self.take(1)?[0])
     }
+    fn u32(&mut self) -> Result<u32, BinaryError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("four bytes")))
+    }
     fn u64(&mut self) -> Result<u64, BinaryError> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("eight bytes")))
     }
@@ -183,7 +186,7 @@ impl<'a> R<'a> {
         Ok(f64::from_le_bytes(self.take(8)?.try_into().expect("eight bytes")))
     }
     fn str(&mut self) -> Result<String, BinaryError> {
-        let n = u32::from_le_bytes(self.take(4)?.try_into().expect("four bytes")) as usize;
+        let n = self.u32()? as usize;
         let bytes = self.take(n)?;
         std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| BinaryError("invalid UTF-8"))
     }
@@ -323,6 +326,101 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, BinaryError> {
     Ok(Event { ts, seq, url, body, extra })
 }
 
+/// Appends a list of events: a `u32` count, then each event's binary form
+/// prefixed with its `u32` length. Log records and snapshots both hold
+/// events this way.
+pub fn encode_event_list<'a>(events: impl ExactSizeIterator<Item = &'a Event>, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(events.len() as u32).to_le_bytes());
+    for ev in events {
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        encode_event(ev, out);
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// Splits the start of `bytes`, a list written by [`encode_event_list`],
+/// into each event's bytes; returns them and what follows the list.
+///
+/// # Errors
+///
+/// [`BinaryError`] when the list is cut short.
+pub fn split_event_list(bytes: &[u8]) -> Result<(Vec<&[u8]>, &[u8]), BinaryError> {
+    let mut r = R(bytes);
+    let count = r.u32()? as usize;
+    // Each event takes at least its length prefix: a corrupt count cannot
+    // make this allocate more than the bytes could hold.
+    let mut events = Vec::with_capacity(count.min(bytes.len() / 4));
+    for _ in 0..count {
+        let n = r.u32()? as usize;
+        events.push(r.take(n)?);
+    }
+    Ok((events, r.0))
+}
+
+/// A serde adapter that keeps events in their binary form (a byte string
+/// holding an [`encode_event_list`] list), for state snapshots:
+/// `#[serde(with = "ufse_schema::event_list")]` on a `Vec<Event>`.
+/// Compact binary serde formats cannot carry the JSON-shaped [`Event`].
+pub mod event_list {
+    use std::fmt;
+
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    use super::{decode_event, encode_event_list, split_event_list};
+    use crate::event::Event;
+
+    /// Serializes `events` (a `Vec`, a `VecDeque`, ...) as one byte string.
+    pub fn serialize<'a, C, S>(events: &'a C, s: S) -> Result<S::Ok, S::Error>
+    where
+        &'a C: IntoIterator<Item = &'a Event, IntoIter: ExactSizeIterator>,
+        S: Serializer,
+    {
+        let events = events.into_iter();
+        let mut out = Vec::with_capacity(4 + events.len() * 96);
+        encode_event_list(events, &mut out);
+        s.serialize_bytes(&out)
+    }
+
+    /// Reads what [`serialize`] wrote.
+    pub fn deserialize<'de, C, D>(d: D) -> Result<C, D::Error>
+    where
+        C: FromIterator<Event>,
+        D: Deserializer<'de>,
+    {
+        struct List;
+        impl List {
+            fn decode<E: Error>(bytes: &[u8]) -> Result<Vec<Event>, E> {
+                let (events, rest) = split_event_list(bytes).map_err(E::custom)?;
+                if !rest.is_empty() {
+                    return Err(E::custom("trailing bytes after the event list"));
+                }
+                events.into_iter().map(|ev| decode_event(ev).map_err(E::custom)).collect()
+            }
+        }
+        impl<'de> Visitor<'de> for List {
+            type Value = Vec<Event>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a binary event list")
+            }
+            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<Event>, E> {
+                Self::decode(v)
+            }
+            // Self-describing formats such as JSON write bytes as an array.
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Event>, A::Error> {
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element::<u8>()? {
+                    bytes.push(b);
+                }
+                Self::decode(&bytes)
+            }
+        }
+        d.deserialize_bytes(List).map(C::from_iter)
+    }
+}
+
 impl Event {
     /// The binary form (see [`encode_event`]): what log records hold, and
     /// what tells a duplicate from a conflicting copy.
@@ -368,6 +466,33 @@ mod tests {
             assert_eq!(decode_event(&bytes).unwrap(), *ev, "seq {}", ev.seq);
             assert_eq!(ev.to_binary(), bytes, "deterministic");
         }
+    }
+
+    #[test]
+    fn event_lists_round_trip_and_refuse_damage() {
+        let body = br#"{"v":1,"sid":"s","events":[
+            {"t":"click","ts":2,"seq":2,"x":1,"y":2,"sel":"b","el":{"tag":"a"},"txt":"Go"},
+            {"t":"nav","ts":3,"seq":3,"url":"https://a/"}]}"#;
+        let events = parse_batch(body, &Limits::default()).unwrap().events;
+        let mut bytes = Vec::new();
+        encode_event_list(events.iter(), &mut bytes);
+        bytes.extend_from_slice(b"tail");
+        let (raw, rest) = split_event_list(&bytes).unwrap();
+        assert_eq!(rest, b"tail");
+        let back: Vec<Event> = raw.iter().map(|r| decode_event(r).unwrap()).collect();
+        assert_eq!(back, events);
+        let end = bytes.len() - 4;
+        for n in 0..end {
+            assert!(split_event_list(&bytes[..n]).is_err(), "prefix of {n} bytes");
+        }
+
+        // Through serde (JSON writes the byte string as an array).
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Held(#[serde(with = "event_list")] Vec<Event>);
+        let json = serde_json::to_string(&Held(events.clone())).unwrap();
+        assert_eq!(serde_json::from_str::<Held>(&json).unwrap().0, events);
+        let cut = serde_json::to_string(&bytes[..end - 1]).unwrap();
+        assert!(serde_json::from_str::<Held>(&cut).is_err());
     }
 
     #[test]

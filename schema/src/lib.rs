@@ -17,7 +17,7 @@ mod log_batch;
 mod reason;
 mod validate;
 
-pub use binary::{decode_event, encode_event, BinaryError};
+pub use binary::{decode_event, encode_event, event_list, BinaryError};
 pub use event::{Body, Element, ErrorKind, Event, NavType, Visibility};
 pub use log_batch::{
     corrected_ts, log_key, skew_offset, DecodeError, LogBatch, LOG_FORMAT_VERSION, MAX_SKEW_MS,

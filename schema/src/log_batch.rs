@@ -17,7 +17,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::binary::{decode_event, encode_event};
+use crate::binary::{decode_event, encode_event_list, split_event_list, BinaryError};
 use crate::event::Event;
 use crate::validate::ParsedBatch;
 
@@ -128,14 +128,7 @@ impl LogBatch {
         out.push(LOG_FORMAT_VERSION as u8);
         out.extend_from_slice(&(head.len() as u32).to_le_bytes());
         out.extend_from_slice(&head);
-        out.extend_from_slice(&(self.events.len() as u32).to_le_bytes());
-        let mut ev_bytes = Vec::with_capacity(128);
-        for ev in &self.events {
-            ev_bytes.clear();
-            encode_event(ev, &mut ev_bytes);
-            out.extend_from_slice(&(ev_bytes.len() as u32).to_le_bytes());
-            out.extend_from_slice(&ev_bytes);
-        }
+        encode_event_list(self.events.iter(), &mut out);
         out
     }
 
@@ -185,20 +178,12 @@ impl LogBatch {
         let head_len = len(take(4)?);
         let head: Head =
             serde_json::from_slice(take(head_len)?).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        let count = len(take(4)?);
-        // Each event takes at least its length prefix: a corrupt count
-        // cannot make this allocate more than the record could hold.
-        let mut events = Vec::with_capacity(count.min(bytes.len() / 4));
-        let mut raw = Vec::with_capacity(events.capacity());
-        for _ in 0..count {
-            let n = len(take(4)?);
-            let ev = take(n)?;
-            events.push(decode_event(ev).map_err(|e| DecodeError::Malformed(e.to_string()))?);
-            raw.push(ev);
-        }
+        let malformed = |e: BinaryError| DecodeError::Malformed(e.to_string());
+        let (raw, rest) = split_event_list(rest).map_err(malformed)?;
         if !rest.is_empty() {
             return Err(bad("trailing bytes after the events"));
         }
+        let events = raw.iter().map(|ev| decode_event(ev)).collect::<Result<_, _>>().map_err(malformed)?;
         let batch = LogBatch {
             project: head.project,
             sid: head.sid,

@@ -21,7 +21,7 @@ mod seqset;
 
 pub use detect::{detect, DetectReport};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -146,12 +146,44 @@ impl Output {
     }
 }
 
+/// Why snapshot bytes could not be restored.
+#[derive(Debug, thiserror::Error)]
+#[error("not a sessionizer snapshot of this version: {0}")]
+pub struct RestoreError(#[from] postcard::Error);
+
+/// A writer that keeps the first i/o error, which postcard's writer
+/// flavour replaces with a generic one.
+struct KeepError<W> {
+    inner: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> std::io::Write for KeepError<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.keep(e))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.keep(e))
+    }
+}
+
+impl<W> KeepError<W> {
+    fn keep(&mut self, e: std::io::Error) -> std::io::Error {
+        let copy = std::io::Error::new(e.kind(), e.to_string());
+        self.error.get_or_insert(e);
+        copy
+    }
+}
+
 /// One live session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Session {
     seen: SeqSet,
     /// Events waiting for the reorder bound, kept sorted by `(ts, seq)`.
-    buffer: Vec<Event>,
+    /// A deque: events mostly arrive in order at the back and leave at the
+    /// front, and moving large events along a vector cost more than the rules.
+    #[serde(with = "ufse_schema::event_list")]
+    buffer: VecDeque<Event>,
     /// Newest client time seen.
     max_ts: i64,
     /// Everything before this has been released; earlier arrivals are late.
@@ -209,7 +241,8 @@ impl Sessionizer {
         self
     }
 
-    /// Restores a snapshot made by serializing a `Sessionizer`.
+    /// Restores a snapshot written by [`Sessionizer::snapshot`] or
+    /// [`Sessionizer::write_snapshot`].
     ///
     /// # Errors
     ///
@@ -218,16 +251,32 @@ impl Sessionizer {
         snapshot: &[u8],
         config: SessionizerConfig,
         rules: Arc<RuleSet>,
-    ) -> Result<Self, serde_json::Error> {
-        let mut s: Sessionizer = serde_json::from_slice(snapshot)?;
+    ) -> Result<Self, RestoreError> {
+        let mut s: Sessionizer = postcard::from_bytes(snapshot)?;
         s.config = config;
         s.rules = rules;
         Ok(s)
     }
 
-    /// Serializes the whole state.
+    /// Serializes the whole state in a compact binary form (postcard, with
+    /// buffered events in their log binary form): snapshots of busy
+    /// partitions hold millions of buffered events, and JSON made writing
+    /// them cost as much as processing.
     pub fn snapshot(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("sessionizer state serializes")
+        postcard::to_stdvec(self).expect("sessionizer state serializes")
+    }
+
+    /// Like [`Sessionizer::snapshot`], streamed to `w` instead of built in memory.
+    ///
+    /// # Errors
+    ///
+    /// When writing to `w` fails.
+    pub fn write_snapshot<W: std::io::Write>(&self, w: W) -> std::io::Result<W> {
+        let mut w = KeepError { inner: w, error: None };
+        match postcard::to_io(self, &mut w) {
+            Ok(_) => Ok(w.inner),
+            Err(e) => Err(w.error.take().unwrap_or_else(|| std::io::Error::other(e))),
+        }
     }
 
     /// Live sessions.
@@ -297,9 +346,14 @@ impl Sessionizer {
                 out.drop(DropReason::Late);
                 continue;
             }
-            let at = session.buffer.partition_point(|e| (e.ts, e.seq) < (ev.ts, ev.seq));
             session.max_ts = session.max_ts.max(ev.ts);
-            session.buffer.insert(at, ev);
+            match session.buffer.back() {
+                Some(last) if (last.ts, last.seq) > (ev.ts, ev.seq) => {
+                    let at = session.buffer.partition_point(|e| (e.ts, e.seq) < (ev.ts, ev.seq));
+                    session.buffer.insert(at, ev);
+                }
+                _ => session.buffer.push_back(ev),
+            }
         }
         if stored.count > 0 {
             stored.project = batch.project;
@@ -383,7 +437,7 @@ impl Session {
     fn new(batch: &LogBatch, now: i64) -> Self {
         Session {
             seen: SeqSet::default(),
-            buffer: Vec::new(),
+            buffer: VecDeque::new(),
             max_ts: i64::MIN,
             released_to: i64::MIN,
             last_ts: i64::MIN,
@@ -450,7 +504,7 @@ impl Session {
         // than the rules do.
         let mut buffer = std::mem::take(&mut self.buffer);
         let mut signals = Vec::new();
-        for ev in &buffer[..n] {
+        for ev in buffer.range(..n) {
             if self.last_ts != i64::MIN {
                 let gap = ev.ts - self.last_ts > cfg.idle_timeout_ms;
                 let long = ev.ts - self.live.start_ts > cfg.max_duration_ms;
@@ -472,7 +526,7 @@ impl Session {
         buffer.drain(..n);
         // Most sessions sit idle with an empty buffer: give its memory back.
         if buffer.is_empty() {
-            buffer = Vec::new();
+            buffer = VecDeque::new();
         } else if buffer.capacity() > 4 * buffer.len() {
             buffer.shrink_to_fit();
         }
