@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -118,7 +118,13 @@ impl Writer {
                 let depth = self.state.queue_depth.fetch_sub(batch.len(), Ordering::AcqRel) - batch.len();
                 metrics::gauge!("ufse_log_queue_depth").set(depth as f64);
             }
-            match self.commit_round(&batch) {
+            let started = Instant::now();
+            let round = self.commit_round(&batch);
+            if !batch.is_empty() {
+                // Write plus fsyncs: what every acknowledgement waits for at least.
+                metrics::histogram!("ufse_log_commit_seconds").record(started.elapsed().as_secs_f64());
+            }
+            match round {
                 Ok(appended) => {
                     for (req, a) in batch.into_iter().zip(appended) {
                         req.done.complete(Ok(a));
