@@ -97,14 +97,16 @@ fn is_date(s: &str) -> bool {
 /// Issue severity, from what went wrong and how many sessions it hit.
 ///
 /// `score = weight(kind) + floor(log10(affected sessions))`, with weights
-/// `error_click` 3, `rage_click` 2, `dead_click` 1; `critical` from 5,
-/// `high` from 4, `medium` from 3, else `low`. An error a user caused by
-/// clicking is worse than a click that did nothing; each tenfold increase
-/// in reach moves an issue up one step.
+/// 3 for `error_click` and `failed_request` (the app broke in the user's
+/// hands), 2 for `rage_click`, `form_loop` and `unresponsive` (the user is
+/// blocked and says so), and 1 for `dead_click`, `slow_click`, `u_turn`,
+/// `thrashed_cursor` and `excessive_scroll` (friction, or confusion);
+/// `critical` from 5, `high` from 4, `medium` from 3, else `low`. Each
+/// tenfold increase in reach moves an issue up one step.
 pub fn severity(kind: SignalKind, sessions: u64) -> &'static str {
     let weight = match kind {
-        SignalKind::ErrorClick => 3,
-        SignalKind::RageClick => 2,
+        SignalKind::ErrorClick | SignalKind::FailedRequest => 3,
+        SignalKind::RageClick | SignalKind::FormLoop | SignalKind::Unresponsive => 2,
         _ => 1,
     };
     let reach = sessions.max(1).ilog10();
@@ -163,5 +165,8 @@ mod tests {
         assert_eq!(severity(SignalKind::ErrorClick, 1), "medium");
         assert_eq!(severity(SignalKind::ErrorClick, 10), "high");
         assert_eq!(severity(SignalKind::RageClick, 1000), "critical");
+        assert_eq!(severity(SignalKind::FailedRequest, 10), "high");
+        assert_eq!(severity(SignalKind::FormLoop, 10), "medium");
+        assert_eq!(severity(SignalKind::UTurn, 10), "low");
     }
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ufse_engine::{RuleSet, SessionEngine, Signal};
-use ufse_schema::{corrected_ts, DropReason, Event, LogBatch};
+use ufse_schema::{corrected_ts, Body, DropReason, Event, LogBatch};
 
 use live::Live;
 use seqset::{Seen, SeqSet};
@@ -314,7 +314,11 @@ impl Sessionizer {
             session.live.uid = batch.uid.as_deref().map(Box::from);
         }
         let mut stored = StoredEvents { first_ts: i64::MAX, max_cts: i64::MIN, ..StoredEvents::default() };
-        for (i, ev) in batch.events.into_iter().enumerate() {
+        // Scroll legs are measured in viewports: an event without its own
+        // `vh` takes the batch's (after its identity is taken, so what is
+        // stored stays as sent).
+        let batch_vh = batch.ctx.as_ref().and_then(|c| c.get("vh")).and_then(serde_json::Value::as_f64);
+        for (i, mut ev) in batch.events.into_iter().enumerate() {
             let encoded;
             let identity: &[u8] = match raw.get(i).copied() {
                 Some(bytes) => bytes,
@@ -333,6 +337,9 @@ impl Sessionizer {
                     out.drop(DropReason::SeqConflict);
                     continue;
                 }
+            }
+            if let Body::Scroll { vh: vh @ None, .. } = &mut ev.body {
+                *vh = batch_vh;
             }
             if self.keep_events {
                 stored.count += 1;

@@ -39,6 +39,17 @@ pub struct RageClickConfig {
     pub radius_px: f64,
     /// Clicks matching these are transparent: they neither count nor break a run.
     pub ignore_selectors: SelectorList,
+    /// Clicks whose whole label (`txt`, trimmed, case-insensitive) is one of
+    /// these are transparent too: steppers and pagination are clicked
+    /// quickly and repeatedly on purpose.
+    pub ignore_labels: Vec<String>,
+    /// Clicks whose label is only digits (`#` on the wire) are transparent:
+    /// page numbers.
+    pub ignore_digit_labels: bool,
+    /// A rage run with a dead click in it also yields one `dead_click` for
+    /// the run, and one with an error one `error_click`, instead of one
+    /// per click.
+    pub fold: bool,
 }
 
 impl Default for RageClickConfig {
@@ -49,7 +60,24 @@ impl Default for RageClickConfig {
             max_interval_ms: 1000,
             radius_px: 30.0,
             ignore_selectors: SelectorList::default(),
+            ignore_labels: ["+", "-", "\u{2212}", "next", "prev", "previous", ">", "<", "\u{bb}", "\u{ab}"]
+                .map(String::from)
+                .to_vec(),
+            ignore_digit_labels: true,
+            fold: true,
         }
+    }
+}
+
+impl RageClickConfig {
+    /// Whether a click label marks a stepper or pagination control.
+    pub(crate) fn ignores_label(&self, txt: Option<&str>) -> bool {
+        let Some(label) = txt.map(str::trim).filter(|t| !t.is_empty()) else { return false };
+        if self.ignore_digit_labels && label.chars().all(|c| c == '#' || c.is_ascii_digit()) {
+            return true;
+        }
+        let label = label.to_lowercase();
+        self.ignore_labels.iter().any(|w| w.trim().chars().flat_map(char::to_lowercase).eq(label.chars()))
     }
 }
 
@@ -82,6 +110,147 @@ impl Default for DeadClickConfig {
     }
 }
 
+/// `slow_click`: the first reaction to a click comes late, but within the
+/// dead-click window (the same reactions count; see [`DeadClickConfig`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlowClickConfig {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// A first reaction later than this after the click is slow.
+    pub min_delay_ms: i64,
+}
+
+impl Default for SlowClickConfig {
+    fn default() -> Self {
+        SlowClickConfig { enabled: true, min_delay_ms: 1000 }
+    }
+}
+
+/// `failed_request`: a request started soon after a click or submit failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailedRequestConfig {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Longest delay from the click or submit to the request's start.
+    pub window_ms: i64,
+    /// Statuses from this one up count as failed (0, a network failure, always does).
+    pub min_status: u16,
+    /// How long a click stays a candidate for requests still running: a
+    /// request is reported when it ends, so one that started in the window
+    /// may arrive this much later.
+    pub max_request_ms: i64,
+}
+
+impl Default for FailedRequestConfig {
+    fn default() -> Self {
+        FailedRequestConfig { enabled: true, window_ms: 5000, min_status: 500, max_request_ms: 30_000 }
+    }
+}
+
+/// `form_loop`: the same form submitted again and again without leaving the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FormLoopConfig {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Submits of one form a loop needs.
+    pub min_submits: u32,
+    /// Longest span from the loop's first submit to its last.
+    pub window_ms: i64,
+}
+
+impl Default for FormLoopConfig {
+    fn default() -> Self {
+        FormLoopConfig { enabled: true, min_submits: 3, window_ms: 30_000 }
+    }
+}
+
+/// Reversals of direction along one axis: `thrashed_cursor` (pointer, x)
+/// and `excessive_scroll` (scroll, y). No `Default`: each rule has its own
+/// (a rules file is merged over the profile's values, see [`RuleSet::from_toml`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalsConfig {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Reversals within `window_ms` that make a signal.
+    pub min_reversals: u32,
+    /// The span those reversals must fit in.
+    pub window_ms: i64,
+    /// Shortest leg between two reversals, in px (`thrashed_cursor`).
+    pub min_leg_px: f64,
+    /// Shortest leg as a share of the viewport height (`excessive_scroll`;
+    /// 0 = use `min_leg_px`).
+    pub min_leg_viewports: f64,
+}
+
+impl ReversalsConfig {
+    /// The shortest leg, in px, given the viewport height where known;
+    /// `None` when it cannot be told (a viewport share without a viewport).
+    pub(crate) fn leg_px(&self, vh: Option<f64>) -> Option<f64> {
+        match vh.filter(|vh| *vh > 0.0) {
+            Some(vh) if self.min_leg_viewports > 0.0 => Some(vh * self.min_leg_viewports),
+            _ => (self.min_leg_px > 0.0).then_some(self.min_leg_px),
+        }
+    }
+
+    fn thrashed_cursor() -> Self {
+        ReversalsConfig {
+            enabled: true,
+            min_reversals: 10,
+            window_ms: 2000,
+            min_leg_px: 20.0,
+            min_leg_viewports: 0.0,
+        }
+    }
+
+    fn excessive_scroll() -> Self {
+        ReversalsConfig {
+            enabled: true,
+            min_reversals: 4,
+            window_ms: 5000,
+            min_leg_px: 0.0,
+            min_leg_viewports: 0.5,
+        }
+    }
+}
+
+/// `u_turn`: the user went to a page and straight back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UTurnConfig {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Longest stay on the page before going back.
+    pub window_ms: i64,
+}
+
+impl Default for UTurnConfig {
+    fn default() -> Self {
+        UTurnConfig { enabled: true, window_ms: 5000 }
+    }
+}
+
+/// `unresponsive`: a long task blocked the page right after a click.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UnresponsiveConfig {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Shortest long task that counts.
+    pub min_task_ms: u64,
+    /// Longest delay from the click to the task's start.
+    pub window_ms: i64,
+}
+
+impl Default for UnresponsiveConfig {
+    fn default() -> Self {
+        UnresponsiveConfig { enabled: true, min_task_ms: 1000, window_ms: 1000 }
+    }
+}
+
 /// `error_click`: an uncaught error soon after a click.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -111,6 +280,20 @@ pub struct RuleSet {
     pub dead_click: DeadClickConfig,
     /// Error clicks.
     pub error_click: ErrorClickConfig,
+    /// Slow clicks.
+    pub slow_click: SlowClickConfig,
+    /// Failed requests.
+    pub failed_request: FailedRequestConfig,
+    /// Form loops.
+    pub form_loop: FormLoopConfig,
+    /// Thrashed cursor.
+    pub thrashed_cursor: ReversalsConfig,
+    /// U-turns.
+    pub u_turn: UTurnConfig,
+    /// Excessive scrolling.
+    pub excessive_scroll: ReversalsConfig,
+    /// Unresponsive page.
+    pub unresponsive: UnresponsiveConfig,
 }
 
 impl Default for RuleSet {
@@ -120,6 +303,13 @@ impl Default for RuleSet {
             rage_click: RageClickConfig::default(),
             dead_click: DeadClickConfig::default(),
             error_click: ErrorClickConfig::default(),
+            slow_click: SlowClickConfig::default(),
+            failed_request: FailedRequestConfig::default(),
+            form_loop: FormLoopConfig::default(),
+            thrashed_cursor: ReversalsConfig::thrashed_cursor(),
+            u_turn: UTurnConfig::default(),
+            excessive_scroll: ReversalsConfig::excessive_scroll(),
+            unresponsive: UnresponsiveConfig::default(),
         }
     }
 }
@@ -147,14 +337,18 @@ impl RuleSet {
     ///
     /// [`RulesError`] naming the bad key.
     pub fn from_toml(text: &str, profile: Option<&str>) -> Result<Self, RulesError> {
-        let mut table: toml::Table = text.parse()?;
+        let mut file: toml::Table = text.parse()?;
         let name = match profile {
             Some(p) => p.to_owned(),
-            None => table.get("profile").and_then(|v| v.as_str()).unwrap_or("ufse").to_owned(),
+            None => file.get("profile").and_then(|v| v.as_str()).unwrap_or("ufse").to_owned(),
         };
-        RuleSet::profile(&name)?;
-        table.insert("profile".into(), toml::Value::String(name));
-        let rules: RuleSet = table.try_into()?;
+        file.insert("profile".into(), toml::Value::String(name.clone()));
+        // The file is laid over the profile's own values, key by key, so a
+        // partial section keeps that profile's defaults for the rest.
+        let mut merged =
+            toml::Table::try_from(RuleSet::profile(&name)?).expect("rule sets serialize to TOML");
+        merge(&mut merged, file);
+        let rules: RuleSet = merged.try_into()?;
         rules.validate()?;
         Ok(rules)
     }
@@ -168,16 +362,73 @@ impl RuleSet {
         check(self.dead_click.net_grace_ms >= 0, "dead_click.net_grace_ms", "must not be negative")?;
         check(self.dead_click.repeat_ms >= 0, "dead_click.repeat_ms", "must not be negative")?;
         check(self.error_click.window_ms > 0, "error_click.window_ms", "must be positive")?;
+        check(self.slow_click.min_delay_ms >= 0, "slow_click.min_delay_ms", "must not be negative")?;
+        check(self.failed_request.window_ms > 0, "failed_request.window_ms", "must be positive")?;
+        check(
+            self.failed_request.max_request_ms >= 0,
+            "failed_request.max_request_ms",
+            "must not be negative",
+        )?;
+        check(self.form_loop.min_submits >= 2, "form_loop.min_submits", "must be at least 2")?;
+        check(self.form_loop.window_ms > 0, "form_loop.window_ms", "must be positive")?;
+        for (r, min, window, leg) in [
+            (
+                &self.thrashed_cursor,
+                "thrashed_cursor.min_reversals",
+                "thrashed_cursor.window_ms",
+                "thrashed_cursor.min_leg_px",
+            ),
+            (
+                &self.excessive_scroll,
+                "excessive_scroll.min_reversals",
+                "excessive_scroll.window_ms",
+                "excessive_scroll.min_leg_px",
+            ),
+        ] {
+            check(r.min_reversals >= 1, min, "must be at least 1")?;
+            check(r.window_ms > 0, window, "must be positive")?;
+            check(
+                r.min_leg_px >= 0.0
+                    && r.min_leg_viewports >= 0.0
+                    && (r.min_leg_px > 0.0 || r.min_leg_viewports > 0.0),
+                leg,
+                "one of min_leg_px and min_leg_viewports must be positive, neither negative",
+            )?;
+        }
+        check(self.u_turn.window_ms > 0, "u_turn.window_ms", "must be positive")?;
+        check(self.unresponsive.window_ms >= 0, "unresponsive.window_ms", "must not be negative")?;
         Ok(())
     }
 
     /// How far behind the newest event a rule may still need to look:
     /// the horizon after which a silent session has nothing left to decide.
     pub fn horizon_ms(&self) -> i64 {
-        self.rage_click
-            .max_interval_ms
-            .max(self.dead_click.window_ms + self.dead_click.net_grace_ms)
-            .max(self.error_click.window_ms)
+        [
+            self.rage_click.max_interval_ms,
+            self.dead_click.window_ms + self.dead_click.net_grace_ms,
+            self.error_click.window_ms,
+            self.failed_request.window_ms + self.failed_request.max_request_ms,
+            self.form_loop.window_ms,
+            self.thrashed_cursor.window_ms,
+            self.u_turn.window_ms,
+            self.excessive_scroll.window_ms,
+            self.unresponsive.window_ms,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+}
+
+/// Lays `over` onto `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
     }
 }
 
@@ -193,6 +444,23 @@ mod tests {
         assert_eq!(r.rage_click.max_interval_ms, 1000);
         assert_eq!(r.dead_click, DeadClickConfig::default());
         assert!(r.rage_click.ignore_selectors.matches("div.stepper > button"));
+        // A partial section keeps that rule's own defaults, not another's.
+        let r = RuleSet::from_toml("[excessive_scroll]\nmin_reversals = 6\n", None).unwrap();
+        assert_eq!(r.excessive_scroll.min_reversals, 6);
+        assert_eq!(r.excessive_scroll.min_leg_viewports, 0.5);
+        assert_eq!(r.thrashed_cursor, RuleSet::default().thrashed_cursor);
+    }
+
+    #[test]
+    fn stepper_and_pagination_labels() {
+        let r = RageClickConfig::default();
+        for label in ["+", " Next ", "PREV", "\u{2212}", "\u{bb}", "##", "3"] {
+            assert!(r.ignores_label(Some(label)), "{label:?}");
+        }
+        for label in ["Next page", "Buy", "", "#a"] {
+            assert!(!r.ignores_label(Some(label)), "{label:?}");
+        }
+        assert!(!r.ignores_label(None));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `dead_click`: a click that gets no reaction within the window.
+//! `dead_click`: a click that gets no reaction within the window; and
+//! `slow_click`, a click whose first reaction comes late but within it.
+//! Both judge the same clicks against the same reactions.
 
 use std::collections::VecDeque;
 
@@ -6,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event, Visibility};
 
 use super::{Click, ClickRef, Emit};
-use crate::config::DeadClickConfig;
+use crate::config::{DeadClickConfig, SlowClickConfig};
 use crate::SignalKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Pending {
     click: ClickRef,
-    reacted: bool,
+    /// Earliest reaction in the window so far (requests are reported when
+    /// they end, so reactions do not arrive in time order).
+    reaction: Option<i64>,
 }
 
 /// Clicks waiting for a verdict.
@@ -28,13 +32,13 @@ impl DeadClick {
 
     /// Decides every click whose window, plus the grace for requests still
     /// in flight, lies entirely before `now`.
-    pub fn advance(&mut self, cfg: &DeadClickConfig, now: i64, emit: &mut Emit<'_>) {
+    pub fn advance(&mut self, cfg: &DeadClickConfig, slow: &SlowClickConfig, now: i64, emit: &mut Emit<'_>) {
         while let Some(p) = self.pending.front() {
             if now <= p.click.ts + cfg.window_ms + cfg.net_grace_ms {
                 break;
             }
             let p = self.pending.pop_front().expect("front exists");
-            Self::decide(cfg, p, emit);
+            Self::decide(cfg, slow, p, emit);
         }
     }
 
@@ -66,7 +70,7 @@ impl DeadClick {
                     break;
                 }
                 if p.click.ts <= at {
-                    p.reacted = true;
+                    p.reaction = Some(p.reaction.map_or(at, |r| r.min(at)));
                 }
             }
         }
@@ -81,11 +85,11 @@ impl DeadClick {
             .iter()
             .rev()
             .take_while(|p| c.ev.ts - p.click.ts <= cfg.repeat_ms)
-            .any(|p| !p.reacted && p.click.sel == c.sel);
+            .any(|p| p.reaction.is_none() && p.click.sel == c.sel);
         if repeat || !Self::candidate(cfg, c) {
             return;
         }
-        self.pending.push_back(Pending { click: c.to_ref(), reacted: false });
+        self.pending.push_back(Pending { click: c.to_ref(), reaction: None });
     }
 
     /// Clicks that may legitimately get no visible reaction are never dead.
@@ -99,15 +103,22 @@ impl DeadClick {
     }
 
     /// The session ended: what has not reacted by now never will.
-    pub fn flush(&mut self, cfg: &DeadClickConfig, emit: &mut Emit<'_>) {
+    pub fn flush(&mut self, cfg: &DeadClickConfig, slow: &SlowClickConfig, emit: &mut Emit<'_>) {
         while let Some(p) = self.pending.pop_front() {
-            Self::decide(cfg, p, emit);
+            Self::decide(cfg, slow, p, emit);
         }
     }
 
-    fn decide(cfg: &DeadClickConfig, p: Pending, emit: &mut Emit<'_>) {
-        if !p.reacted {
-            emit.signal(SignalKind::DeadClick, &p.click, p.click.ts + cfg.window_ms, 1, vec![p.click.seq]);
+    fn decide(cfg: &DeadClickConfig, slow: &SlowClickConfig, p: Pending, emit: &mut Emit<'_>) {
+        let c = &p.click;
+        match p.reaction {
+            None if cfg.enabled => {
+                emit.signal(SignalKind::DeadClick, c, c.ts + cfg.window_ms, 1, vec![c.seq]);
+            }
+            Some(at) if slow.enabled && at - c.ts > slow.min_delay_ms => {
+                emit.signal(SignalKind::SlowClick, c, c.ts, 1, vec![c.seq]);
+            }
+            _ => {}
         }
     }
 }

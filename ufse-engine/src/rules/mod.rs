@@ -3,11 +3,23 @@
 
 mod dead_click;
 mod error_click;
+mod failed_request;
+mod fold;
+mod form_loop;
 mod rage_click;
+mod reversals;
+mod u_turn;
+mod unresponsive;
 
 pub(crate) use dead_click::DeadClick;
 pub(crate) use error_click::ErrorClick;
+pub(crate) use failed_request::FailedRequest;
+pub(crate) use fold::Fold;
+pub(crate) use form_loop::FormLoop;
 pub(crate) use rage_click::RageClick;
+pub(crate) use reversals::{Reversals, Sample};
+pub(crate) use u_turn::UTurn;
+pub(crate) use unresponsive::Unresponsive;
 
 use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Element, Event};
@@ -45,6 +57,14 @@ impl<'a> Click<'a> {
         }
     }
 
+    /// The click's label (`txt`).
+    pub fn txt(&self) -> Option<&'a str> {
+        match &self.ev.body {
+            Body::Click { txt, .. } => txt.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn to_ref(&self) -> ClickRef {
         ClickRef {
             seq: self.ev.seq,
@@ -53,6 +73,20 @@ impl<'a> Click<'a> {
             y: self.y,
             sel: self.sel.to_owned(),
             url: self.url.map(str::to_owned),
+        }
+    }
+}
+
+impl ClickRef {
+    /// A `submit` as a trigger of what follows it (it has no position).
+    pub fn submit(ev: &Event, sel: &str, page: Option<&str>) -> Self {
+        ClickRef {
+            seq: ev.seq,
+            ts: ev.ts,
+            x: 0.0,
+            y: 0.0,
+            sel: sel.to_owned(),
+            url: ev.url.as_deref().or(page).map(str::to_owned),
         }
     }
 }
@@ -83,6 +117,29 @@ impl Emit<'_> {
             evidence,
             sel: Some(first.sel.clone()),
             url: first.url.clone(),
+        });
+    }
+
+    /// Emits a page-level signal: no selector, the page as `url`.
+    pub fn page_signal(
+        &mut self,
+        kind: SignalKind,
+        url: Option<&str>,
+        ts: i64,
+        end_ts: i64,
+        count: u32,
+        mut evidence: Vec<u64>,
+    ) {
+        evidence.sort_unstable();
+        self.out.push(Signal {
+            kind,
+            sid: self.sid.to_owned(),
+            ts,
+            end_ts,
+            count,
+            evidence,
+            sel: None,
+            url: url.map(str::to_owned),
         });
     }
 }

@@ -18,6 +18,11 @@ impl RageClick {
         self.run.is_empty()
     }
 
+    /// The clicks of the open run (which may still become rage).
+    pub fn open_run(&self) -> &[ClickRef] {
+        &self.run
+    }
+
     /// Closes the run once session time has passed the point where another
     /// click could still extend it.
     pub fn advance(&mut self, cfg: &RageClickConfig, now: i64, emit: &mut Emit<'_>) {
@@ -35,8 +40,9 @@ impl RageClick {
     ) {
         match (&ev.body, click) {
             (Body::Click { .. }, Some(c)) => {
-                // Typing targets and ignored selectors are transparent to runs.
-                if c.el.is_text_like() || cfg.ignore_selectors.matches(c.sel) {
+                // Typing targets, steppers, pagination and ignored selectors
+                // are transparent to runs.
+                if c.el.is_text_like() || cfg.ignores_label(c.txt()) || cfg.ignore_selectors.matches(c.sel) {
                     return;
                 }
                 if let Some(last) = self.run.last() {

@@ -1,0 +1,520 @@
+//! Rule tests: each rule's behaviour, its look-alikes, and how rules meet.
+
+use super::*;
+use serde_json::json;
+use ufse_schema::parse_event;
+
+fn ev(v: serde_json::Value) -> Event {
+    parse_event(v.as_object().unwrap().clone()).unwrap()
+}
+
+fn click(seq: u64, ts: i64, x: f64, sel: &str) -> Event {
+    ev(json!({"t":"click","ts":ts,"seq":seq,"x":x,"y":100,"sel":sel,"el":{"tag":"button"}}))
+}
+
+fn run(rules: &RuleSet, events: &[Event]) -> Vec<Signal> {
+    let mut s = SessionEngine::new();
+    let mut out = Vec::new();
+    for e in events {
+        s.on_event(rules, "s", e, &mut out);
+    }
+    s.on_end(rules, "s", &mut out);
+    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    out
+}
+
+fn kinds(out: &[Signal]) -> Vec<(SignalKind, Vec<u64>)> {
+    out.iter().map(|s| (s.kind, s.evidence.clone())).collect()
+}
+
+fn nav(seq: u64, ts: i64) -> Event {
+    ev(json!({"t":"nav","ts":ts,"seq":seq,"url":"https://shop.example.com/cart","nav":"load"}))
+}
+
+fn mutation(seq: u64, ts: i64) -> Event {
+    ev(json!({"t":"mutation","ts":ts,"seq":seq,"n":3}))
+}
+
+#[test]
+fn rage_needs_three_close_quick_clicks_and_reports_the_whole_run() {
+    let rules = RuleSet::default();
+    let out = run(
+        &rules,
+        &[
+            nav(1, 0),
+            click(2, 100, 10.0, "b#x"),
+            mutation(3, 110),
+            click(4, 600, 20.0, "b#x"),
+            click(5, 1600, 30.0, "b#x"),
+            click(6, 1700, 30.0, "b#x"),
+        ],
+    );
+    let rage: Vec<_> = out.iter().filter(|s| s.kind == SignalKind::RageClick).collect();
+    assert_eq!(rage.len(), 1);
+    assert_eq!(rage[0].count, 4);
+    assert_eq!(rage[0].evidence, vec![2, 4, 5, 6]);
+    assert_eq!((rage[0].ts, rage[0].end_ts), (100, 1700));
+    assert_eq!(rage[0].url.as_deref(), Some("https://shop.example.com/cart"));
+    // Click 4 got no reaction (the mutation answered click 2): the run
+    // also yields one dead click, folded, sharing its evidence.
+    assert_eq!(
+        kinds(&out),
+        vec![(SignalKind::DeadClick, vec![2, 4, 5, 6]), (SignalKind::RageClick, vec![2, 4, 5, 6])]
+    );
+    assert_eq!(out[0].end_ts, 1700 + 3000);
+}
+
+#[test]
+fn rage_run_breaks_on_distance_gap_and_selection() {
+    let rules = RuleSet::default();
+    // 31 px apart breaks (radius 30), 1001 ms breaks (interval 1000).
+    let far = run(&rules, &[click(1, 0, 0.0, "b"), click(2, 100, 31.0, "b"), click(3, 200, 62.0, "b")]);
+    assert!(far.iter().all(|s| s.kind != SignalKind::RageClick));
+    let slow = run(&rules, &[click(1, 0, 0.0, "b"), click(2, 1001, 0.0, "b"), click(3, 2002, 0.0, "b")]);
+    assert!(slow.iter().all(|s| s.kind != SignalKind::RageClick));
+    let selecting = run(
+        &rules,
+        &[
+            click(1, 0, 0.0, "p"),
+            ev(json!({"t":"select","ts":50,"seq":2})),
+            click(3, 100, 0.0, "p"),
+            click(4, 200, 0.0, "p"),
+        ],
+    );
+    assert!(selecting.iter().all(|s| s.kind != SignalKind::RageClick));
+}
+
+#[test]
+fn clicks_on_text_inputs_are_transparent_to_rage() {
+    let rules = RuleSet::default();
+    let input = ev(
+        json!({"t":"click","ts":150,"seq":3,"x":0,"y":100,"sel":"input#q","el":{"tag":"input","type":"text"}}),
+    );
+    let out = run(&rules, &[click(1, 0, 0.0, "b"), click(2, 100, 0.0, "b"), input, click(4, 200, 0.0, "b")]);
+    let rage: Vec<_> = out.iter().filter(|s| s.kind == SignalKind::RageClick).collect();
+    assert_eq!(rage.len(), 1);
+    assert_eq!(rage[0].evidence, vec![1, 2, 4]);
+}
+
+#[test]
+fn dead_click_waits_for_late_requests_and_counts_reactions() {
+    let rules = RuleSet::default();
+    // No reaction at all: dead, end_ts = click + window.
+    let out = run(&rules, &[nav(1, 0), click(2, 1000, 0.0, "b#dead")]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![2])]);
+    assert_eq!(out[0].end_ts, 4000);
+    // A request that started 2.5 s after the click and ended 9 s later is a reaction.
+    let net = ev(
+        json!({"t":"net","ts":12_500,"seq":3,"method":"POST","url":"https://api/x","status":200,"dur":9_000}),
+    );
+    let out = run(&rules, &[nav(1, 0), click(2, 1000, 0.0, "b"), net]);
+    // ... though a first reaction after 1 s makes it a slow click.
+    assert_eq!(kinds(&out), vec![(SignalKind::SlowClick, vec![2])]);
+    // A mutation just after the window does not save it.
+    let out = run(&rules, &[nav(1, 0), click(2, 1000, 0.0, "b"), mutation(3, 4001)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![2])]);
+    // The decision is made once session time passes window + grace, not before.
+    let mut s = SessionEngine::new();
+    let mut out = Vec::new();
+    s.on_event(&rules, "s", &click(1, 0, 0.0, "b"), &mut out);
+    s.on_watermark(&rules, "s", 13_000, &mut out);
+    assert!(out.is_empty());
+    s.on_watermark(&rules, "s", 13_001, &mut out);
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn dead_click_exclusions_and_repeats() {
+    let rules = RuleSet::default();
+    let blank = ev(json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"a.ext",
+        "el":{"tag":"a","href":"https://x","target":"_blank"}}));
+    let canvas = ev(json!({"t":"click","ts":5000,"seq":2,"x":0,"y":0,"sel":"canvas","el":{"tag":"canvas"}}));
+    let body = ev(json!({"t":"click","ts":10000,"seq":3,"x":0,"y":0,"sel":"body","el":{"tag":"body"}}));
+    assert!(run(&rules, &[blank, canvas, body]).is_empty());
+    // Two clicks on one selector 500 ms apart: one dead click.
+    let out = run(&rules, &[click(1, 0, 0.0, "b#x"), click(2, 500, 0.0, "b#x")]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+}
+
+/// Regression: repeat suppression compared against the last click on any
+/// selector, so X, Y, X gave two dead clicks on X and a long chain of X
+/// clicks hid every one after the first.
+#[test]
+fn dead_click_repeats_are_judged_per_selector_against_waiting_clicks() {
+    let rules = RuleSet::default();
+    let out = run(&rules, &[click(1, 0, 0.0, "b#x"), click(2, 200, 500.0, "b#y"), click(3, 500, 0.0, "b#x")]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1]), (SignalKind::DeadClick, vec![2])]);
+    // 100 px apart, so the chain is no rage run.
+    let chain: Vec<Event> = (0..4).map(|i| click(i + 1, i as i64 * 900, i as f64 * 100.0, "b#x")).collect();
+    let out = run(&rules, &chain);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1]), (SignalKind::DeadClick, vec![3])]);
+    // The first click got its reaction; the repeat did not: the repeat is dead.
+    let out = run(&rules, &[click(1, 0, 0.0, "b#x"), mutation(2, 100), click(3, 500, 0.0, "b#x")]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![3])]);
+}
+
+#[test]
+fn error_click_is_on_the_most_recent_click_and_broken_by_nav() {
+    let rules = RuleSet::default();
+    let err = |seq, ts| ev(json!({"t":"error","ts":ts,"seq":seq,"msg":"boom","kind":"error"}));
+    let out = run(
+        &rules,
+        &[
+            click(1, 0, 0.0, "b#a"),
+            mutation(2, 10),
+            click(3, 2000, 0.0, "b#b"),
+            mutation(4, 2010),
+            err(5, 2900),
+        ],
+    );
+    assert_eq!(kinds(&out), vec![(SignalKind::ErrorClick, vec![3, 5])]);
+    assert_eq!(out[0].sel.as_deref(), Some("b#b"));
+    let out = run(&rules, &[click(1, 0, 0.0, "b"), nav(2, 10), err(3, 500)]);
+    assert!(out.iter().all(|s| s.kind != SignalKind::ErrorClick));
+    let out = run(&rules, &[click(1, 0, 0.0, "b"), mutation(2, 10), err(3, 1001)]);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn snapshot_restore_mid_session_gives_the_same_signals() {
+    let rules = RuleSet::default();
+    let events = [nav(1, 0), click(2, 100, 0.0, "b"), click(3, 200, 0.0, "b"), click(4, 300, 0.0, "b")];
+    let whole = run(&rules, &events);
+    let mut s = SessionEngine::new();
+    let mut out = Vec::new();
+    for e in &events[..2] {
+        s.on_event(&rules, "s", e, &mut out);
+    }
+    let snap = serde_json::to_string(&s).unwrap();
+    let mut s: SessionEngine = serde_json::from_str(&snap).unwrap();
+    for e in &events[2..] {
+        s.on_event(&rules, "s", e, &mut out);
+    }
+    s.on_end(&rules, "s", &mut out);
+    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    assert_eq!(out, whole);
+}
+
+fn labelled(seq: u64, ts: i64, txt: &str) -> Event {
+    ev(
+        json!({"t":"click","ts":ts,"seq":seq,"x":5,"y":5,"sel":"div.qty > button","el":{"tag":"button"},"txt":txt}),
+    )
+}
+
+fn only(out: &[Signal], kind: SignalKind) -> Vec<&Signal> {
+    out.iter().filter(|s| s.kind == kind).collect()
+}
+
+/// Runs `events`, also with the session's time moved on in 100 ms steps
+/// between them (as silence does in `serve`); both must agree.
+fn run_both(rules: &RuleSet, events: &[Event]) -> Vec<Signal> {
+    let plain = run(rules, events);
+    let mut s = SessionEngine::new();
+    let mut out = Vec::new();
+    let mut now = events.first().map_or(0, |e| e.ts);
+    for e in events {
+        while now + 100 < e.ts {
+            now += 100;
+            s.on_watermark(rules, "s", now, &mut out);
+        }
+        s.on_event(rules, "s", e, &mut out);
+    }
+    s.on_end(rules, "s", &mut out);
+    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    assert_eq!(out, plain, "watermarks between events changed the signals");
+    plain
+}
+
+#[test]
+fn steppers_and_pagination_are_transparent_to_rage() {
+    let rules = RuleSet::default();
+    for label in ["+", "-", "Next", "»", "##"] {
+        let out =
+            run_both(&rules, &[labelled(1, 0, label), labelled(2, 200, label), labelled(3, 400, label)]);
+        assert!(only(&out, SignalKind::RageClick).is_empty(), "{label}: {out:?}");
+    }
+    // Transparent means they do not break a run either.
+    let out = run_both(
+        &rules,
+        &[click(1, 0, 5.0, "b"), labelled(2, 100, "+"), click(3, 200, 5.0, "b"), click(4, 300, 5.0, "b")],
+    );
+    assert_eq!(only(&out, SignalKind::RageClick)[0].evidence, vec![1, 3, 4]);
+    // Any other label rages as usual.
+    let out = run_both(&rules, &[labelled(1, 0, "Buy"), labelled(2, 200, "Buy"), labelled(3, 400, "Buy")]);
+    assert_eq!(only(&out, SignalKind::RageClick).len(), 1);
+}
+
+#[test]
+fn slow_click_is_a_late_first_reaction_within_the_window() {
+    let rules = RuleSet::default();
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b"), mutation(2, 1500)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::SlowClick, vec![1])]);
+    assert_eq!((out[0].ts, out[0].end_ts, out[0].count), (0, 0, 1));
+    // In time, or exactly at the limit: fine.
+    assert!(run_both(&rules, &[click(1, 0, 0.0, "b"), mutation(2, 1000)]).is_empty());
+    // The first reaction decides, even when it is reported last (a request
+    // that started at 800 ms and ended at 2.5 s).
+    let net =
+        ev(json!({"t":"net","ts":2500,"seq":3,"method":"GET","url":"https://api/x","status":200,"dur":1700}));
+    assert!(run_both(&rules, &[click(1, 0, 0.0, "b"), mutation(2, 1500), net]).is_empty());
+    // Past the window it is dead, not slow.
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b"), mutation(2, 3001)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+}
+
+fn net(seq: u64, ts: i64, status: u16, dur: u64) -> Event {
+    ev(json!({"t":"net","ts":ts,"seq":seq,"method":"POST","url":"https://api/x","status":status,"dur":dur}))
+}
+
+#[test]
+fn failed_request_is_on_the_most_recent_click_or_submit() {
+    let rules = RuleSet::default();
+    let react = mutation(9, 10);
+    // Started 2 s after the click, ended with a 503.
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b#pay"), react.clone(), net(10, 3000, 503, 1000)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::FailedRequest, vec![1, 10])]);
+    assert_eq!((out[0].ts, out[0].end_ts), (0, 3000));
+    assert_eq!(out[0].sel.as_deref(), Some("b#pay"));
+    // Status 0 (network failure) counts; 4xx does not; a start past 5 s does not.
+    assert_eq!(
+        kinds(&run_both(&rules, &[click(1, 0, 0.0, "b"), react.clone(), net(10, 100, 0, 50)])).len(),
+        1
+    );
+    assert!(run_both(&rules, &[click(1, 0, 0.0, "b"), react.clone(), net(10, 3000, 404, 1000)]).is_empty());
+    assert!(run_both(&rules, &[click(1, 0, 0.0, "b"), react.clone(), net(10, 5100, 500, 50)]).is_empty());
+    // The most recent trigger before the request started, a submit here.
+    let submit = ev(json!({"t":"submit","ts":500,"seq":2,"sel":"form#login"}));
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b"), react, submit, net(10, 900, 500, 300)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::FailedRequest, vec![2, 10])]);
+    assert_eq!(out[0].sel.as_deref(), Some("form#login"));
+}
+
+fn submit(seq: u64, ts: i64, sel: &str) -> Event {
+    ev(json!({"t":"submit","ts":ts,"seq":seq,"sel":sel}))
+}
+
+#[test]
+fn form_loop_needs_three_submits_of_one_form_without_navigation() {
+    let rules = RuleSet::default();
+    let out = run_both(
+        &rules,
+        &[
+            submit(1, 0, "form#a"),
+            submit(2, 5000, "form#b"),
+            submit(3, 10_000, "form#a"),
+            submit(4, 29_000, "form#a"),
+        ],
+    );
+    assert_eq!(kinds(&out), vec![(SignalKind::FormLoop, vec![1, 3, 4])]);
+    assert_eq!((out[0].ts, out[0].end_ts, out[0].count), (0, 29_000, 3));
+    // A navigation between them means the form worked.
+    let out = run_both(
+        &rules,
+        &[submit(1, 0, "form#a"), submit(2, 1000, "form#a"), nav(3, 1500), submit(4, 2000, "form#a")],
+    );
+    assert!(out.is_empty(), "{out:?}");
+    // Spread over more than 30 s: no loop.
+    let out =
+        run_both(&rules, &[submit(1, 0, "form#a"), submit(2, 20_000, "form#a"), submit(3, 40_000, "form#a")]);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+fn moves(start_seq: u64, start_ts: i64, xs: &[f64], step_ms: i64) -> Vec<Event> {
+    xs.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let (seq, ts) = (start_seq + i as u64, start_ts + i as i64 * step_ms);
+            ev(json!({"t":"move","ts":ts,"seq":seq,"x":x,"y":300}))
+        })
+        .collect()
+}
+
+#[test]
+fn thrashed_cursor_is_a_burst_of_horizontal_reversals() {
+    let rules = RuleSet::default();
+    // Swinging 100 px left and right every 100 ms: a reversal at every
+    // turning point after the first leg.
+    let zigzag: Vec<f64> = (0..14).map(|i| if i % 2 == 0 { 0.0 } else { 100.0 }).collect();
+    let out = run_both(&rules, &moves(1, 0, &zigzag, 100));
+    let thrash = only(&out, SignalKind::ThrashedCursor);
+    assert_eq!(thrash.len(), 1, "{out:?}");
+    // Turning points are samples 2..=13 (seqs 2..13): the last sample is not one.
+    assert_eq!(thrash[0].count, 12);
+    assert_eq!(thrash[0].evidence, (2..=13).collect::<Vec<u64>>());
+    assert_eq!((thrash[0].ts, thrash[0].end_ts), (100, 1200));
+    assert_eq!(thrash[0].sel, None);
+    // Jitter under 20 px never reverses.
+    let jitter: Vec<f64> = (0..30).map(|i| if i % 2 == 0 { 0.0 } else { 15.0 }).collect();
+    assert!(run_both(&rules, &moves(1, 0, &jitter, 50)).is_empty());
+    // The same swings spread out (one every 400 ms): never 10 within 2 s.
+    assert!(run_both(&rules, &moves(1, 0, &zigzag, 400)).is_empty());
+}
+
+fn scroll(seq: u64, ts: i64, y: f64, vh: Option<f64>) -> Event {
+    ev(json!({"t":"scroll","ts":ts,"seq":seq,"y":y,"vh":vh}))
+}
+
+#[test]
+fn excessive_scroll_needs_reversals_of_half_a_viewport() {
+    let rules = RuleSet::default();
+    let ys = [0.0, 1000.0, 0.0, 1000.0, 0.0, 1000.0, 0.0];
+    let seq_of = |vh: Option<f64>, leg: f64| -> Vec<Event> {
+        ys.iter()
+            .enumerate()
+            .map(|(i, y)| scroll(i as u64 + 1, i as i64 * 500, y * leg / 1000.0, vh))
+            .collect()
+    };
+    let out = run_both(&rules, &seq_of(Some(800.0), 1000.0));
+    let s = only(&out, SignalKind::ExcessiveScroll);
+    assert_eq!(s.len(), 1, "{out:?}");
+    assert_eq!((s[0].count, s[0].evidence.clone()), (5, vec![2, 3, 4, 5, 6]));
+    // Legs of 300 px in an 800 px viewport are reading, not searching.
+    assert!(run_both(&rules, &seq_of(Some(800.0), 300.0)).is_empty());
+    // Without a viewport height the legs cannot be judged.
+    assert!(run_both(&rules, &seq_of(None, 1000.0)).is_empty());
+}
+
+fn nav_to(seq: u64, ts: i64, url: &str, how: &str) -> Event {
+    ev(json!({"t":"nav","ts":ts,"seq":seq,"url":url,"nav":how}))
+}
+
+#[test]
+fn u_turn_is_back_to_the_previous_page_within_five_seconds() {
+    let rules = RuleSet::default();
+    let (a, b) = ("https://s.io/list", "https://s.io/item/1");
+    let out =
+        run_both(&rules, &[nav_to(1, 0, a, "load"), nav_to(2, 1000, b, "push"), nav_to(3, 4000, a, "pop")]);
+    assert_eq!(kinds(&out), vec![(SignalKind::UTurn, vec![2, 3])]);
+    assert_eq!(
+        (out[0].ts, out[0].end_ts, out[0].url.as_deref(), out[0].sel.clone()),
+        (1000, 4000, Some(b), None)
+    );
+    // Too long a stay, going back somewhere else, or a forward move: none.
+    assert!(run_both(
+        &rules,
+        &[nav_to(1, 0, a, "load"), nav_to(2, 1000, b, "push"), nav_to(3, 6001, a, "pop")]
+    )
+    .is_empty());
+    let c = "https://s.io/other";
+    assert!(run_both(
+        &rules,
+        &[nav_to(1, 0, a, "load"), nav_to(2, 1000, b, "push"), nav_to(3, 2000, c, "pop")]
+    )
+    .is_empty());
+    assert!(run_both(
+        &rules,
+        &[nav_to(1, 0, a, "load"), nav_to(2, 1000, b, "push"), nav_to(3, 2000, a, "push")]
+    )
+    .is_empty());
+    // A fragment-only change on B does not hide the u-turn.
+    let out = run_both(
+        &rules,
+        &[
+            nav_to(1, 0, a, "load"),
+            nav_to(2, 1000, b, "push"),
+            nav_to(3, 1500, "https://s.io/item/1#specs", "hash"),
+            nav_to(4, 2000, a, "pop"),
+        ],
+    );
+    assert_eq!(kinds(&out), vec![(SignalKind::UTurn, vec![2, 4])]);
+}
+
+fn longtask(seq: u64, ts: i64, dur: u64) -> Event {
+    ev(json!({"t":"longtask","ts":ts,"seq":seq,"dur":dur}))
+}
+
+#[test]
+fn unresponsive_is_a_long_task_starting_soon_after_a_click() {
+    let rules = RuleSet::default();
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b#go"), mutation(2, 10), longtask(3, 400, 1200)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::Unresponsive, vec![1, 3])]);
+    assert_eq!((out[0].ts, out[0].end_ts), (0, 400));
+    assert!(run_both(&rules, &[click(1, 0, 0.0, "b"), mutation(2, 10), longtask(3, 400, 999)]).is_empty());
+    assert!(run_both(&rules, &[click(1, 0, 0.0, "b"), mutation(2, 10), longtask(3, 1001, 5000)]).is_empty());
+}
+
+fn error(seq: u64, ts: i64) -> Event {
+    ev(json!({"t":"error","ts":ts,"seq":seq,"msg":"boom","kind":"error"}))
+}
+
+#[test]
+fn a_rage_run_folds_its_errors_and_dead_clicks_into_one_signal_each() {
+    let rules = RuleSet::default();
+    // Four clicks, an error after the second, and no reaction at all.
+    let events = [
+        click(1, 0, 0.0, "b#x"),
+        click(2, 200, 0.0, "b#x"),
+        error(3, 300),
+        click(4, 400, 0.0, "b#x"),
+        click(5, 600, 0.0, "b#x"),
+    ];
+    let out = run_both(&rules, &events);
+    assert_eq!(
+        kinds(&out),
+        vec![
+            (SignalKind::DeadClick, vec![1, 2, 4, 5]),
+            (SignalKind::ErrorClick, vec![1, 2, 3, 4, 5]),
+            (SignalKind::RageClick, vec![1, 2, 4, 5]),
+        ]
+    );
+    let e = only(&out, SignalKind::ErrorClick)[0];
+    assert_eq!((e.ts, e.end_ts, e.count), (0, 300, 1));
+    // Without folding, each verdict is its own signal.
+    let mut plain = RuleSet::default();
+    plain.rage_click.fold = false;
+    let out = run_both(&plain, &events);
+    assert_eq!(
+        kinds(&out),
+        vec![
+            (SignalKind::DeadClick, vec![1]),
+            (SignalKind::RageClick, vec![1, 2, 4, 5]),
+            (SignalKind::ErrorClick, vec![2, 3]),
+        ]
+    );
+    // Two clicks are no rage run: the held error goes out as it is.
+    let out = run_both(
+        &rules,
+        &[
+            click(1, 0, 0.0, "b#x"),
+            mutation(2, 50),
+            click(3, 200, 0.0, "b#x"),
+            mutation(4, 250),
+            error(5, 300),
+        ],
+    );
+    assert_eq!(kinds(&out), vec![(SignalKind::ErrorClick, vec![3, 5])]);
+}
+
+#[test]
+fn rule_state_survives_a_snapshot_mid_burst() {
+    let rules = RuleSet::default();
+    let zigzag: Vec<f64> = (0..14).map(|i| if i % 2 == 0 { 0.0 } else { 100.0 }).collect();
+    let mut events = moves(1, 0, &zigzag, 100);
+    events.extend([
+        click(20, 2000, 0.0, "b"),
+        click(21, 2100, 0.0, "b"),
+        error(22, 2150),
+        click(23, 2200, 0.0, "b"),
+    ]);
+    let whole = run(&rules, &events);
+    for cut in 1..events.len() {
+        let mut s = SessionEngine::new();
+        let mut out = Vec::new();
+        for e in &events[..cut] {
+            s.on_event(&rules, "s", e, &mut out);
+        }
+        let mut s: SessionEngine = postcard_round_trip(&s);
+        for e in &events[cut..] {
+            s.on_event(&rules, "s", e, &mut out);
+        }
+        s.on_end(&rules, "s", &mut out);
+        out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        assert_eq!(out, whole, "cut before event {cut}");
+    }
+}
+
+/// Snapshots are postcard (see the sessionizer), a format that is not
+/// self-describing: what JSON forgives, it does not.
+fn postcard_round_trip(s: &SessionEngine) -> SessionEngine {
+    postcard::from_bytes(&postcard::to_stdvec(s).unwrap()).unwrap()
+}
