@@ -30,6 +30,12 @@ pub const CLICK_MIN_DIST_PX: f64 = 60.0;
 pub const PATTERN_QUIET_MS: i64 = 4_000;
 /// After a dead click nothing that counts as a reaction happens for this long.
 pub const DEAD_QUIET_MS: i64 = 15_000;
+/// Pointer samples: at most one per this many ms (the SDK's rate) ...
+const MOVE_SAMPLE_MS: i64 = 50;
+/// ... each at most this far per axis from the last ...
+const MOVE_STEP_PX: i64 = 60;
+/// ... gliding to targets at least this far away horizontally.
+const MOVE_TARGET_PX: i64 = 300;
 /// Delay from the error click to its `error` event.
 pub const ERROR_DELAY_MS: i64 = 300;
 
@@ -189,6 +195,10 @@ struct Builder<'r> {
     page: u32,
     scroll_y: i64,
     mouse: (i64, i64),
+    /// Where the pointer is gliding to.
+    target: (i64, i64),
+    /// Time of the last pointer sample.
+    last_move: i64,
     /// Where the session's clock should be for its pace.
     ideal: f64,
     /// Scales the delays inside a group down for fast-paced sessions, so
@@ -242,12 +252,7 @@ impl Builder<'_> {
         match self.rng.below(100) {
             0..=29 => {
                 for _ in 0..self.rng.range(1, 3) {
-                    let (x, y) = self.mouse;
-                    self.mouse = (
-                        (x + self.rng.range(-120, 120)).clamp(0, 1279),
-                        (y + self.rng.range(-80, 80)).clamp(0, 799),
-                    );
-                    self.push(Kind::Move { x: self.mouse.0, y: self.mouse.1 });
+                    self.glide();
                     self.t += self.delay(16, 80);
                 }
             }
@@ -303,6 +308,33 @@ impl Builder<'_> {
         self.t = (self.t + 1).max(self.ideal as i64);
     }
 
+    /// One pointer sample on a smooth path, as the SDK reports a hand: at
+    /// most one sample per 50 ms, gliding at most `MOVE_STEP_PX` per axis
+    /// per sample towards a target at least `MOVE_TARGET_PX` away
+    /// horizontally, then on to a new one. So the pointer turns at most
+    /// once per five samples and never looks like a thrashed cursor (ten
+    /// turns in 2 s); random jumps every few ms would make every session one.
+    fn glide(&mut self) {
+        if self.t - self.last_move < MOVE_SAMPLE_MS {
+            return;
+        }
+        self.last_move = self.t;
+        let step = |from: i64, to: i64| from + (to - from).clamp(-MOVE_STEP_PX, MOVE_STEP_PX);
+        let ((x, y), (tx, ty)) = (self.mouse, self.target);
+        self.mouse = (step(x, tx), step(y, ty));
+        if self.mouse.0 == tx {
+            let x = self.mouse.0;
+            let tx = loop {
+                let tx = self.rng.range(0, 1279);
+                if (tx - x).abs() >= MOVE_TARGET_PX {
+                    break tx;
+                }
+            };
+            self.target = (tx, self.rng.range(0, 799));
+        }
+        self.push(Kind::Move { x: self.mouse.0, y: self.mouse.1 });
+    }
+
     /// Only pointer moves until `until`: nothing the rules count as a
     /// reaction, nothing that clicks.
     fn quiet(&mut self, until: i64) {
@@ -312,10 +344,7 @@ impl Builder<'_> {
                 break;
             }
             self.t += step;
-            let (x, y) = self.mouse;
-            self.mouse =
-                ((x + self.rng.range(-60, 60)).clamp(0, 1279), (y + self.rng.range(-40, 40)).clamp(0, 799));
-            self.push(Kind::Move { x: self.mouse.0, y: self.mouse.1 });
+            self.glide();
         }
         self.t = until;
     }
@@ -375,6 +404,8 @@ pub fn session_events(rng: &mut Rng, spec: &SessionSpec) -> SessionEvents {
         page: 0,
         scroll_y: 0,
         mouse: (640, 400),
+        target: (640, 400),
+        last_move: i64::MIN / 2,
         ideal: spec.start_ts as f64,
         scale: (spec.mean_dt_ms / 250.0).clamp(0.05, 1.0),
     };

@@ -31,7 +31,10 @@ fn events_within_the_reorder_bound_are_evaluated_in_order() {
     s.on_batch(&batch("a", json!([click(1, 1000), click(2, 1100)])), None, &mut out);
     s.finish(&mut out);
     // A dead rage run: its dead click is folded into one for the run.
-    assert_eq!(kinds(&out), vec![(SignalKind::RageClick, vec![1, 2, 3]), (SignalKind::DeadClick, vec![1, 2, 3])]);
+    assert_eq!(
+        kinds(&out),
+        vec![(SignalKind::RageClick, vec![1, 2, 3]), (SignalKind::DeadClick, vec![1, 2, 3])]
+    );
     assert!(out.drops.is_empty());
 }
 
