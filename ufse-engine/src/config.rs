@@ -314,6 +314,10 @@ impl Default for RuleSet {
     }
 }
 
+/// The longest window or delay a rule may have: a day, a session part's
+/// longest life.
+const MAX_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// The profiles this build knows.
 pub const PROFILES: &[&str] = &["ufse"];
 
@@ -338,9 +342,13 @@ impl RuleSet {
     /// [`RulesError`] naming the bad key.
     pub fn from_toml(text: &str, profile: Option<&str>) -> Result<Self, RulesError> {
         let mut file: toml::Table = text.parse()?;
-        let name = match profile {
-            Some(p) => p.to_owned(),
-            None => file.get("profile").and_then(|v| v.as_str()).unwrap_or("ufse").to_owned(),
+        let name = match (profile, file.get("profile")) {
+            (Some(p), _) => p.to_owned(),
+            (None, None) => "ufse".to_owned(),
+            (None, Some(toml::Value::String(p))) => p.clone(),
+            (None, Some(_)) => {
+                return Err(RulesError::Invalid { key: "profile", why: "must be a profile name (a string)" })
+            }
         };
         file.insert("profile".into(), toml::Value::String(name.clone()));
         // The file is laid over the profile's own values, key by key, so a
@@ -355,48 +363,54 @@ impl RuleSet {
 
     fn validate(&self) -> Result<(), RulesError> {
         let check = |ok: bool, key, why| if ok { Ok(()) } else { Err(RulesError::Invalid { key, why }) };
+        // Durations: positive where a window must exist, and at most a day,
+        // so time arithmetic on client times can never overflow.
+        let window =
+            |ms: i64, key| check(ms > 0 && ms <= MAX_WINDOW_MS, key, "must be between 1 and 86400000 (24 h)");
+        let span = |ms: i64, key| {
+            check((0..=MAX_WINDOW_MS).contains(&ms), key, "must be between 0 and 86400000 (24 h)")
+        };
         check(self.rage_click.min_clicks >= 2, "rage_click.min_clicks", "must be at least 2")?;
-        check(self.rage_click.max_interval_ms > 0, "rage_click.max_interval_ms", "must be positive")?;
+        window(self.rage_click.max_interval_ms, "rage_click.max_interval_ms")?;
         check(self.rage_click.radius_px >= 0.0, "rage_click.radius_px", "must not be negative")?;
-        check(self.dead_click.window_ms > 0, "dead_click.window_ms", "must be positive")?;
-        check(self.dead_click.net_grace_ms >= 0, "dead_click.net_grace_ms", "must not be negative")?;
-        check(self.dead_click.repeat_ms >= 0, "dead_click.repeat_ms", "must not be negative")?;
-        check(self.error_click.window_ms > 0, "error_click.window_ms", "must be positive")?;
-        check(self.slow_click.min_delay_ms >= 0, "slow_click.min_delay_ms", "must not be negative")?;
-        check(self.failed_request.window_ms > 0, "failed_request.window_ms", "must be positive")?;
+        window(self.dead_click.window_ms, "dead_click.window_ms")?;
+        span(self.dead_click.net_grace_ms, "dead_click.net_grace_ms")?;
+        span(self.dead_click.repeat_ms, "dead_click.repeat_ms")?;
+        window(self.error_click.window_ms, "error_click.window_ms")?;
+        span(self.slow_click.min_delay_ms, "slow_click.min_delay_ms")?;
+        window(self.failed_request.window_ms, "failed_request.window_ms")?;
+        span(self.failed_request.max_request_ms, "failed_request.max_request_ms")?;
         check(
-            self.failed_request.max_request_ms >= 0,
-            "failed_request.max_request_ms",
-            "must not be negative",
+            (100..=599).contains(&self.failed_request.min_status),
+            "failed_request.min_status",
+            "must be an HTTP status (100 to 599)",
         )?;
         check(self.form_loop.min_submits >= 2, "form_loop.min_submits", "must be at least 2")?;
-        check(self.form_loop.window_ms > 0, "form_loop.window_ms", "must be positive")?;
-        for (r, min, window, leg) in [
-            (
-                &self.thrashed_cursor,
-                "thrashed_cursor.min_reversals",
-                "thrashed_cursor.window_ms",
-                "thrashed_cursor.min_leg_px",
-            ),
-            (
-                &self.excessive_scroll,
-                "excessive_scroll.min_reversals",
-                "excessive_scroll.window_ms",
-                "excessive_scroll.min_leg_px",
-            ),
-        ] {
-            check(r.min_reversals >= 1, min, "must be at least 1")?;
-            check(r.window_ms > 0, window, "must be positive")?;
-            check(
-                r.min_leg_px >= 0.0
-                    && r.min_leg_viewports >= 0.0
-                    && (r.min_leg_px > 0.0 || r.min_leg_viewports > 0.0),
-                leg,
-                "one of min_leg_px and min_leg_viewports must be positive, neither negative",
-            )?;
-        }
-        check(self.u_turn.window_ms > 0, "u_turn.window_ms", "must be positive")?;
-        check(self.unresponsive.window_ms >= 0, "unresponsive.window_ms", "must not be negative")?;
+        window(self.form_loop.window_ms, "form_loop.window_ms")?;
+        check(
+            self.thrashed_cursor.min_reversals >= 1,
+            "thrashed_cursor.min_reversals",
+            "must be at least 1",
+        )?;
+        window(self.thrashed_cursor.window_ms, "thrashed_cursor.window_ms")?;
+        // Pointer legs are in px: there is no viewport to scale by.
+        check(self.thrashed_cursor.min_leg_px > 0.0, "thrashed_cursor.min_leg_px", "must be positive")?;
+        check(
+            self.excessive_scroll.min_reversals >= 1,
+            "excessive_scroll.min_reversals",
+            "must be at least 1",
+        )?;
+        window(self.excessive_scroll.window_ms, "excessive_scroll.window_ms")?;
+        let r = &self.excessive_scroll;
+        check(
+            r.min_leg_px >= 0.0
+                && r.min_leg_viewports >= 0.0
+                && (r.min_leg_px > 0.0 || r.min_leg_viewports > 0.0),
+            "excessive_scroll.min_leg_viewports",
+            "one of min_leg_px and min_leg_viewports must be positive, neither negative",
+        )?;
+        window(self.u_turn.window_ms, "u_turn.window_ms")?;
+        span(self.unresponsive.window_ms, "unresponsive.window_ms")?;
         Ok(())
     }
 
@@ -469,6 +483,15 @@ mod tests {
         assert_eq!(e.to_string(), "invalid value for `rage_click.min_clicks`: must be at least 2");
         let e = RuleSet::from_toml("[rage_click]\nmin_clikcs = 4\n", None).unwrap_err();
         assert!(e.to_string().contains("min_clikcs"), "{e}");
+        for (file, key) in [
+            ("[dead_click]\nwindow_ms = 9223372036854775000\n", "dead_click.window_ms"),
+            ("[failed_request]\nmin_status = 0\n", "failed_request.min_status"),
+            ("[thrashed_cursor]\nmin_leg_px = 0.0\nmin_leg_viewports = 0.5\n", "thrashed_cursor.min_leg_px"),
+            ("profile = 1\n", "profile"),
+        ] {
+            let e = RuleSet::from_toml(file, None).unwrap_err();
+            assert!(matches!(e, RulesError::Invalid { key: k, .. } if k == key), "{file}: {e}");
+        }
         let e = RuleSet::from_toml("", Some("fullstory")).unwrap_err();
         assert!(matches!(e, RulesError::UnknownProfile(p) if p == "fullstory"));
     }

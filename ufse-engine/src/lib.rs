@@ -80,6 +80,7 @@ impl SessionEngine {
         }
         if let Body::Nav { .. } = ev.body {
             self.page = ev.url.as_deref().map(Box::from);
+            self.scroll.reset(SignalKind::ExcessiveScroll, &mut emit);
         }
         let page = self.page.as_deref();
         let click = Click::of(ev, page);

@@ -518,3 +518,148 @@ fn rule_state_survives_a_snapshot_mid_burst() {
 fn postcard_round_trip(s: &SessionEngine) -> SessionEngine {
     postcard::from_bytes(&postcard::to_stdvec(s).unwrap()).unwrap()
 }
+
+/// Regression: a burst closed by session time before its next turning
+/// point was confirmed split in two, and the second re-listed the first's
+/// turning points.
+#[test]
+fn a_turning_point_confirmed_late_still_extends_its_burst() {
+    let rules = RuleSet::default();
+    let mut events: Vec<Event> = (0..6)
+        .map(|i| scroll(i + 1, i as i64 * 1000, if i % 2 == 0 { 0.0 } else { 1000.0 }, Some(800.0)))
+        .collect();
+    events.push(scroll(7, 6900, 1100.0, Some(800.0)));
+    events.push(scroll(8, 7100, 0.0, Some(800.0)));
+    let out = run_both(&rules, &events);
+    assert_eq!(kinds(&out), vec![(SignalKind::ExcessiveScroll, vec![2, 3, 4, 5, 7])]);
+    assert_eq!((out[0].count, out[0].ts, out[0].end_ts), (5, 1000, 6900));
+}
+
+#[test]
+fn scroll_positions_start_afresh_on_each_page() {
+    let rules = RuleSet::default();
+    let (list, item) = ("https://s.io/list", "https://s.io/item");
+    let out = run_both(
+        &rules,
+        &[
+            nav_to(1, 0, list, "load"),
+            scroll(2, 500, 2000.0, Some(800.0)),
+            nav_to(3, 1000, item, "push"),
+            scroll(4, 1100, 0.0, Some(800.0)),
+            scroll(5, 1600, 800.0, Some(800.0)),
+            nav_to(6, 2000, list, "pop"),
+            scroll(7, 2100, 2000.0, Some(800.0)),
+            nav_to(8, 2500, item, "push"),
+            scroll(9, 2600, 0.0, Some(800.0)),
+        ],
+    );
+    assert!(only(&out, SignalKind::ExcessiveScroll).is_empty(), "{out:?}");
+}
+
+#[test]
+fn form_loop_window_slides_over_older_submits() {
+    let rules = RuleSet::default();
+    let out = run_both(
+        &rules,
+        &[
+            submit(1, 0, "form#a"),
+            submit(2, 20_000, "form#a"),
+            submit(3, 31_000, "form#a"),
+            submit(4, 45_000, "form#a"),
+        ],
+    );
+    assert_eq!(kinds(&out), vec![(SignalKind::FormLoop, vec![2, 3, 4])]);
+    assert_eq!((out[0].ts, out[0].end_ts, out[0].count), (20_000, 45_000, 3));
+}
+
+#[test]
+fn u_turn_ignores_reloads_and_fragments() {
+    let rules = RuleSet::default();
+    let (a, b) = ("https://s.io/list", "https://s.io/item/1");
+    let out = run_both(
+        &rules,
+        &[
+            nav_to(1, 0, a, "load"),
+            nav_to(2, 1000, b, "push"),
+            nav_to(3, 1500, b, "reload"),
+            nav_to(4, 2000, "https://s.io/list#top", "pop"),
+        ],
+    );
+    assert_eq!(kinds(&out), vec![(SignalKind::UTurn, vec![2, 4])]);
+}
+
+#[test]
+fn failed_requests_find_their_trigger_and_forget_it_in_time() {
+    let rules = RuleSet::default();
+    // The request started at 1,000, before the second click: it is the first click's.
+    let out = run_both(
+        &rules,
+        &[
+            click(1, 0, 0.0, "b#a"),
+            mutation(2, 10),
+            click(3, 2000, 300.0, "b#b"),
+            mutation(4, 2010),
+            net(5, 3000, 500, 2000),
+        ],
+    );
+    assert_eq!(kinds(&out), vec![(SignalKind::FailedRequest, vec![1, 5])]);
+    // Reported after the look-back (5 s window + 30 s of request time): not tied to the click.
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b"), mutation(2, 10), net(3, 35_001, 500, 34_000)]);
+    assert!(only(&out, SignalKind::FailedRequest).is_empty(), "{out:?}");
+}
+
+#[test]
+fn the_fold_releases_everything_at_the_end_and_goes_idle() {
+    let rules = RuleSet::default();
+    // The session ends right after a rage run with an error in it.
+    let out = run(
+        &rules,
+        &[
+            click(1, 0, 0.0, "b"),
+            error(2, 50),
+            mutation(3, 60),
+            click(4, 100, 0.0, "b"),
+            click(5, 200, 0.0, "b"),
+        ],
+    );
+    // (The mutation answered the first click only: the run was dead too.)
+    assert_eq!(
+        kinds(&out),
+        vec![
+            (SignalKind::DeadClick, vec![1, 4, 5]),
+            (SignalKind::ErrorClick, vec![1, 2, 4, 5]),
+            (SignalKind::RageClick, vec![1, 4, 5])
+        ]
+    );
+    // Once session time has moved on past every window, no state is left.
+    let zigzag: Vec<f64> = (0..14).map(|i| if i % 2 == 0 { 0.0 } else { 100.0 }).collect();
+    let mut events = moves(1, 0, &zigzag, 100);
+    events.extend([
+        click(20, 2000, 0.0, "b"),
+        click(21, 2100, 0.0, "b"),
+        error(22, 2150),
+        click(23, 2200, 0.0, "b"),
+    ]);
+    let mut s = SessionEngine::new();
+    let mut out = Vec::new();
+    for e in &events {
+        s.on_event(&rules, "s", e, &mut out);
+    }
+    assert!(!s.is_idle());
+    s.on_watermark(&rules, "s", 2200 + 60_000, &mut out);
+    assert!(s.is_idle(), "{s:?}");
+    assert_eq!(only(&out, SignalKind::ThrashedCursor).len(), 1);
+    assert_eq!(only(&out, SignalKind::ErrorClick).len(), 1);
+}
+
+#[test]
+fn an_endless_rage_run_keeps_bounded_evidence_and_an_exact_count() {
+    let rules = RuleSet::default();
+    let events: Vec<Event> = (0..2500).map(|i| click(i + 1, i as i64 * 100, 0.0, "b")).collect();
+    let out = run(&rules, &events);
+    let rage = only(&out, SignalKind::RageClick);
+    assert_eq!(rage.len(), 1);
+    assert_eq!(rage[0].count, 2500);
+    assert_eq!(rage[0].evidence.len(), rules::MAX_EVIDENCE);
+    assert_eq!(rage[0].end_ts, 249_900);
+}

@@ -11,7 +11,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ClickRef;
 use crate::{RuleSet, Signal, SignalKind};
 
 /// A closed rage run still collecting its clicks' verdicts.
@@ -26,8 +25,10 @@ struct Run {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct State {
     runs: Vec<Run>,
-    /// Verdicts on clicks of the open run, held until it closes.
+    /// Verdicts on clicks of the open run, held until it closes; the run
+    /// is known by its first click.
     held: Vec<Signal>,
+    held_for: Option<u64>,
 }
 
 /// Boxed: empty unless a session is mid-rage.
@@ -52,7 +53,7 @@ impl Fold {
     pub fn process(
         &mut self,
         rules: &RuleSet,
-        open: &[ClickRef],
+        open: &[u64],
         now: Option<i64>,
         out: &mut Vec<Signal>,
         from: usize,
@@ -72,7 +73,11 @@ impl Fold {
                 st.runs.push(Run { rage: s.clone(), errors: Vec::new(), dead: false });
             }
         }
-        new.append(&mut st.held);
+        // Held verdicts wait for their run to close: looking at them again
+        // on every step of a long run would cost its length squared.
+        if st.held_for != open.first().copied() {
+            new.append(&mut st.held);
+        }
         for s in new {
             if !folds(s.kind) {
                 out.push(s);
@@ -85,7 +90,8 @@ impl Fold {
                         s.evidence.iter().filter(|q| !run.rage.evidence.contains(q)).map(|&q| (q, s.end_ts)),
                     ),
                 }
-            } else if open.iter().any(|c| s.evidence.contains(&c.seq)) {
+            } else if open.iter().any(|seq| s.evidence.contains(seq)) {
+                st.held_for = open.first().copied();
                 st.held.push(s);
             } else {
                 out.push(s);

@@ -8,15 +8,24 @@ use super::{ClickRef, Emit};
 use crate::config::FormLoopConfig;
 use crate::SignalKind;
 
-/// Submits of one form since the last navigation, within the window of the first.
+/// Submits of one form since the last navigation that may still make or
+/// extend a loop: `(seq, ts)`, oldest first. While fewer than a loop, the
+/// oldest fall away as they leave the window (it slides); once a loop, it
+/// grows while submits come within the window of its first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Chain {
-    first: ClickRef,
-    last_ts: i64,
-    seqs: Vec<u64>,
+    /// The form's selector and page, as of the first submit kept.
+    form: ClickRef,
+    submits: Vec<(u64, i64)>,
 }
 
-/// Open chains, one per form (boxed: forms are rare).
+impl Chain {
+    fn first_ts(&self) -> i64 {
+        self.submits[0].1
+    }
+}
+
+/// Open chains, one per form.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct FormLoop {
     // Boxed on purpose: 8 bytes inline in every session instead of 24.
@@ -29,26 +38,24 @@ impl FormLoop {
         self.chains.is_none()
     }
 
-    /// Closes the chains no later submit can extend.
+    /// Closes the loops no later submit can extend and forgets submits
+    /// that can no longer be part of one.
     pub fn advance(&mut self, cfg: &FormLoopConfig, now: i64, emit: &mut Emit<'_>) {
-        self.close_where(cfg, emit, |c| now > c.first.ts + cfg.window_ms);
+        self.settle(cfg, emit, |c| now > c.first_ts() + cfg.window_ms, now - cfg.window_ms);
     }
 
     pub fn on_event(&mut self, cfg: &FormLoopConfig, ev: &Event, page: Option<&str>, emit: &mut Emit<'_>) {
         match &ev.body {
             Body::Nav { .. } => self.close(cfg, emit),
             Body::Submit { sel } => {
-                self.close_where(cfg, emit, |c| c.first.sel == *sel && ev.ts - c.first.ts > cfg.window_ms);
+                let late = |c: &Chain| c.form.sel == *sel && ev.ts - c.first_ts() > cfg.window_ms;
+                self.settle(cfg, emit, late, ev.ts - cfg.window_ms);
                 let chains = self.chains.get_or_insert_with(Default::default);
-                match chains.iter_mut().find(|c| c.first.sel == *sel) {
-                    Some(c) => {
-                        c.last_ts = ev.ts;
-                        c.seqs.push(ev.seq);
-                    }
+                match chains.iter_mut().find(|c| c.form.sel == *sel) {
+                    Some(c) => c.submits.push((ev.seq, ev.ts)),
                     None => chains.push(Chain {
-                        first: ClickRef::submit(ev, sel, page),
-                        last_ts: ev.ts,
-                        seqs: vec![ev.seq],
+                        form: ClickRef::submit(ev, sel, page),
+                        submits: vec![(ev.seq, ev.ts)],
                     }),
                 }
             }
@@ -58,20 +65,33 @@ impl FormLoop {
 
     /// Closes every chain.
     pub fn close(&mut self, cfg: &FormLoopConfig, emit: &mut Emit<'_>) {
-        self.close_where(cfg, emit, |_| true);
+        self.settle(cfg, emit, |_| true, i64::MAX);
     }
 
-    fn close_where(&mut self, cfg: &FormLoopConfig, emit: &mut Emit<'_>, done: impl Fn(&Chain) -> bool) {
+    /// Emits and drops the loops for which `done` holds; from chains short
+    /// of a loop, drops the submits before `keep_from`.
+    fn settle(
+        &mut self,
+        cfg: &FormLoopConfig,
+        emit: &mut Emit<'_>,
+        done: impl Fn(&Chain) -> bool,
+        keep_from: i64,
+    ) {
         let Some(chains) = &mut self.chains else { return };
+        let min = cfg.min_submits as usize;
         chains.retain_mut(|c| {
-            if !done(c) {
-                return true;
+            if c.submits.len() >= min {
+                if !done(c) {
+                    return true;
+                }
+                let (last_ts, count) = (c.submits[c.submits.len() - 1].1, c.submits.len() as u32);
+                let first = ClickRef { seq: c.submits[0].0, ts: c.first_ts(), ..c.form.clone() };
+                let evidence = c.submits.iter().map(|s| s.0).collect();
+                emit.signal(SignalKind::FormLoop, &first, last_ts, count, evidence);
+                return false;
             }
-            if c.seqs.len() >= cfg.min_submits as usize {
-                let seqs = std::mem::take(&mut c.seqs);
-                emit.signal(SignalKind::FormLoop, &c.first, c.last_ts, seqs.len() as u32, seqs);
-            }
-            false
+            c.submits.retain(|s| s.1 >= keep_from);
+            !c.submits.is_empty()
         });
         if chains.is_empty() {
             self.chains = None;

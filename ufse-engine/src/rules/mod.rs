@@ -18,6 +18,12 @@ pub(crate) use fold::Fold;
 pub(crate) use form_loop::FormLoop;
 pub(crate) use rage_click::RageClick;
 pub(crate) use reversals::{Reversals, Sample};
+
+/// Most events a signal lists as evidence; `count` stays exact beyond it.
+/// Runs and bursts can go on for as long as a session lasts (an
+/// autoclicker, a jiggling mouse), and neither their state nor one
+/// incident should grow with them.
+pub(crate) const MAX_EVIDENCE: usize = 1000;
 pub(crate) use u_turn::UTurn;
 pub(crate) use unresponsive::Unresponsive;
 

@@ -3,30 +3,41 @@
 use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event};
 
-use super::{Click, ClickRef, Emit};
+use super::{Click, ClickRef, Emit, MAX_EVIDENCE};
 use crate::config::RageClickConfig;
 use crate::SignalKind;
 
-/// The open run of clicks, if any.
+/// An open run: its first click, where and when the last one landed, and
+/// the clicks' seqs (at most [`MAX_EVIDENCE`]; `count` stays exact, so an
+/// autoclicker cannot grow the state without bound).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Run {
+    first: ClickRef,
+    last: (i64, f64, f64),
+    seqs: Vec<u64>,
+    count: u32,
+}
+
+/// The open run of clicks, if any (boxed: most sessions have none).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RageClick {
-    run: Vec<ClickRef>,
+    run: Option<Box<Run>>,
 }
 
 impl RageClick {
     pub fn is_idle(&self) -> bool {
-        self.run.is_empty()
+        self.run.is_none()
     }
 
-    /// The clicks of the open run (which may still become rage).
-    pub fn open_run(&self) -> &[ClickRef] {
-        &self.run
+    /// The seqs of the open run's clicks (which may still become rage).
+    pub fn open_run(&self) -> &[u64] {
+        self.run.as_ref().map_or(&[], |r| &r.seqs)
     }
 
     /// Closes the run once session time has passed the point where another
     /// click could still extend it.
     pub fn advance(&mut self, cfg: &RageClickConfig, now: i64, emit: &mut Emit<'_>) {
-        if self.run.last().is_some_and(|last| now > last.ts + cfg.max_interval_ms) {
+        if self.run.as_ref().is_some_and(|r| now > r.last.0 + cfg.max_interval_ms) {
             self.close(cfg, emit);
         }
     }
@@ -45,13 +56,21 @@ impl RageClick {
                 if c.el.is_text_like() || cfg.ignores_label(c.txt()) || cfg.ignore_selectors.matches(c.sel) {
                     return;
                 }
-                if let Some(last) = self.run.last() {
-                    let far = (c.x - last.x).hypot(c.y - last.y) > cfg.radius_px;
-                    if far || c.ev.ts - last.ts > cfg.max_interval_ms {
+                if let Some(r) = &self.run {
+                    let (ts, x, y) = r.last;
+                    let far = (c.x - x).hypot(c.y - y) > cfg.radius_px;
+                    if far || c.ev.ts - ts > cfg.max_interval_ms {
                         self.close(cfg, emit);
                     }
                 }
-                self.run.push(c.to_ref());
+                let run = self.run.get_or_insert_with(|| {
+                    Box::new(Run { first: c.to_ref(), last: (0, 0.0, 0.0), seqs: Vec::new(), count: 0 })
+                });
+                run.last = (c.ev.ts, c.x, c.y);
+                run.count += 1;
+                if run.seqs.len() < MAX_EVIDENCE {
+                    run.seqs.push(c.ev.seq);
+                }
             }
             // Selecting text, scrolling or typing between clicks means the
             // user is doing something else, not hammering a button.
@@ -61,11 +80,10 @@ impl RageClick {
     }
 
     pub fn close(&mut self, cfg: &RageClickConfig, emit: &mut Emit<'_>) {
-        let run = std::mem::take(&mut self.run);
-        if run.len() >= cfg.min_clicks as usize {
-            let end_ts = run[run.len() - 1].ts;
-            let evidence = run.iter().map(|c| c.seq).collect();
-            emit.signal(SignalKind::RageClick, &run[0], end_ts, run.len() as u32, evidence);
+        if let Some(run) = self.run.take() {
+            if run.count >= cfg.min_clicks {
+                emit.signal(SignalKind::RageClick, &run.first, run.last.0, run.count, run.seqs);
+            }
         }
     }
 }

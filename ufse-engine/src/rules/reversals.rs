@@ -4,16 +4,20 @@
 //!
 //! Positions run through a zigzag filter: a reversal is a turning point
 //! followed by a retreat of at least one leg length, so jitter never counts
-//! and every leg between two reversals is at least that long. A burst is a
-//! run of reversals during which every reversal had at least
+//! and every leg between two reversals is at least that long. A reversal
+//! happens when the retreat completes it (its evidence is the turning
+//! point), so it is known at its own time and never changes the past. A
+//! burst is a run of reversals during which every reversal had at least
 //! `min_reversals` (itself included) within the preceding `window_ms`; it is
-//! one signal, with the turning points as evidence.
+//! one signal, with the turning points as evidence (at most
+//! [`MAX_EVIDENCE`]; `count` stays exact). A turning point is reported in
+//! one burst only.
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::Emit;
+use super::{Emit, MAX_EVIDENCE};
 use crate::config::ReversalsConfig;
 use crate::SignalKind;
 
@@ -26,6 +30,16 @@ pub(crate) struct Sample {
     pub leg: f64,
 }
 
+/// One reversal: when the retreat completed it, and the turning point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Turn {
+    at: i64,
+    ts: i64,
+    seq: u64,
+    /// Its number in the session (1, 2, ...), to tell reported ones apart.
+    n: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
     /// Where the first leg started.
@@ -36,11 +50,17 @@ struct State {
     /// the position retreats far enough from it.
     extreme: (i64, u64, f64),
     last_sample_ts: i64,
-    /// Reversals within the window before the newest one: `(ts, seq)`.
-    recent: VecDeque<(i64, u64)>,
-    /// The burst in progress, if any, and the page it started on.
-    burst: Vec<(i64, u64)>,
+    /// Reversals within the window before the newest one.
+    recent: VecDeque<Turn>,
+    turns: u64,
+    /// The burst in progress: its turning points (up to [`MAX_EVIDENCE`]),
+    /// how many there were, and the page it started on.
+    burst: Vec<Turn>,
+    burst_count: u32,
+    burst_end: i64,
     burst_url: Option<String>,
+    /// The number of the last reversal reported in a burst.
+    reported: u64,
 }
 
 /// Zigzag and burst state (boxed: absent while the axis is at rest).
@@ -69,8 +89,12 @@ impl Reversals {
                 extreme: (s.ts, s.seq, s.pos),
                 last_sample_ts: s.ts,
                 recent: VecDeque::new(),
+                turns: 0,
                 burst: Vec::new(),
+                burst_count: 0,
+                burst_end: 0,
                 burst_url: None,
+                reported: 0,
             })
         });
         st.last_sample_ts = s.ts;
@@ -81,13 +105,15 @@ impl Reversals {
             }
             return;
         }
-        let (ets, eseq, epos) = st.extreme;
+        let (ts, seq, epos) = st.extreme;
         if (s.pos - epos) * f64::from(st.dir) >= 0.0 {
             st.extreme = (s.ts, s.seq, s.pos);
         } else if (epos - s.pos).abs() >= s.leg {
             st.dir = -st.dir;
             st.extreme = (s.ts, s.seq, s.pos);
-            Self::reversal(st, kind, cfg, (ets, eseq), page, emit);
+            st.turns += 1;
+            let turn = Turn { at: s.ts, ts, seq, n: st.turns };
+            Self::reversal(st, kind, cfg, turn, page, emit);
         }
     }
 
@@ -95,43 +121,61 @@ impl Reversals {
         st: &mut State,
         kind: SignalKind,
         cfg: &ReversalsConfig,
-        r: (i64, u64),
+        turn: Turn,
         page: Option<&str>,
         emit: &mut Emit<'_>,
     ) {
-        st.recent.push_back(r);
-        while st.recent.front().is_some_and(|&(ts, _)| ts < r.0 - cfg.window_ms) {
+        st.recent.push_back(turn);
+        while st.recent.front().is_some_and(|t| t.at < turn.at - cfg.window_ms) {
             st.recent.pop_front();
         }
         if st.recent.len() < cfg.min_reversals as usize {
             Self::close_burst(st, kind, emit);
-        } else if st.burst.is_empty() {
-            st.burst.extend(st.recent.iter().copied());
+        } else if st.burst_count == 0 {
+            let reported = st.reported;
+            let fresh: Vec<Turn> = st.recent.iter().copied().filter(|t| t.n > reported).collect();
+            for t in fresh {
+                Self::add(st, t);
+            }
             st.burst_url = page.map(str::to_owned);
         } else {
-            st.burst.push(r);
+            Self::add(st, turn);
         }
+    }
+
+    fn add(st: &mut State, t: Turn) {
+        st.burst_count += 1;
+        st.burst_end = t.ts;
+        if st.burst.len() < MAX_EVIDENCE {
+            st.burst.push(t);
+        }
+        st.reported = t.n;
+    }
+
+    /// The page changed: a burst in progress ends, and positions start
+    /// afresh (a new page's scroll offset is no leg of the old one's).
+    pub fn reset(&mut self, kind: SignalKind, emit: &mut Emit<'_>) {
+        self.close(kind, emit);
     }
 
     /// Closes a burst no later reversal can extend, and forgets the zigzag
     /// once the axis has rested for a window.
     pub fn advance(&mut self, kind: SignalKind, cfg: &ReversalsConfig, now: i64, emit: &mut Emit<'_>) {
         let Some(st) = &mut self.state else { return };
-        if !st.burst.is_empty() {
+        if st.burst_count > 0 {
             // A reversal at `t` keeps the burst going only if `min - 1`
             // earlier ones lie within the window before it.
             let need = (cfg.min_reversals as usize).saturating_sub(1);
             let dense_until = match need {
-                0 => st.recent.back().map_or(i64::MIN, |r| r.0),
-                n => st.recent.len().checked_sub(n).map_or(i64::MIN, |i| st.recent[i].0),
+                0 => st.recent.back().map_or(i64::MIN, |t| t.at),
+                n => st.recent.len().checked_sub(n).map_or(i64::MIN, |i| st.recent[i].at),
             } + cfg.window_ms;
             if now > dense_until {
                 Self::close_burst(st, kind, emit);
             }
         }
-        if st.burst.is_empty()
-            && now > st.last_sample_ts.max(st.recent.back().map_or(i64::MIN, |r| r.0)) + cfg.window_ms
-        {
+        let last = st.last_sample_ts.max(st.recent.back().map_or(i64::MIN, |t| t.at));
+        if st.burst_count == 0 && now > last + cfg.window_ms {
             self.state = None;
         }
     }
@@ -145,13 +189,13 @@ impl Reversals {
     }
 
     fn close_burst(st: &mut State, kind: SignalKind, emit: &mut Emit<'_>) {
-        if st.burst.is_empty() {
+        if st.burst_count == 0 {
             return;
         }
         let burst = std::mem::take(&mut st.burst);
+        let count = std::mem::take(&mut st.burst_count);
         let url = st.burst_url.take();
-        let (first, last) = (burst[0].0, burst[burst.len() - 1].0);
-        let evidence = burst.iter().map(|r| r.1).collect();
-        emit.page_signal(kind, url.as_deref(), first, last, burst.len() as u32, evidence);
+        let evidence = burst.iter().map(|t| t.seq).collect();
+        emit.page_signal(kind, url.as_deref(), burst[0].ts, st.burst_end, count, evidence);
     }
 }

@@ -17,6 +17,11 @@ struct Arrival {
     seq: u64,
 }
 
+/// A URL without its fragment: the page it shows.
+fn page(url: &str) -> &str {
+    url.split_once('#').map_or(url, |(page, _)| page)
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct UTurn {
     arrival: Option<Box<Arrival>>,
@@ -37,12 +42,12 @@ impl UTurn {
     pub fn on_event(&mut self, cfg: &UTurnConfig, ev: &Event, before: Option<&str>, emit: &mut Emit<'_>) {
         let Body::Nav { nav } = &ev.body else { return };
         let to = ev.url.as_deref();
-        // Fragment-only changes stay on the page; a reload is no move.
-        if *nav == NavType::Hash || to == before {
+        // Fragment-only changes and reloads stay on the page.
+        if matches!(nav, NavType::Hash | NavType::Reload) || to.map(page) == before.map(page) {
             return;
         }
         if let Some(a) = self.arrival.take() {
-            if *nav == NavType::Pop && to == Some(a.from.as_str()) && ev.ts - a.ts <= cfg.window_ms {
+            if *nav == NavType::Pop && to.map(page) == Some(page(&a.from)) && ev.ts - a.ts <= cfg.window_ms {
                 emit.page_signal(SignalKind::UTurn, a.to.as_deref(), a.ts, ev.ts, 1, vec![a.seq, ev.seq]);
                 return;
             }
