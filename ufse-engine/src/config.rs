@@ -73,11 +73,20 @@ impl RageClickConfig {
     /// Whether a click label marks a stepper or pagination control.
     pub(crate) fn ignores_label(&self, txt: Option<&str>) -> bool {
         let Some(label) = txt.map(str::trim).filter(|t| !t.is_empty()) else { return false };
-        if self.ignore_digit_labels && label.chars().all(|c| c == '#' || c.is_ascii_digit()) {
+        if self.ignore_digit_labels && label.bytes().all(|b| b == b'#' || b.is_ascii_digit()) {
             return true;
         }
+        // Runs on every click: the words are trimmed and lower-cased once
+        // (see `RuleSet::from_toml`), and ASCII labels (nearly all) compare
+        // without allocating.
+        if label.is_ascii() {
+            return self
+                .ignore_labels
+                .iter()
+                .any(|w| w.len() == label.len() && w.eq_ignore_ascii_case(label));
+        }
         let label = label.to_lowercase();
-        self.ignore_labels.iter().any(|w| w.trim().chars().flat_map(char::to_lowercase).eq(label.chars()))
+        self.ignore_labels.contains(&label)
     }
 }
 
@@ -356,7 +365,10 @@ impl RuleSet {
         let mut merged =
             toml::Table::try_from(RuleSet::profile(&name)?).expect("rule sets serialize to TOML");
         merge(&mut merged, file);
-        let rules: RuleSet = merged.try_into()?;
+        let mut rules: RuleSet = merged.try_into()?;
+        for w in &mut rules.rage_click.ignore_labels {
+            *w = w.trim().to_lowercase();
+        }
         rules.validate()?;
         Ok(rules)
     }
@@ -471,7 +483,11 @@ mod tests {
         for label in ["+", " Next ", "PREV", "\u{2212}", "\u{bb}", "##", "3"] {
             assert!(r.ignores_label(Some(label)), "{label:?}");
         }
-        for label in ["Next page", "Buy", "", "#a"] {
+        let r = RuleSet::from_toml("[rage_click]\nignore_labels = [' Далее ', 'NEXT']\n", None)
+            .unwrap()
+            .rage_click;
+        assert!(r.ignores_label(Some("ДАЛЕЕ")) && r.ignores_label(Some("next")));
+        for label in ["Next page", "Buy", "", "#a", "Дале"] {
             assert!(!r.ignores_label(Some(label)), "{label:?}");
         }
         assert!(!r.ignores_label(None));

@@ -23,6 +23,8 @@ pub use config::{
 pub use selector::SelectorList;
 pub use signal::{Signal, SignalKind};
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event};
 
@@ -36,7 +38,7 @@ use rules::{
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionEngine {
     /// The current page: the `url` of the last `nav`.
-    page: Option<Box<str>>,
+    page: Option<Arc<str>>,
     rage: RageClick,
     /// Dead and slow clicks.
     dead: DeadClick,
@@ -79,10 +81,10 @@ impl SessionEngine {
             self.u_turn.on_event(&rules.u_turn, ev, self.page.as_deref(), &mut emit);
         }
         if let Body::Nav { .. } = ev.body {
-            self.page = ev.url.as_deref().map(Box::from);
+            self.page = ev.url.as_deref().map(Arc::from);
             self.scroll.reset(SignalKind::ExcessiveScroll, &mut emit);
         }
-        let page = self.page.as_deref();
+        let page = self.page.as_ref();
         let click = Click::of(ev, page);
         let click = click.as_ref();
         if rules.rage_click.enabled {
@@ -108,14 +110,14 @@ impl SessionEngine {
                 let cfg = &rules.thrashed_cursor;
                 if let Some(leg) = cfg.leg_px(None) {
                     let s = Sample { ts: ev.ts, seq: ev.seq, pos: x, leg };
-                    self.thrash.on_sample(SignalKind::ThrashedCursor, cfg, s, page, &mut emit);
+                    self.thrash.on_sample(SignalKind::ThrashedCursor, cfg, s, page.map(|p| &**p), &mut emit);
                 }
             }
             Body::Scroll { y, vh } if rules.excessive_scroll.enabled => {
                 let cfg = &rules.excessive_scroll;
                 if let Some(leg) = cfg.leg_px(vh) {
                     let s = Sample { ts: ev.ts, seq: ev.seq, pos: y, leg };
-                    self.scroll.on_sample(SignalKind::ExcessiveScroll, cfg, s, page, &mut emit);
+                    self.scroll.on_sample(SignalKind::ExcessiveScroll, cfg, s, page.map(|p| &**p), &mut emit);
                 }
             }
             _ => {}

@@ -2,6 +2,7 @@
 //! and failed (status 0, a network failure, or a server error).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event};
@@ -45,7 +46,7 @@ impl FailedRequest {
         cfg: &FailedRequestConfig,
         ev: &Event,
         click: Option<&Click<'_>>,
-        page: Option<&str>,
+        page: Option<&Arc<str>>,
         emit: &mut Emit<'_>,
     ) {
         let trigger = match &ev.body {

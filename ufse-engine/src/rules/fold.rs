@@ -66,7 +66,17 @@ impl Fold {
                 return;
             }
         }
+        let settle =
+            (rules.dead_click.window_ms + rules.dead_click.net_grace_ms).max(rules.error_click.window_ms);
         let st = self.state.get_or_insert_with(Default::default);
+        // Most steps bring nothing new: unless a run has settled or the
+        // held verdicts' run has closed, there is nothing to do.
+        let quiet = out.len() == from
+            && (st.held.is_empty() || st.held_for == open.first().copied())
+            && now.is_some_and(|now| st.runs.iter().all(|r| now <= r.rage.end_ts + settle));
+        if quiet {
+            return;
+        }
         let mut new: Vec<Signal> = out.drain(from..).collect();
         for s in &new {
             if s.kind == SignalKind::RageClick {
@@ -98,8 +108,6 @@ impl Fold {
             }
         }
         // A run is settled once no verdict on its last click can still come.
-        let settle =
-            (rules.dead_click.window_ms + rules.dead_click.net_grace_ms).max(rules.error_click.window_ms);
         st.runs.retain(|r| {
             let settled = now.is_none_or(|now| now > r.rage.end_ts + settle);
             if settled {

@@ -1,6 +1,8 @@
 //! `form_loop`: the same form submitted again and again with no navigation
 //! between: the submit does not get the user anywhere.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event};
 
@@ -44,14 +46,20 @@ impl FormLoop {
         self.settle(cfg, emit, |c| now > c.first_ts() + cfg.window_ms, now - cfg.window_ms);
     }
 
-    pub fn on_event(&mut self, cfg: &FormLoopConfig, ev: &Event, page: Option<&str>, emit: &mut Emit<'_>) {
+    pub fn on_event(
+        &mut self,
+        cfg: &FormLoopConfig,
+        ev: &Event,
+        page: Option<&Arc<str>>,
+        emit: &mut Emit<'_>,
+    ) {
         match &ev.body {
             Body::Nav { .. } => self.close(cfg, emit),
             Body::Submit { sel } => {
-                let late = |c: &Chain| c.form.sel == *sel && ev.ts - c.first_ts() > cfg.window_ms;
+                let late = |c: &Chain| *c.form.sel == **sel && ev.ts - c.first_ts() > cfg.window_ms;
                 self.settle(cfg, emit, late, ev.ts - cfg.window_ms);
                 let chains = self.chains.get_or_insert_with(Default::default);
-                match chains.iter_mut().find(|c| c.form.sel == *sel) {
+                match chains.iter_mut().find(|c| *c.form.sel == **sel) {
                     Some(c) => c.submits.push((ev.seq, ev.ts)),
                     None => chains.push(Chain {
                         form: ClickRef::submit(ev, sel, page),

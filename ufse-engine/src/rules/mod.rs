@@ -27,40 +27,54 @@ pub(crate) const MAX_EVIDENCE: usize = 1000;
 pub(crate) use u_turn::UTurn;
 pub(crate) use unresponsive::Unresponsive;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Element, Event};
 
 use crate::{Signal, SignalKind};
 
-/// What rules remember of a click.
+/// What rules remember of a click (or a submit). The strings are shared:
+/// one is built per click and every rule keeping it holds a cheap clone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ClickRef {
     pub seq: u64,
     pub ts: i64,
     pub x: f64,
     pub y: f64,
-    pub sel: String,
-    pub url: Option<String>,
+    pub sel: Arc<str>,
+    pub url: Option<Arc<str>>,
 }
 
 /// A click event seen by the rules, with its page resolved.
 pub(crate) struct Click<'a> {
     pub ev: &'a Event,
-    pub x: f64,
-    pub y: f64,
-    pub sel: &'a str,
     pub el: &'a Element,
-    pub url: Option<&'a str>,
+    pub r: ClickRef,
 }
 
 impl<'a> Click<'a> {
-    pub fn of(ev: &'a Event, page: Option<&'a str>) -> Option<Self> {
+    pub fn of(ev: &'a Event, page: Option<&Arc<str>>) -> Option<Self> {
         match &ev.body {
-            Body::Click { x, y, sel, el, .. } => {
-                Some(Click { ev, x: *x, y: *y, sel, el, url: ev.url.as_deref().or(page) })
-            }
+            Body::Click { x, y, sel, el, .. } => Some(Click {
+                ev,
+                el,
+                r: ClickRef {
+                    seq: ev.seq,
+                    ts: ev.ts,
+                    x: *x,
+                    y: *y,
+                    sel: Arc::from(sel.as_str()),
+                    url: own_url(ev, page),
+                },
+            }),
             _ => None,
         }
+    }
+
+    /// The click's selector.
+    pub fn sel(&self) -> &str {
+        &self.r.sel
     }
 
     /// The click's label (`txt`).
@@ -72,28 +86,22 @@ impl<'a> Click<'a> {
     }
 
     pub fn to_ref(&self) -> ClickRef {
-        ClickRef {
-            seq: self.ev.seq,
-            ts: self.ev.ts,
-            x: self.x,
-            y: self.y,
-            sel: self.sel.to_owned(),
-            url: self.url.map(str::to_owned),
-        }
+        self.r.clone()
+    }
+}
+
+/// The event's own `url`, else the page's (shared, not copied).
+fn own_url(ev: &Event, page: Option<&Arc<str>>) -> Option<Arc<str>> {
+    match ev.url.as_deref() {
+        Some(url) => Some(Arc::from(url)),
+        None => page.cloned(),
     }
 }
 
 impl ClickRef {
     /// A `submit` as a trigger of what follows it (it has no position).
-    pub fn submit(ev: &Event, sel: &str, page: Option<&str>) -> Self {
-        ClickRef {
-            seq: ev.seq,
-            ts: ev.ts,
-            x: 0.0,
-            y: 0.0,
-            sel: sel.to_owned(),
-            url: ev.url.as_deref().or(page).map(str::to_owned),
-        }
+    pub fn submit(ev: &Event, sel: &str, page: Option<&Arc<str>>) -> Self {
+        ClickRef { seq: ev.seq, ts: ev.ts, x: 0.0, y: 0.0, sel: Arc::from(sel), url: own_url(ev, page) }
     }
 }
 
@@ -121,8 +129,8 @@ impl Emit<'_> {
             end_ts,
             count,
             evidence,
-            sel: Some(first.sel.clone()),
-            url: first.url.clone(),
+            sel: Some(first.sel.to_string()),
+            url: first.url.as_deref().map(str::to_owned),
         });
     }
 

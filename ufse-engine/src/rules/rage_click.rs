@@ -53,12 +53,13 @@ impl RageClick {
             (Body::Click { .. }, Some(c)) => {
                 // Typing targets, steppers, pagination and ignored selectors
                 // are transparent to runs.
-                if c.el.is_text_like() || cfg.ignores_label(c.txt()) || cfg.ignore_selectors.matches(c.sel) {
+                if c.el.is_text_like() || cfg.ignores_label(c.txt()) || cfg.ignore_selectors.matches(c.sel())
+                {
                     return;
                 }
                 if let Some(r) = &self.run {
                     let (ts, x, y) = r.last;
-                    let far = (c.x - x).hypot(c.y - y) > cfg.radius_px;
+                    let far = (c.r.x - x).hypot(c.r.y - y) > cfg.radius_px;
                     if far || c.ev.ts - ts > cfg.max_interval_ms {
                         self.close(cfg, emit);
                     }
@@ -66,7 +67,7 @@ impl RageClick {
                 let run = self.run.get_or_insert_with(|| {
                     Box::new(Run { first: c.to_ref(), last: (0, 0.0, 0.0), seqs: Vec::new(), count: 0 })
                 });
-                run.last = (c.ev.ts, c.x, c.y);
+                run.last = (c.ev.ts, c.r.x, c.r.y);
                 run.count += 1;
                 if run.seqs.len() < MAX_EVIDENCE {
                     run.seqs.push(c.ev.seq);
