@@ -20,8 +20,15 @@ fn golden(name: &str) -> PathBuf {
 
 /// Runs `ufse detect -` on `input`; returns (exit code, stdout, stderr).
 fn detect(input: &[u8]) -> (i32, String, String) {
+    detect_with(&[], input)
+}
+
+/// Like [`detect`], with extra arguments (`--profile NAME`).
+fn detect_with(args: &[&str], input: &[u8]) -> (i32, String, String) {
     let mut child = Command::new(ufse_bin())
-        .args(["detect", "-"])
+        .arg("detect")
+        .args(args)
+        .arg("-")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -94,6 +101,27 @@ fn each_rule_matches_its_golden_output_however_the_input_is_cut() {
             let (code, out, err) = detect(&jsonl(&variant));
             assert_eq!(code, 0, "{name} {how}: {err}");
             assert_eq!(out, expected, "{name} {how}");
+        }
+    }
+}
+
+#[test]
+fn each_profile_matches_its_golden_output_however_the_input_is_cut() {
+    let input = std::fs::read_to_string(golden("catalogue.input.jsonl")).unwrap();
+    let lines = batches(&input);
+    for profile in ["posthog", "openreplay", "amplitude"] {
+        let expected =
+            std::fs::read_to_string(golden(&format!("catalogue.{profile}.expected.jsonl"))).unwrap();
+        assert!(!expected.is_empty());
+        for (how, variant) in [
+            ("as written", lines.clone()),
+            ("re-batched", rebatch(&lines)),
+            ("re-batched and interleaved", interleave(&rebatch(&lines))),
+            ("replayed", [lines.clone(), lines.clone()].concat()),
+        ] {
+            let (code, out, err) = detect_with(&["--profile", profile], &jsonl(&variant));
+            assert_eq!(code, 0, "{profile} {how}: {err}");
+            assert_eq!(out, expected, "{profile} {how}");
         }
     }
 }

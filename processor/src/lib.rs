@@ -268,7 +268,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
             latest.insert((s.project.clone(), s.sid.clone(), s.part), s);
         }
         let batch = WriteBatch { signals: out.signals, summaries: latest.into_values().collect() };
-        let profile = self.rules.profile.clone();
+        let profile = self.rules.name().to_owned();
         let (events, store) = (&self.events, &self.store);
         let stats = self.rt.block_on(async {
             events.write_refs(&refs).await?;

@@ -32,7 +32,9 @@ fn make_event(seq: u64, ts: i64, kind: u8, pos: u8) -> Event {
         4 => json!({"t":"mutation","ts":ts,"seq":seq,"n":1}),
         5 => json!({"t":"nav","ts":ts,"seq":seq,"url":page(pos),"nav":if pos == 0 { "pop" } else { "push" }}),
         6 => json!({"t":"scroll","ts":ts,"seq":seq,"y":f64::from(pos) * 600.0,"vh":800}),
-        7 | 8 => json!({"t":"move","ts":ts,"seq":seq,"x":if seq.is_multiple_of(2) { 0.0 } else { 100.0 + p },"y":10}),
+        7 | 8 => {
+            json!({"t":"move","ts":ts,"seq":seq,"x":if seq.is_multiple_of(2) { 0.0 } else { 100.0 + p },"y":10})
+        }
         9 => json!({"t":"error","ts":ts,"seq":seq,"msg":"boom","kind":"error"}),
         10 => json!({"t":"net","ts":ts,"seq":seq,"method":"POST","url":"https://api.example.com/x",
             "status":if pos < 2 { 503 } else { 200 },"dur":u64::from(pos) * 700}),

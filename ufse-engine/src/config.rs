@@ -13,7 +13,7 @@ pub enum RulesError {
     #[error("invalid rules file: {0}")]
     Parse(#[from] toml::de::Error),
     /// A profile this build does not have.
-    #[error("unknown profile `{0}` (known: ufse)")]
+    #[error("unknown profile `{0}` (known: ufse, posthog, openreplay, amplitude)")]
     UnknownProfile(String),
     /// A parameter outside its range.
     #[error("invalid value for `{key}`: {why}")]
@@ -276,13 +276,10 @@ impl Default for ErrorClickConfig {
     }
 }
 
-/// A complete rule set: the profile and every rule's parameters.
+/// The `ufse` profile: the full catalogue, every rule's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct RuleSet {
-    /// The profile; part of every incident id, so the same input under two
-    /// profiles never collides.
-    pub profile: String,
+pub struct Catalogue {
     /// Rage clicks.
     pub rage_click: RageClickConfig,
     /// Dead clicks.
@@ -305,10 +302,9 @@ pub struct RuleSet {
     pub unresponsive: UnresponsiveConfig,
 }
 
-impl Default for RuleSet {
+impl Default for Catalogue {
     fn default() -> Self {
-        RuleSet {
-            profile: "ufse".into(),
+        Catalogue {
             rage_click: RageClickConfig::default(),
             dead_click: DeadClickConfig::default(),
             error_click: ErrorClickConfig::default(),
@@ -323,12 +319,39 @@ impl Default for RuleSet {
     }
 }
 
+/// A complete rule set: a profile and its parameters. A profile replaces
+/// the catalogue and emits only its own kinds; `ufse` is the default, the
+/// others reproduce peers' published rules (see `docs/profiles.md`). The
+/// profile's name is part of every incident id, so the same input under
+/// two profiles never collides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "profile", rename_all = "snake_case")]
+#[non_exhaustive]
+// Built once per process and shared behind an `Arc`: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum RuleSet {
+    /// The full catalogue.
+    Ufse(Catalogue),
+    /// PostHog's rage and dead clicks.
+    Posthog(crate::peers::posthog::Rules),
+    /// OpenReplay's rage and dead clicks.
+    Openreplay(crate::peers::openreplay::Rules),
+    /// Amplitude's rage, dead and error clicks and thrashed cursor.
+    Amplitude(crate::peers::amplitude::Rules),
+}
+
+impl Default for RuleSet {
+    fn default() -> Self {
+        RuleSet::Ufse(Catalogue::default())
+    }
+}
+
 /// The longest window or delay a rule may have: a day, a session part's
 /// longest life.
 const MAX_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The profiles this build knows.
-pub const PROFILES: &[&str] = &["ufse"];
+pub const PROFILES: &[&str] = &["ufse", "posthog", "openreplay", "amplitude"];
 
 impl RuleSet {
     /// The built-in defaults of a profile.
@@ -337,9 +360,30 @@ impl RuleSet {
     ///
     /// [`RulesError::UnknownProfile`] for a name not in [`PROFILES`].
     pub fn profile(name: &str) -> Result<Self, RulesError> {
-        match name {
-            "ufse" => Ok(RuleSet::default()),
-            other => Err(RulesError::UnknownProfile(other.to_owned())),
+        Ok(match name {
+            "ufse" => RuleSet::default(),
+            "posthog" => RuleSet::Posthog(Default::default()),
+            "openreplay" => RuleSet::Openreplay(Default::default()),
+            "amplitude" => RuleSet::Amplitude(Default::default()),
+            other => return Err(RulesError::UnknownProfile(other.to_owned())),
+        })
+    }
+
+    /// The profile's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleSet::Ufse(_) => "ufse",
+            RuleSet::Posthog(_) => "posthog",
+            RuleSet::Openreplay(_) => "openreplay",
+            RuleSet::Amplitude(_) => "amplitude",
+        }
+    }
+
+    /// The catalogue, under the `ufse` profile.
+    pub fn catalogue(&self) -> Option<&Catalogue> {
+        match self {
+            RuleSet::Ufse(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -366,22 +410,43 @@ impl RuleSet {
             toml::Table::try_from(RuleSet::profile(&name)?).expect("rule sets serialize to TOML");
         merge(&mut merged, file);
         let mut rules: RuleSet = merged.try_into()?;
-        for w in &mut rules.rage_click.ignore_labels {
-            *w = w.trim().to_lowercase();
+        match &mut rules {
+            RuleSet::Ufse(c) => {
+                for w in &mut c.rage_click.ignore_labels {
+                    *w = w.trim().to_lowercase();
+                }
+                c.validate()?;
+            }
+            RuleSet::Posthog(r) => r.validate()?,
+            RuleSet::Openreplay(r) => r.validate()?,
+            RuleSet::Amplitude(r) => r.validate()?,
         }
-        rules.validate()?;
         Ok(rules)
     }
+}
 
+/// Checks a duration parameter: positive where a window must exist (or
+/// not negative), and at most a day, so time arithmetic on client times
+/// can never overflow.
+pub(crate) fn check_ms(ms: i64, key: &'static str, zero_ok: bool) -> Result<(), RulesError> {
+    let ok = if zero_ok { (0..=MAX_WINDOW_MS).contains(&ms) } else { ms > 0 && ms <= MAX_WINDOW_MS };
+    let why = if zero_ok {
+        "must be between 0 and 86400000 (24 h)"
+    } else {
+        "must be between 1 and 86400000 (24 h)"
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(RulesError::Invalid { key, why })
+    }
+}
+
+impl Catalogue {
     fn validate(&self) -> Result<(), RulesError> {
         let check = |ok: bool, key, why| if ok { Ok(()) } else { Err(RulesError::Invalid { key, why }) };
-        // Durations: positive where a window must exist, and at most a day,
-        // so time arithmetic on client times can never overflow.
-        let window =
-            |ms: i64, key| check(ms > 0 && ms <= MAX_WINDOW_MS, key, "must be between 1 and 86400000 (24 h)");
-        let span = |ms: i64, key| {
-            check((0..=MAX_WINDOW_MS).contains(&ms), key, "must be between 0 and 86400000 (24 h)")
-        };
+        let window = |ms, key| check_ms(ms, key, false);
+        let span = |ms, key| check_ms(ms, key, true);
         check(self.rage_click.min_clicks >= 2, "rage_click.min_clicks", "must be at least 2")?;
         window(self.rage_click.max_interval_ms, "rage_click.max_interval_ms")?;
         check(self.rage_click.radius_px >= 0.0, "rage_click.radius_px", "must not be negative")?;
@@ -425,25 +490,6 @@ impl RuleSet {
         span(self.unresponsive.window_ms, "unresponsive.window_ms")?;
         Ok(())
     }
-
-    /// How far behind the newest event a rule may still need to look:
-    /// the horizon after which a silent session has nothing left to decide.
-    pub fn horizon_ms(&self) -> i64 {
-        [
-            self.rage_click.max_interval_ms,
-            self.dead_click.window_ms + self.dead_click.net_grace_ms,
-            self.error_click.window_ms,
-            self.failed_request.window_ms + self.failed_request.max_request_ms,
-            self.form_loop.window_ms,
-            self.thrashed_cursor.window_ms,
-            self.u_turn.window_ms,
-            self.excessive_scroll.window_ms,
-            self.unresponsive.window_ms,
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(0)
-    }
 }
 
 /// Lays `over` onto `base`: tables merge key by key, anything else replaces.
@@ -466,15 +512,36 @@ mod tests {
     fn a_rules_file_overrides_only_what_it_sets() {
         let r = RuleSet::from_toml("[rage_click]\nmin_clicks = 4\nignore_selectors = ['.stepper']\n", None)
             .unwrap();
+        let r = r.catalogue().unwrap();
         assert_eq!(r.rage_click.min_clicks, 4);
         assert_eq!(r.rage_click.max_interval_ms, 1000);
         assert_eq!(r.dead_click, DeadClickConfig::default());
         assert!(r.rage_click.ignore_selectors.matches("div.stepper > button"));
         // A partial section keeps that rule's own defaults, not another's.
         let r = RuleSet::from_toml("[excessive_scroll]\nmin_reversals = 6\n", None).unwrap();
+        let r = r.catalogue().unwrap();
         assert_eq!(r.excessive_scroll.min_reversals, 6);
         assert_eq!(r.excessive_scroll.min_leg_viewports, 0.5);
-        assert_eq!(r.thrashed_cursor, RuleSet::default().thrashed_cursor);
+        assert_eq!(r.thrashed_cursor, Catalogue::default().thrashed_cursor);
+    }
+
+    #[test]
+    fn a_rules_file_overrides_a_peer_profile_too() {
+        let r = RuleSet::from_toml("profile = 'posthog'\n[rage_click]\nclick_count = 4\n", None).unwrap();
+        let RuleSet::Posthog(p) = &r else { panic!("{r:?}") };
+        assert_eq!((p.rage_click.click_count, p.rage_click.threshold_px), (4, 30.0));
+        assert!(p.rage_click.ignore_selectors.matches("div.ph-no-capture > a"));
+        assert_eq!(r.name(), "posthog");
+        // --profile wins over the file, and the file's keys must fit that profile.
+        let r = RuleSet::from_toml("profile = 'posthog'\n", Some("openreplay")).unwrap();
+        assert_eq!(r.name(), "openreplay");
+        let e = RuleSet::from_toml("[rage_click]\nclick_count = 4\n", Some("openreplay")).unwrap_err();
+        assert!(e.to_string().contains("click_count"), "{e}");
+        let e = RuleSet::from_toml("[dead_click]\nwindow_ms = 0\n", Some("amplitude")).unwrap_err();
+        assert!(matches!(e, RulesError::Invalid { key: "dead_click.window_ms", .. }), "{e}");
+        for name in PROFILES {
+            assert_eq!(RuleSet::profile(name).unwrap().name(), *name);
+        }
     }
 
     #[test]
@@ -485,7 +552,10 @@ mod tests {
         }
         let r = RuleSet::from_toml("[rage_click]\nignore_labels = [' Далее ', 'NEXT']\n", None)
             .unwrap()
-            .rage_click;
+            .catalogue()
+            .unwrap()
+            .rage_click
+            .clone();
         assert!(r.ignores_label(Some("ДАЛЕЕ")) && r.ignores_label(Some("next")));
         for label in ["Next page", "Buy", "", "#a", "Дале"] {
             assert!(!r.ignores_label(Some(label)), "{label:?}");

@@ -12,14 +12,21 @@
 //! - [`SelectorList`]: "ignore selectors" matched against click paths.
 
 mod config;
+mod peers;
 mod rules;
 mod selector;
 mod signal;
 
 pub use config::{
-    DeadClickConfig, ErrorClickConfig, FailedRequestConfig, FormLoopConfig, RageClickConfig, ReversalsConfig,
-    RuleSet, RulesError, SlowClickConfig, UTurnConfig, UnresponsiveConfig, PROFILES,
+    Catalogue, DeadClickConfig, ErrorClickConfig, FailedRequestConfig, FormLoopConfig, RageClickConfig,
+    ReversalsConfig, RuleSet, RulesError, SlowClickConfig, UTurnConfig, UnresponsiveConfig, PROFILES,
 };
+/// The peer profiles' parameters.
+pub mod profiles {
+    pub use crate::peers::amplitude::Rules as Amplitude;
+    pub use crate::peers::openreplay::Rules as OpenReplay;
+    pub use crate::peers::posthog::Rules as PostHog;
+}
 pub use selector::SelectorList;
 pub use signal::{Signal, SignalKind};
 
@@ -50,6 +57,8 @@ pub struct SessionEngine {
     scroll: Reversals,
     unresponsive: Unresponsive,
     fold: Fold,
+    /// The state under a peer profile (none under `ufse`).
+    peer: Option<Box<peers::State>>,
 }
 
 impl SessionEngine {
@@ -74,7 +83,55 @@ impl SessionEngine {
     /// Evaluates one event. Session time first advances to `ev.ts`, closing
     /// every window that ends before it.
     pub fn on_event(&mut self, rules: &RuleSet, sid: &str, ev: &Event, out: &mut Vec<Signal>) {
+        match rules {
+            RuleSet::Ufse(c) => self.catalogue_event(c, sid, ev, out),
+            peer => self.peer_event(peer, sid, ev, out),
+        }
+    }
+
+    /// Session time has reached `now` (no later event can come before it):
+    /// closes the windows that end before it.
+    pub fn on_watermark(&mut self, rules: &RuleSet, sid: &str, now: i64, out: &mut Vec<Signal>) {
+        match rules {
+            RuleSet::Ufse(c) => self.catalogue_watermark(c, sid, now, out),
+            peer => {
+                if let Some(p) = &mut self.peer {
+                    p.advance(peer, now, &mut Emit { sid, out });
+                }
+            }
+        }
+    }
+
+    /// The session (or the input) ended: closes every open window.
+    pub fn on_end(&mut self, rules: &RuleSet, sid: &str, out: &mut Vec<Signal>) {
+        match rules {
+            RuleSet::Ufse(c) => self.catalogue_end(c, sid, out),
+            peer => {
+                if let Some(mut p) = self.peer.take() {
+                    p.end(peer, &mut Emit { sid, out });
+                }
+            }
+        }
+    }
+
+    fn peer_event(&mut self, rules: &RuleSet, sid: &str, ev: &Event, out: &mut Vec<Signal>) {
         self.on_watermark(rules, sid, ev.ts, out);
+        if let Body::Nav { .. } = ev.body {
+            self.page = ev.url.as_deref().map(Arc::from);
+        }
+        let page = self.page.as_ref();
+        let click = Click::of(ev, page);
+        // A state restored under another profile starts afresh.
+        if self.peer.as_ref().is_none_or(|p| !p.is_for(rules)) {
+            self.peer = peers::State::new(rules).map(Box::new);
+        }
+        if let Some(p) = &mut self.peer {
+            p.on_event(rules, ev, click.as_ref(), page.map(|p| &**p), &mut Emit { sid, out });
+        }
+    }
+
+    fn catalogue_event(&mut self, rules: &Catalogue, sid: &str, ev: &Event, out: &mut Vec<Signal>) {
+        self.catalogue_watermark(rules, sid, ev.ts, out);
         let from = out.len();
         let mut emit = Emit { sid, out };
         if rules.u_turn.enabled {
@@ -125,9 +182,7 @@ impl SessionEngine {
         self.fold(rules, Some(ev.ts), out, from);
     }
 
-    /// Session time has reached `now` (no later event can come before it):
-    /// closes the windows that end before it.
-    pub fn on_watermark(&mut self, rules: &RuleSet, sid: &str, now: i64, out: &mut Vec<Signal>) {
+    fn catalogue_watermark(&mut self, rules: &Catalogue, sid: &str, now: i64, out: &mut Vec<Signal>) {
         let from = out.len();
         let mut emit = Emit { sid, out };
         self.rage.advance(&rules.rage_click, now, &mut emit);
@@ -142,8 +197,7 @@ impl SessionEngine {
         self.fold(rules, Some(now), out, from);
     }
 
-    /// The session (or the input) ended: closes every open window.
-    pub fn on_end(&mut self, rules: &RuleSet, sid: &str, out: &mut Vec<Signal>) {
+    fn catalogue_end(&mut self, rules: &Catalogue, sid: &str, out: &mut Vec<Signal>) {
         let from = out.len();
         let mut emit = Emit { sid, out };
         self.rage.close(&rules.rage_click, &mut emit);
@@ -159,7 +213,7 @@ impl SessionEngine {
     }
 
     /// Runs this step's signals (`out[from..]`) through the rage fold.
-    fn fold(&mut self, rules: &RuleSet, now: Option<i64>, out: &mut Vec<Signal>, from: usize) {
+    fn fold(&mut self, rules: &Catalogue, now: Option<i64>, out: &mut Vec<Signal>, from: usize) {
         if rules.rage_click.enabled && rules.rage_click.fold {
             self.fold.process(rules, self.rage.open_run(), now, out, from);
         }
@@ -177,6 +231,7 @@ impl SessionEngine {
             && self.scroll.is_idle()
             && self.unresponsive.is_idle()
             && self.fold.is_idle()
+            && self.peer.as_ref().is_none_or(|p| p.is_idle())
     }
 }
 

@@ -460,8 +460,9 @@ fn a_rage_run_folds_its_errors_and_dead_clicks_into_one_signal_each() {
     let e = only(&out, SignalKind::ErrorClick)[0];
     assert_eq!((e.ts, e.end_ts, e.count), (0, 300, 1));
     // Without folding, each verdict is its own signal.
-    let mut plain = RuleSet::default();
-    plain.rage_click.fold = false;
+    let mut c = Catalogue::default();
+    c.rage_click.fold = false;
+    let plain = RuleSet::Ufse(c);
     let out = run_both(&plain, &events);
     assert_eq!(
         kinds(&out),
@@ -662,4 +663,188 @@ fn an_endless_rage_run_keeps_bounded_evidence_and_an_exact_count() {
     assert_eq!(rage[0].count, 2500);
     assert_eq!(rage[0].evidence.len(), rules::MAX_EVIDENCE);
     assert_eq!(rage[0].end_ts, 249_900);
+}
+
+fn at(seq: u64, ts: i64, x: f64, y: f64, sel: &str) -> Event {
+    ev(json!({"t":"click","ts":ts,"seq":seq,"x":x,"y":y,"sel":sel,"el":{"tag":"button"}}))
+}
+
+fn profile(name: &str) -> RuleSet {
+    RuleSet::profile(name).unwrap()
+}
+
+#[test]
+fn posthog_rage_fires_once_at_the_third_close_quick_click() {
+    let ph = profile("posthog");
+    // |dx|+|dy| = 29 each time, 999 ms apart: one signal, at the third click, not again at the fourth.
+    let events = [
+        at(1, 0, 0.0, 0.0, "b"),
+        at(2, 999, 10.0, 19.0, "b"),
+        at(3, 1998, 20.0, 38.0, "b"),
+        at(4, 2997, 30.0, 57.0, "b"),
+    ];
+    let out = run_both(&ph, &events);
+    assert_eq!(only(&out, SignalKind::RageClick).len(), 1, "{out:?}");
+    let rage = only(&out, SignalKind::RageClick)[0];
+    assert_eq!((rage.evidence.clone(), rage.count, rage.end_ts), (vec![1, 2, 3], 3, 1998));
+    // Exactly 30 px (Manhattan) or exactly 1000 ms apart breaks the run.
+    let far = [at(1, 0, 0.0, 0.0, "b"), at(2, 100, 15.0, 15.0, "b"), at(3, 200, 30.0, 30.0, "b")];
+    assert!(only(&run_both(&ph, &far), SignalKind::RageClick).is_empty());
+    let slow = [at(1, 0, 0.0, 0.0, "b"), at(2, 1000, 0.0, 0.0, "b"), at(3, 2000, 0.0, 0.0, "b")];
+    assert!(only(&run_both(&ph, &slow), SignalKind::RageClick).is_empty());
+    // A reset by distance starts a new run that fires again.
+    let twice = [
+        at(1, 0, 0.0, 0.0, "b"),
+        at(2, 100, 0.0, 0.0, "b"),
+        at(3, 200, 0.0, 0.0, "b"),
+        at(4, 300, 500.0, 0.0, "b"),
+        at(5, 400, 500.0, 0.0, "b"),
+        at(6, 500, 500.0, 0.0, "b"),
+    ];
+    assert_eq!(only(&run_both(&ph, &twice), SignalKind::RageClick).len(), 2);
+    // Inside .ph-no-rageclick or .ph-no-capture: ignored.
+    for sel in ["div.ph-no-rageclick > button", "section.ph-no-capture > div > b"] {
+        let events: Vec<Event> = (0..3).map(|i| at(i + 1, i as i64 * 100, 0.0, 0.0, sel)).collect();
+        assert!(only(&run_both(&ph, &events), SignalKind::RageClick).is_empty(), "{sel}");
+    }
+}
+
+#[test]
+fn posthog_dead_click_thresholds_are_strict() {
+    let ph = profile("posthog");
+    let dead = |events: &[Event]| only(&run_both(&ph, events), SignalKind::DeadClick).len();
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), mutation(2, 2499)]), 0);
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), mutation(2, 2500)]), 1);
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), scroll(2, 99, 10.0, None)]), 0);
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), scroll(2, 100, 10.0, None)]), 1);
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), ev(json!({"t":"select","ts":99,"seq":2}))]), 0);
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), ev(json!({"t":"select","ts":100,"seq":2}))]), 1);
+    // A second click on the same element less than 1 s later is ignored.
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), click(2, 999, 300.0, "b")]), 1);
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), click(2, 1000, 300.0, "b")]), 2);
+    // Links, clicks inside links and html are never dead.
+    let link = ev(json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"a#x","el":{"tag":"a","href":"/x"}}));
+    let inside = ev(
+        json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"a > span","el":{"tag":"span","in_link":true}}),
+    );
+    let html = ev(json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"html","el":{"tag":"html"}}));
+    for e in [link, inside, html] {
+        assert_eq!(dead(&[e]), 0);
+    }
+    // Only its own kinds: no error click, no slow click.
+    let out = run_both(&ph, &[click(1, 0, 0.0, "b"), mutation(2, 1500), error(3, 1600)]);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn openreplay_rage_is_three_quick_clicks_with_one_label() {
+    let or = profile("openreplay");
+    let buy = |seq, ts, sel: &str| {
+        ev(json!({"t":"click","ts":ts,"seq":seq,"x":0,"y":0,"sel":sel,"el":{"tag":"button"},"txt":"Buy"}))
+    };
+    // Same label on different elements, 299 ms apart: rage.
+    let out = run_both(&or, &[buy(1, 0, "b#a"), buy(2, 299, "b#b"), buy(3, 598, "b#a")]);
+    assert_eq!(only(&out, SignalKind::RageClick).len(), 1);
+    assert_eq!(only(&out, SignalKind::RageClick)[0].evidence, vec![1, 2, 3]);
+    // 300 ms is too slow; without a label the selector is the label.
+    assert!(only(
+        &run_both(&or, &[buy(1, 0, "b"), buy(2, 300, "b"), buy(3, 600, "b")]),
+        SignalKind::RageClick
+    )
+    .is_empty());
+    let out = run_both(&or, &[click(1, 0, 0.0, "b"), click(2, 100, 500.0, "b"), click(3, 200, 900.0, "b")]);
+    assert_eq!(only(&out, SignalKind::RageClick).len(), 1);
+}
+
+#[test]
+fn openreplay_dead_click_waits_1234_ms_for_a_mutation_or_input() {
+    let or = profile("openreplay");
+    let dead = |events: &[Event]| only(&run_both(&or, events), SignalKind::DeadClick).len();
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), mutation(2, 1234)]), 0);
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), mutation(2, 1235)]), 1);
+    assert_eq!(dead(&[click(1, 0, 0.0, "b"), ev(json!({"t":"input","ts":500,"seq":2,"sel":"input#q"}))]), 0);
+    let field = ev(
+        json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"input#q","el":{"tag":"input","type":"checkbox"}}),
+    );
+    assert_eq!(dead(&[field]), 0);
+}
+
+#[test]
+fn amplitude_rules() {
+    let amp = profile("amplitude");
+    let kinds_of = |events: &[Event]| kinds(&run_both(&amp, events));
+    // Rage: four clicks on one element within a sliding second.
+    let four: Vec<Event> =
+        [0, 300, 600, 1000].iter().enumerate().map(|(i, &t)| at(i as u64 + 1, t, 0.0, 0.0, "b")).collect();
+    let with_mutations: Vec<Event> = four.iter().cloned().chain([mutation(9, 1010)]).collect();
+    let out = run_both(&amp, &with_mutations);
+    assert_eq!(only(&out, SignalKind::RageClick)[0].evidence, vec![1, 2, 3, 4]);
+    let late: Vec<Event> =
+        [0, 300, 600, 1001].iter().enumerate().map(|(i, &t)| at(i as u64 + 1, t, 0.0, 0.0, "b")).collect();
+    assert!(only(&run_both(&amp, &late), SignalKind::RageClick).is_empty());
+    let mut reset = four.clone();
+    reset.insert(2, ev(json!({"t":"select","ts":400,"seq":7})));
+    assert!(only(&run_both(&amp, &reset), SignalKind::RageClick).is_empty());
+    // Dead: at most one per 3 s.
+    let out =
+        kinds_of(&[click(1, 0, 0.0, "b#a"), click(2, 2000, 300.0, "b#b"), click(3, 3000, 600.0, "b#c")]);
+    assert_eq!(out, vec![(SignalKind::DeadClick, vec![1]), (SignalKind::DeadClick, vec![3])]);
+    assert!(kinds_of(&[click(1, 0, 0.0, "b"), nav(2, 3000)]).is_empty());
+    // Error click: within 2 s, never after a link opening a new tab.
+    assert_eq!(
+        kinds_of(&[click(1, 0, 0.0, "b"), mutation(2, 10), error(3, 2000)]),
+        vec![(SignalKind::ErrorClick, vec![1, 3])]
+    );
+    assert!(kinds_of(&[click(1, 0, 0.0, "b"), mutation(2, 10), error(3, 2001)]).is_empty());
+    let blank = ev(
+        json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"a","el":{"tag":"a","href":"/x","target":"_blank"}}),
+    );
+    assert!(kinds_of(&[blank, mutation(2, 10), error(3, 500)]).is_empty());
+    // Thrashed cursor: ten changes of direction on one axis within 2 s, however short.
+    let wiggle: Vec<f64> = (0..12).map(|i| if i % 2 == 0 { 100.0 } else { 103.0 }).collect();
+    let out = run_both(&amp, &moves(1, 0, &wiggle, 100));
+    assert_eq!(only(&out, SignalKind::ThrashedCursor).len(), 1, "{out:?}");
+    assert_eq!(only(&out, SignalKind::ThrashedCursor)[0].count, 10);
+}
+
+#[test]
+fn a_profile_emits_only_its_own_kinds() {
+    // Everything the catalogue can see, in one session.
+    let zigzag: Vec<f64> = (0..14).map(|i| if i % 2 == 0 { 0.0 } else { 100.0 }).collect();
+    let mut events = moves(1, 0, &zigzag, 100);
+    events.extend([
+        click(20, 2000, 0.0, "b"),
+        click(21, 2100, 0.0, "b"),
+        error(22, 2150),
+        click(23, 2200, 0.0, "b"),
+        click(24, 2300, 0.0, "b"),
+        longtask(25, 2400, 2000),
+        mutation(26, 3800),
+        submit(27, 9000, "form"),
+        net(28, 9500, 503, 100),
+        submit(29, 10_000, "form"),
+        submit(30, 11_000, "form"),
+    ]);
+    for (name, allowed) in [
+        ("posthog", &[SignalKind::RageClick, SignalKind::DeadClick][..]),
+        ("openreplay", &[SignalKind::RageClick, SignalKind::DeadClick]),
+        (
+            "amplitude",
+            &[
+                SignalKind::RageClick,
+                SignalKind::DeadClick,
+                SignalKind::ErrorClick,
+                SignalKind::ThrashedCursor,
+            ],
+        ),
+    ] {
+        let out = run_both(&profile(name), &events);
+        assert!(!out.is_empty(), "{name} saw nothing");
+        assert!(out.iter().all(|s| allowed.contains(&s.kind)), "{name}: {out:?}");
+    }
+    let all = run_both(&RuleSet::default(), &events);
+    assert!(
+        all.iter().any(|s| s.kind == SignalKind::Unresponsive)
+            && all.iter().any(|s| s.kind == SignalKind::FormLoop)
+    );
 }

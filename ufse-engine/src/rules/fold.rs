@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{RuleSet, Signal, SignalKind};
+use crate::{Catalogue, Signal, SignalKind};
 
 /// A closed rage run still collecting its clicks' verdicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ impl Fold {
     /// everything goes).
     pub fn process(
         &mut self,
-        rules: &RuleSet,
+        rules: &Catalogue,
         open: &[u64],
         now: Option<i64>,
         out: &mut Vec<Signal>,
@@ -126,7 +126,7 @@ fn shares_click(run: &[u64], evidence: &[u64]) -> bool {
     evidence.iter().any(|seq| run.binary_search(seq).is_ok())
 }
 
-fn emit_folded(rules: &RuleSet, r: &Run, out: &mut Vec<Signal>) {
+fn emit_folded(rules: &Catalogue, r: &Run, out: &mut Vec<Signal>) {
     let rage = &r.rage;
     if r.dead {
         out.push(Signal {

@@ -1,0 +1,293 @@
+//! The `amplitude` profile (Amplitude's frustration analytics): rage, dead
+//! and error clicks and thrashed cursor.
+//!
+//! - Rage: `min_clicks` (4) clicks on the same element within a sliding
+//!   `window_ms` (1000); one signal per run of clicks on that element; a
+//!   selection change resets it.
+//! - Dead: no mutation or navigation within `window_ms` (3000) of the
+//!   click; at most one dead click per `cooldown_ms` (3000) per session.
+//! - Error click: an error within `window_ms` (2000) of the most recent
+//!   click, unless that click was on `a[target=_blank]`.
+//! - Thrashed cursor: `min_changes` (10) or more changes of direction on one
+//!   axis within `window_ms` (2000).
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use ufse_schema::{Body, Event};
+
+use super::Waiting;
+use crate::config::{check_ms, ReversalsConfig, RulesError};
+use crate::rules::{Click, ClickRef, Emit, Reversals, Sample, MAX_EVIDENCE};
+use crate::SignalKind;
+
+/// Rage-click parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RageRules {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Clicks on one element within the window that make rage.
+    pub min_clicks: u32,
+    /// The sliding window.
+    pub window_ms: i64,
+}
+
+impl Default for RageRules {
+    fn default() -> Self {
+        RageRules { enabled: true, min_clicks: 4, window_ms: 1000 }
+    }
+}
+
+/// Dead-click parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeadRules {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// A mutation or navigation within this long after the click makes it alive.
+    pub window_ms: i64,
+    /// After a dead click, no other for this long.
+    pub cooldown_ms: i64,
+}
+
+impl Default for DeadRules {
+    fn default() -> Self {
+        DeadRules { enabled: true, window_ms: 3000, cooldown_ms: 3000 }
+    }
+}
+
+/// Error-click parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ErrorRules {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Longest delay from the click to the error.
+    pub window_ms: i64,
+}
+
+impl Default for ErrorRules {
+    fn default() -> Self {
+        ErrorRules { enabled: true, window_ms: 2000 }
+    }
+}
+
+/// Thrashed-cursor parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrashRules {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Changes of direction on one axis within the window.
+    pub min_changes: u32,
+    /// The window.
+    pub window_ms: i64,
+}
+
+impl Default for ThrashRules {
+    fn default() -> Self {
+        ThrashRules { enabled: true, min_changes: 10, window_ms: 2000 }
+    }
+}
+
+impl ThrashRules {
+    /// As reversals: any movement back counts, however short.
+    fn reversals(&self) -> ReversalsConfig {
+        ReversalsConfig {
+            enabled: self.enabled,
+            min_reversals: self.min_changes,
+            window_ms: self.window_ms,
+            min_leg_px: f64::MIN_POSITIVE,
+            min_leg_viewports: 0.0,
+        }
+    }
+}
+
+/// The `amplitude` profile's parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rules {
+    /// Rage clicks.
+    pub rage_click: RageRules,
+    /// Dead clicks.
+    pub dead_click: DeadRules,
+    /// Error clicks.
+    pub error_click: ErrorRules,
+    /// Thrashed cursor.
+    pub thrashed_cursor: ThrashRules,
+}
+
+impl Rules {
+    pub(crate) fn validate(&self) -> Result<(), RulesError> {
+        if self.rage_click.min_clicks < 2 {
+            return Err(RulesError::Invalid { key: "rage_click.min_clicks", why: "must be at least 2" });
+        }
+        if self.thrashed_cursor.min_changes < 1 {
+            return Err(RulesError::Invalid {
+                key: "thrashed_cursor.min_changes",
+                why: "must be at least 1",
+            });
+        }
+        check_ms(self.rage_click.window_ms, "rage_click.window_ms", false)?;
+        check_ms(self.dead_click.window_ms, "dead_click.window_ms", false)?;
+        check_ms(self.dead_click.cooldown_ms, "dead_click.cooldown_ms", true)?;
+        check_ms(self.error_click.window_ms, "error_click.window_ms", false)?;
+        check_ms(self.thrashed_cursor.window_ms, "thrashed_cursor.window_ms", false)
+    }
+}
+
+/// Consecutive clicks on one element, each within the window of the
+/// previous; rage once some `min_clicks` of them fit in one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Run {
+    first: ClickRef,
+    recent: VecDeque<i64>,
+    last_ts: i64,
+    seqs: Vec<u64>,
+    count: u32,
+    rage: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct State {
+    run: Option<Box<Run>>,
+    dead: Waiting,
+    last_dead: Option<i64>,
+    last_click: Option<Box<(ClickRef, bool)>>,
+    x: Reversals,
+    y: Reversals,
+}
+
+impl State {
+    pub fn is_idle(&self) -> bool {
+        self.run.is_none()
+            && self.dead.is_idle()
+            && self.last_click.is_none()
+            && self.x.is_idle()
+            && self.y.is_idle()
+    }
+
+    pub fn on_event(
+        &mut self,
+        r: &Rules,
+        ev: &Event,
+        click: Option<&Click<'_>>,
+        page: Option<&str>,
+        emit: &mut Emit<'_>,
+    ) {
+        let window = r.dead_click.window_ms;
+        match &ev.body {
+            Body::Mutation { .. } | Body::Nav { .. } => {
+                self.dead.react(|c| ev.ts >= c && ev.ts - c <= window)
+            }
+            Body::Select => self.close(emit),
+            Body::Error { .. } if r.error_click.enabled => {
+                if let Some((c, excluded)) = self.last_click.as_deref() {
+                    if !excluded && ev.ts - c.ts <= r.error_click.window_ms {
+                        emit.signal(SignalKind::ErrorClick, c, ev.ts, 1, vec![c.seq, ev.seq]);
+                    }
+                }
+            }
+            Body::Move { x, y } if r.thrashed_cursor.enabled => {
+                let cfg = r.thrashed_cursor.reversals();
+                let leg = cfg.min_leg_px;
+                self.x.on_sample(
+                    SignalKind::ThrashedCursor,
+                    &cfg,
+                    Sample { ts: ev.ts, seq: ev.seq, pos: *x, leg },
+                    page,
+                    emit,
+                );
+                self.y.on_sample(
+                    SignalKind::ThrashedCursor,
+                    &cfg,
+                    Sample { ts: ev.ts, seq: ev.seq, pos: *y, leg },
+                    page,
+                    emit,
+                );
+            }
+            _ => {}
+        }
+        let Some(c) = click else { return };
+        if r.rage_click.enabled {
+            self.rage(&r.rage_click, c, emit);
+        }
+        if r.dead_click.enabled {
+            self.dead.push(c.to_ref());
+        }
+        let blank = c.el.href.is_some() && c.el.target.as_deref() == Some("_blank");
+        self.last_click = Some(Box::new((c.to_ref(), blank)));
+    }
+
+    fn rage(&mut self, r: &RageRules, c: &Click<'_>, emit: &mut Emit<'_>) {
+        let ts = c.ev.ts;
+        let continues = self
+            .run
+            .as_ref()
+            .is_some_and(|run| *run.first.sel == *c.sel() && ts - run.last_ts <= r.window_ms);
+        if !continues {
+            self.close(emit);
+            self.run = Some(Box::new(Run {
+                first: c.to_ref(),
+                recent: VecDeque::new(),
+                last_ts: ts,
+                seqs: Vec::new(),
+                count: 0,
+                rage: false,
+            }));
+        }
+        let run = self.run.as_mut().expect("a run");
+        run.last_ts = ts;
+        run.count += 1;
+        if run.seqs.len() < MAX_EVIDENCE {
+            run.seqs.push(c.ev.seq);
+        }
+        run.recent.push_back(ts);
+        while run.recent.front().is_some_and(|&t| ts - t > r.window_ms) {
+            run.recent.pop_front();
+        }
+        run.rage |= run.recent.len() >= r.min_clicks as usize;
+    }
+
+    fn close(&mut self, emit: &mut Emit<'_>) {
+        if let Some(run) = self.run.take() {
+            if run.rage {
+                emit.signal(SignalKind::RageClick, &run.first, run.last_ts, run.count, run.seqs);
+            }
+        }
+    }
+
+    pub fn advance(&mut self, r: &Rules, now: i64, emit: &mut Emit<'_>) {
+        if self.run.as_ref().is_some_and(|run| now > run.last_ts + r.rage_click.window_ms) {
+            self.close(emit);
+        }
+        if self.last_click.as_ref().is_some_and(|c| now > c.0.ts + r.error_click.window_ms) {
+            self.last_click = None;
+        }
+        let cfg = r.thrashed_cursor.reversals();
+        self.x.advance(SignalKind::ThrashedCursor, &cfg, now, emit);
+        self.y.advance(SignalKind::ThrashedCursor, &cfg, now, emit);
+        self.settle(r, Some(now), emit);
+    }
+
+    pub fn end(&mut self, r: &Rules, emit: &mut Emit<'_>) {
+        self.close(emit);
+        self.last_click = None;
+        self.x.close(SignalKind::ThrashedCursor, emit);
+        self.y.close(SignalKind::ThrashedCursor, emit);
+        self.settle(r, None, emit);
+    }
+
+    fn settle(&mut self, r: &Rules, now: Option<i64>, emit: &mut Emit<'_>) {
+        let d = &r.dead_click;
+        let last_dead = &mut self.last_dead;
+        self.dead.settle(d.window_ms, now, |c, alive| {
+            if alive || last_dead.is_some_and(|t| c.ts - t < d.cooldown_ms) {
+                return;
+            }
+            *last_dead = Some(c.ts);
+            emit.signal(SignalKind::DeadClick, &c, c.ts + d.window_ms, 1, vec![c.seq]);
+        });
+    }
+}
