@@ -13,7 +13,7 @@ pub enum RulesError {
     #[error("invalid rules file: {0}")]
     Parse(#[from] toml::de::Error),
     /// A profile this build does not have.
-    #[error("unknown profile `{0}` (known: ufse, posthog, openreplay, amplitude)")]
+    #[error("unknown profile `{0}` (known: ufse, posthog, openreplay, amplitude, sentry)")]
     UnknownProfile(String),
     /// A parameter outside its range.
     #[error("invalid value for `{key}`: {why}")]
@@ -338,6 +338,8 @@ pub enum RuleSet {
     Openreplay(crate::peers::openreplay::Rules),
     /// Amplitude's rage, dead and error clicks and thrashed cursor.
     Amplitude(crate::peers::amplitude::Rules),
+    /// Sentry's slow, dead and rage clicks.
+    Sentry(crate::peers::sentry::Rules),
 }
 
 impl Default for RuleSet {
@@ -351,7 +353,7 @@ impl Default for RuleSet {
 const MAX_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The profiles this build knows.
-pub const PROFILES: &[&str] = &["ufse", "posthog", "openreplay", "amplitude"];
+pub const PROFILES: &[&str] = &["ufse", "posthog", "openreplay", "amplitude", "sentry"];
 
 impl RuleSet {
     /// The built-in defaults of a profile.
@@ -365,6 +367,7 @@ impl RuleSet {
             "posthog" => RuleSet::Posthog(Default::default()),
             "openreplay" => RuleSet::Openreplay(Default::default()),
             "amplitude" => RuleSet::Amplitude(Default::default()),
+            "sentry" => RuleSet::Sentry(Default::default()),
             other => return Err(RulesError::UnknownProfile(other.to_owned())),
         })
     }
@@ -376,6 +379,7 @@ impl RuleSet {
             RuleSet::Posthog(_) => "posthog",
             RuleSet::Openreplay(_) => "openreplay",
             RuleSet::Amplitude(_) => "amplitude",
+            RuleSet::Sentry(_) => "sentry",
         }
     }
 
@@ -420,6 +424,7 @@ impl RuleSet {
             RuleSet::Posthog(r) => r.validate()?,
             RuleSet::Openreplay(r) => r.validate()?,
             RuleSet::Amplitude(r) => r.validate()?,
+            RuleSet::Sentry(r) => r.validate()?,
         }
         Ok(rules)
     }

@@ -26,6 +26,7 @@ pub mod profiles {
     pub use crate::peers::amplitude::Rules as Amplitude;
     pub use crate::peers::openreplay::Rules as OpenReplay;
     pub use crate::peers::posthog::Rules as PostHog;
+    pub use crate::peers::sentry::Rules as Sentry;
 }
 pub use selector::SelectorList;
 pub use signal::{Signal, SignalKind};

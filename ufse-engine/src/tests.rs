@@ -819,7 +819,7 @@ fn a_profile_emits_only_its_own_kinds() {
         click(23, 2200, 0.0, "b"),
         click(24, 2300, 0.0, "b"),
         longtask(25, 2400, 2000),
-        mutation(26, 3800),
+        mutation(26, 5500),
         submit(27, 9000, "form"),
         net(28, 9500, 503, 100),
         submit(29, 10_000, "form"),
@@ -828,6 +828,7 @@ fn a_profile_emits_only_its_own_kinds() {
     for (name, allowed) in [
         ("posthog", &[SignalKind::RageClick, SignalKind::DeadClick][..]),
         ("openreplay", &[SignalKind::RageClick, SignalKind::DeadClick]),
+        ("sentry", &[SignalKind::SlowClick, SignalKind::DeadClick, SignalKind::RageClick]),
         (
             "amplitude",
             &[
@@ -847,4 +848,47 @@ fn a_profile_emits_only_its_own_kinds() {
         all.iter().any(|s| s.kind == SignalKind::Unresponsive)
             && all.iter().any(|s| s.kind == SignalKind::FormLoop)
     );
+}
+
+#[test]
+fn sentry_collapses_repeats_and_names_the_outcome() {
+    let sentry = profile("sentry");
+    let k = |events: &[Event]| kinds(&run_both(&sentry, events));
+    // Fine: a mutation within 3 s, or a scroll within 300 ms.
+    assert!(k(&[click(1, 0, 0.0, "b"), mutation(2, 3000)]).is_empty());
+    assert!(k(&[click(1, 0, 0.0, "b"), scroll(2, 300, 10.0, None)]).is_empty());
+    // Slow: the first mutation after 3 s but by 7 s; dead: nothing by 7 s.
+    assert_eq!(k(&[click(1, 0, 0.0, "b"), mutation(2, 3001)]), vec![(SignalKind::SlowClick, vec![1])]);
+    assert_eq!(k(&[click(1, 0, 0.0, "b"), mutation(2, 7000)]), vec![(SignalKind::SlowClick, vec![1])]);
+    assert_eq!(k(&[click(1, 0, 0.0, "b"), mutation(2, 7001)]), vec![(SignalKind::DeadClick, vec![1])]);
+    assert_eq!(
+        k(&[click(1, 0, 0.0, "b"), scroll(2, 301, 10.0, None)]),
+        vec![(SignalKind::DeadClick, vec![1])]
+    );
+    // Five clicks collapse into one dead click, which is also a rage click.
+    let five: Vec<Event> = (0..5).map(|i| click(i + 1, i as i64 * 200, 0.0, "b")).collect();
+    let out = run_both(&sentry, &five);
+    assert_eq!(
+        kinds(&out),
+        vec![(SignalKind::DeadClick, vec![1, 2, 3, 4, 5]), (SignalKind::RageClick, vec![1, 2, 3, 4, 5])]
+    );
+    assert!(out.iter().all(|s| s.count == 5));
+    let ends: Vec<i64> = out.iter().map(|s| s.end_ts).collect();
+    assert_eq!(ends, vec![7000, 800], "dead: click + timeout; rage: the last click");
+    // Four are no rage; a click 1 s after the first starts a new one.
+    let four: Vec<Event> = (0..4).map(|i| click(i + 1, i as i64 * 200, 0.0, "b")).collect();
+    assert_eq!(k(&four), vec![(SignalKind::DeadClick, vec![1, 2, 3, 4])]);
+    assert_eq!(k(&[click(1, 0, 0.0, "b"), click(2, 1000, 0.0, "b")]).len(), 2);
+    // Only a, button and input[type=submit|button]; not a[download] nor a[target=_blank].
+    let on = |el: serde_json::Value| ev(json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"x","el":el}));
+    assert_eq!(k(&[on(json!({"tag":"input","type":"submit"}))]).len(), 1);
+    assert_eq!(k(&[on(json!({"tag":"a","href":"/x"}))]).len(), 1);
+    for el in [
+        json!({"tag":"div"}),
+        json!({"tag":"input","type":"text"}),
+        json!({"tag":"a","href":"/f","download":true}),
+        json!({"tag":"a","href":"/x","target":"_blank"}),
+    ] {
+        assert!(k(&[on(el.clone())]).is_empty(), "{el}");
+    }
 }

@@ -6,6 +6,7 @@
 pub(crate) mod amplitude;
 pub(crate) mod openreplay;
 pub(crate) mod posthog;
+pub(crate) mod sentry;
 
 use serde::{Deserialize, Serialize};
 use ufse_schema::Event;
@@ -19,6 +20,7 @@ pub(crate) enum State {
     Posthog(posthog::State),
     Openreplay(openreplay::State),
     Amplitude(amplitude::State),
+    Sentry(sentry::State),
 }
 
 impl State {
@@ -29,6 +31,7 @@ impl State {
             RuleSet::Posthog(_) => Some(State::Posthog(Default::default())),
             RuleSet::Openreplay(_) => Some(State::Openreplay(Default::default())),
             RuleSet::Amplitude(_) => Some(State::Amplitude(Default::default())),
+            RuleSet::Sentry(_) => Some(State::Sentry(Default::default())),
         }
     }
 
@@ -39,6 +42,7 @@ impl State {
             (State::Posthog(_), RuleSet::Posthog(_))
                 | (State::Openreplay(_), RuleSet::Openreplay(_))
                 | (State::Amplitude(_), RuleSet::Amplitude(_))
+                | (State::Sentry(_), RuleSet::Sentry(_))
         )
     }
 
@@ -54,6 +58,7 @@ impl State {
             (State::Posthog(s), RuleSet::Posthog(r)) => s.on_event(r, ev, click, emit),
             (State::Openreplay(s), RuleSet::Openreplay(r)) => s.on_event(r, ev, click, emit),
             (State::Amplitude(s), RuleSet::Amplitude(r)) => s.on_event(r, ev, click, page, emit),
+            (State::Sentry(s), RuleSet::Sentry(r)) => s.on_event(r, ev, click),
             _ => {}
         }
     }
@@ -63,6 +68,7 @@ impl State {
             (State::Posthog(s), RuleSet::Posthog(r)) => s.advance(r, now, emit),
             (State::Openreplay(s), RuleSet::Openreplay(r)) => s.advance(r, now, emit),
             (State::Amplitude(s), RuleSet::Amplitude(r)) => s.advance(r, now, emit),
+            (State::Sentry(s), RuleSet::Sentry(r)) => s.advance(r, now, emit),
             _ => {}
         }
     }
@@ -72,6 +78,7 @@ impl State {
             (State::Posthog(s), RuleSet::Posthog(r)) => s.end(r, emit),
             (State::Openreplay(s), RuleSet::Openreplay(r)) => s.end(r, emit),
             (State::Amplitude(s), RuleSet::Amplitude(r)) => s.end(r, emit),
+            (State::Sentry(s), RuleSet::Sentry(r)) => s.end(r, emit),
             _ => {}
         }
     }
@@ -81,6 +88,7 @@ impl State {
             State::Posthog(s) => s.is_idle(),
             State::Openreplay(s) => s.is_idle(),
             State::Amplitude(s) => s.is_idle(),
+            State::Sentry(s) => s.is_idle(),
         }
     }
 }
