@@ -41,6 +41,36 @@ pub enum Command {
     Sessions(SessionsCommand),
     /// Run the rules over newline-delimited batches, offline.
     Detect(DetectArgs),
+    /// Replay a stored session: its timeline, with the signals inline.
+    Replay(ReplayArgs),
+}
+
+/// `replay`
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Session id.
+    pub sid: String,
+    /// Project name.
+    #[arg(long, default_value = "default")]
+    pub project: String,
+    /// For each signal, the rule and parameters that fired and the evidence events.
+    #[arg(long)]
+    pub explain: bool,
+    /// Also run the session under this profile (its defaults) and show what differs.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Print the timeline at the pace it happened.
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: how many times faster than it happened.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub speed: f64,
+    /// Start this far into the session: ms, or 1500ms, 30s, 2m, 1h.
+    #[arg(long, value_name = "OFFSET")]
+    pub from: Option<String>,
+    /// Stop this far into the session (same forms as --from).
+    #[arg(long, value_name = "OFFSET")]
+    pub to: Option<String>,
 }
 
 /// `serve`
@@ -110,7 +140,8 @@ pub struct ListArgs {
     /// Project name.
     #[arg(long, default_value = "default")]
     pub project: String,
-    /// Only this kind (rage_click, dead_click, error_click).
+    /// Only this kind (rage_click, dead_click, slow_click, error_click, failed_request, form_loop,
+    /// thrashed_cursor, u_turn, excessive_scroll, unresponsive).
     #[arg(long)]
     pub kind: Option<String>,
     /// Only since this time: ms since the epoch, or a duration ago such as 15m, 24h, 7d.

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
@@ -184,40 +185,30 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
                 }
                 let start = events.first().and_then(|e| e["ts"].as_i64()).unwrap_or(0);
                 for e in &events {
-                    out.line(timeline_line(e, start))?;
+                    out.line(crate::replay::timeline_line(e, start))?;
                 }
             }
+        }
+        Command::Replay(args) => {
+            let refs = open_event_store(cfg).await?.session_refs(&args.project, &args.sid).await?;
+            let log = cfg.data.dir.join("log");
+            let batches = ufse_processor::session_batches(&log, &args.project, &args.sid, &refs)?;
+            let events = ufse_processor::session_events(&log, &args.project, &args.sid, &refs)?;
+            if events.is_empty() {
+                bail!("no session {} in project {}", args.sid, args.project);
+            }
+            let rules = cfg.engine.rules()?;
+            let other = args.profile.as_deref().map(ufse_engine::RuleSet::profile).transpose()?.map(Arc::new);
+            let run = |rules: &Arc<ufse_engine::RuleSet>| {
+                ufse_sessionizer::detect_batches(batches.clone(), Arc::clone(rules), cfg.sessionizer.clone())
+            };
+            let base = crate::replay::Run { signals: run(&rules), rules: Arc::clone(&rules) };
+            let other = other.map(|r| crate::replay::Run { signals: run(&r), rules: r });
+            crate::replay::print(out, &args, &events, &base, other.as_ref())?;
         }
         Command::Serve(_) | Command::Detect(_) => unreachable!("handled by dispatch"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// One event of a timeline: offset from the session start, kind, what it touched.
-fn timeline_line(e: &serde_json::Value, start: i64) -> String {
-    let ts = e["ts"].as_i64().unwrap_or(start);
-    let kind = e["t"].as_str().unwrap_or("?");
-    let s = |k: &str| e[k].as_str().unwrap_or("");
-    let what = match kind {
-        "nav" => format!("{} {}", s("nav"), s("url")),
-        "click" => format!(
-            "{} ({}, {}){}",
-            s("sel"),
-            e["x"],
-            e["y"],
-            e.get("txt").map(|t| format!(" \"{}\"", t.as_str().unwrap_or(""))).unwrap_or_default()
-        ),
-        "input" | "submit" => s("sel").to_owned(),
-        "error" => s("msg").to_owned(),
-        "net" => format!("{} {} -> {} in {} ms", s("method"), s("url"), e["status"], e["dur"]),
-        "scroll" => format!("y={}", e["y"]),
-        "mutation" => format!("n={}", e["n"]),
-        "vis" => s("state").to_owned(),
-        "longtask" => format!("{} ms", e["dur"]),
-        "custom" => s("name").to_owned(),
-        _ => String::new(),
-    };
-    format!("  +{:>9.3}s  #{:<5} {:<9} {}", (ts - start) as f64 / 1000.0, e["seq"], kind, what)
 }
 
 fn filter(a: ListArgs) -> Result<ListFilter> {

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod config;
 mod output;
+mod replay;
 mod serve;
 
 use std::process::ExitCode;

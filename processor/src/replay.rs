@@ -10,10 +10,43 @@ use ufse_schema::LogBatch;
 
 use crate::ProcessorError;
 
-/// The events of `sid` in `project` held by the log records at `refs`
-/// (`(partition, offset)`, as the raw-event index lists them), in their
-/// validated wire form, ordered by `(ts, seq)`. Each `seq` appears once: the first copy in
-/// log order, the same rule the sessionizer applies when it stores them.
+/// The batches of `sid` in `project` held by the log records at `refs`
+/// (`(partition, offset)`, as the raw-event index lists them), in log
+/// order: what the processor read, to evaluate again (`ufse replay`).
+///
+/// # Errors
+///
+/// When the log cannot be read or a record does not decode.
+pub fn session_batches(
+    log_dir: &Path,
+    project: &str,
+    sid: &str,
+    refs: &[(u32, u64)],
+) -> Result<Vec<LogBatch>, ProcessorError> {
+    let mut by_partition: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for &(p, o) in refs {
+        by_partition.entry(p).or_default().push(o);
+    }
+    // A session lives in one partition, so log order within it is arrival order.
+    let mut batches = Vec::new();
+    for (p, offsets) in by_partition {
+        for rec in read_records(log_dir, p, &offsets)? {
+            let batch = LogBatch::decode(&rec.payload).map_err(|e| ProcessorError::Record {
+                path: log_dir.join(format!("p-{p}")),
+                detail: format!("record {}: {e}", rec.offset),
+            })?;
+            if batch.project == project && batch.sid == sid {
+                batches.push(batch);
+            }
+        }
+    }
+    Ok(batches)
+}
+
+/// The events of `sid` in `project` held by the log records at `refs`, in
+/// their validated wire form, ordered by `(ts, seq)`. Each `seq` appears
+/// once: the first copy in log order, the same rule the sessionizer applies
+/// when it stores them.
 ///
 /// # Errors
 ///
@@ -24,26 +57,12 @@ pub fn session_events(
     sid: &str,
     refs: &[(u32, u64)],
 ) -> Result<Vec<Value>, ProcessorError> {
-    let mut by_partition: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-    for &(p, o) in refs {
-        by_partition.entry(p).or_default().push(o);
-    }
-    // A session lives in one partition, so log order within it is arrival order.
     let mut seen = HashSet::new();
     let mut events = Vec::new();
-    for (p, offsets) in by_partition {
-        for rec in read_records(log_dir, p, &offsets)? {
-            let batch = LogBatch::decode(&rec.payload).map_err(|e| ProcessorError::Record {
-                path: log_dir.join(format!("p-{p}")),
-                detail: format!("record {}: {e}", rec.offset),
-            })?;
-            if batch.project != project || batch.sid != sid {
-                continue;
-            }
-            for ev in &batch.events {
-                if seen.insert(ev.seq) {
-                    events.push(serde_json::to_value(ev).expect("events serialize"));
-                }
+    for batch in session_batches(log_dir, project, sid, refs)? {
+        for ev in &batch.events {
+            if seen.insert(ev.seq) {
+                events.push(serde_json::to_value(ev).expect("events serialize"));
             }
         }
     }

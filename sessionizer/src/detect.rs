@@ -61,8 +61,31 @@ pub fn detect<R: BufRead>(
             }
         }
     }
-    sessions.finish(&mut out);
-    report.signals = out.signals.into_iter().map(|s| s.signal).collect();
-    report.signals.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    report.signals = finish(sessions, out);
     Ok(report)
+}
+
+/// Runs the rules over stored batches (log records, in log order) as
+/// [`detect`] runs them over wire batches: the same signals `ufse detect`
+/// prints for the same events, in the same order.
+pub fn detect_batches(
+    batches: impl IntoIterator<Item = LogBatch>,
+    rules: Arc<RuleSet>,
+    config: SessionizerConfig,
+) -> Vec<Signal> {
+    let mut sessions = Sessionizer::new(config, rules);
+    let mut out = Output::default();
+    for batch in batches {
+        sessions.on_batch_raw(batch, &[], None, &mut out);
+        out.summaries.clear();
+    }
+    finish(sessions, out)
+}
+
+/// Ends every session; the signals in canonical order.
+fn finish(mut sessions: Sessionizer, mut out: Output) -> Vec<Signal> {
+    sessions.finish(&mut out);
+    let mut signals: Vec<Signal> = out.signals.into_iter().map(|s| s.signal).collect();
+    signals.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    signals
 }

@@ -19,7 +19,7 @@ mod detect;
 mod live;
 mod seqset;
 
-pub use detect::{detect, DetectReport};
+pub use detect::{detect, detect_batches, DetectReport};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;

@@ -383,6 +383,16 @@ impl RuleSet {
         }
     }
 
+    /// The parameters behind signals of `kind` under this profile (its
+    /// section of the rules file, as JSON), for explanations; `None` when
+    /// the profile has no such rule.
+    pub fn parameters(&self, kind: crate::SignalKind) -> Option<serde_json::Value> {
+        let all = serde_json::to_value(self).expect("rule sets serialize");
+        // Sentry judges every click once, in one section.
+        let section = if matches!(self, RuleSet::Sentry(_)) { "click" } else { kind.as_str() };
+        all.get(section).cloned()
+    }
+
     /// The catalogue, under the `ufse` profile.
     pub fn catalogue(&self) -> Option<&Catalogue> {
         match self {
@@ -547,6 +557,10 @@ mod tests {
         for name in PROFILES {
             assert_eq!(RuleSet::profile(name).unwrap().name(), *name);
         }
+        let p = RuleSet::profile("posthog").unwrap();
+        assert_eq!(p.parameters(crate::SignalKind::RageClick).unwrap()["click_count"], 3);
+        assert_eq!(p.parameters(crate::SignalKind::FormLoop), None);
+        assert_eq!(RuleSet::default().parameters(crate::SignalKind::FormLoop).unwrap()["min_submits"], 3);
     }
 
     #[test]
