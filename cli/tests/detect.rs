@@ -109,7 +109,7 @@ fn each_rule_matches_its_golden_output_however_the_input_is_cut() {
 fn each_profile_matches_its_golden_output_however_the_input_is_cut() {
     let input = std::fs::read_to_string(golden("catalogue.input.jsonl")).unwrap();
     let lines = batches(&input);
-    for profile in ["posthog", "openreplay", "amplitude", "sentry"] {
+    for profile in ["posthog", "datadog", "sentry", "amplitude", "openreplay"] {
         let expected =
             std::fs::read_to_string(golden(&format!("catalogue.{profile}.expected.jsonl"))).unwrap();
         assert!(!expected.is_empty());

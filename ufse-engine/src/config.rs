@@ -13,7 +13,7 @@ pub enum RulesError {
     #[error("invalid rules file: {0}")]
     Parse(#[from] toml::de::Error),
     /// A profile this build does not have.
-    #[error("unknown profile `{0}` (known: ufse, posthog, openreplay, amplitude, sentry)")]
+    #[error("unknown profile `{0}` (known: ufse, posthog, datadog, sentry, amplitude, openreplay)")]
     UnknownProfile(String),
     /// A parameter outside its range.
     #[error("invalid value for `{key}`: {why}")]
@@ -340,6 +340,8 @@ pub enum RuleSet {
     Amplitude(crate::peers::amplitude::Rules),
     /// Sentry's slow, dead and rage clicks.
     Sentry(crate::peers::sentry::Rules),
+    /// Datadog's rage, dead and error clicks.
+    Datadog(crate::peers::datadog::Rules),
 }
 
 impl Default for RuleSet {
@@ -353,7 +355,7 @@ impl Default for RuleSet {
 const MAX_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The profiles this build knows.
-pub const PROFILES: &[&str] = &["ufse", "posthog", "openreplay", "amplitude", "sentry"];
+pub const PROFILES: &[&str] = &["ufse", "posthog", "datadog", "sentry", "amplitude", "openreplay"];
 
 impl RuleSet {
     /// The built-in defaults of a profile.
@@ -368,6 +370,7 @@ impl RuleSet {
             "openreplay" => RuleSet::Openreplay(Default::default()),
             "amplitude" => RuleSet::Amplitude(Default::default()),
             "sentry" => RuleSet::Sentry(Default::default()),
+            "datadog" => RuleSet::Datadog(Default::default()),
             other => return Err(RulesError::UnknownProfile(other.to_owned())),
         })
     }
@@ -380,6 +383,7 @@ impl RuleSet {
             RuleSet::Openreplay(_) => "openreplay",
             RuleSet::Amplitude(_) => "amplitude",
             RuleSet::Sentry(_) => "sentry",
+            RuleSet::Datadog(_) => "datadog",
         }
     }
 
@@ -388,8 +392,13 @@ impl RuleSet {
     /// the profile has no such rule.
     pub fn parameters(&self, kind: crate::SignalKind) -> Option<serde_json::Value> {
         let all = serde_json::to_value(self).expect("rule sets serialize");
-        // Sentry judges every click once, in one section.
-        let section = if matches!(self, RuleSet::Sentry(_)) { "click" } else { kind.as_str() };
+        // Sentry judges every click once, in one section; Datadog decides
+        // dead and error clicks from one action.
+        let section = match (self, kind) {
+            (RuleSet::Sentry(_), _) => "click",
+            (RuleSet::Datadog(_), crate::SignalKind::DeadClick | crate::SignalKind::ErrorClick) => "action",
+            _ => kind.as_str(),
+        };
         all.get(section).cloned()
     }
 
@@ -435,6 +444,7 @@ impl RuleSet {
             RuleSet::Openreplay(r) => r.validate()?,
             RuleSet::Amplitude(r) => r.validate()?,
             RuleSet::Sentry(r) => r.validate()?,
+            RuleSet::Datadog(r) => r.validate()?,
         }
         Ok(rules)
     }

@@ -24,6 +24,7 @@ pub use config::{
 /// The peer profiles' parameters.
 pub mod profiles {
     pub use crate::peers::amplitude::Rules as Amplitude;
+    pub use crate::peers::datadog::Rules as Datadog;
     pub use crate::peers::openreplay::Rules as OpenReplay;
     pub use crate::peers::posthog::Rules as PostHog;
     pub use crate::peers::sentry::Rules as Sentry;
@@ -37,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event};
 
 use rules::{
-    Click, DeadClick, Emit, ErrorClick, FailedRequest, Fold, FormLoop, RageClick, Reversals, Sample, UTurn,
-    Unresponsive,
+    Click, DeadClick, Emit, ErrorClick, FailedRequest, Fold, FormLoop, RageClick, Reversals, Sample, Timing,
+    UTurn, Unresponsive,
 };
 
 /// The rule state of one session. Feed it the session's events in
@@ -216,7 +217,12 @@ impl SessionEngine {
     /// Runs this step's signals (`out[from..]`) through the rage fold.
     fn fold(&mut self, rules: &Catalogue, now: Option<i64>, out: &mut Vec<Signal>, from: usize) {
         if rules.rage_click.enabled && rules.rage_click.fold {
-            self.fold.process(rules, self.rage.open_run(), now, out, from);
+            let timing = Timing {
+                settle_ms: (rules.dead_click.window_ms + rules.dead_click.net_grace_ms)
+                    .max(rules.error_click.window_ms),
+                dead_window_ms: rules.dead_click.window_ms,
+            };
+            self.fold.process(timing, self.rage.open_run(), now, out, from);
         }
     }
 

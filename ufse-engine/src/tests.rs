@@ -829,6 +829,7 @@ fn a_profile_emits_only_its_own_kinds() {
         ("posthog", &[SignalKind::RageClick, SignalKind::DeadClick][..]),
         ("openreplay", &[SignalKind::RageClick, SignalKind::DeadClick]),
         ("sentry", &[SignalKind::SlowClick, SignalKind::DeadClick, SignalKind::RageClick]),
+        ("datadog", &[SignalKind::RageClick, SignalKind::DeadClick, SignalKind::ErrorClick]),
         (
             "amplitude",
             &[
@@ -891,4 +892,65 @@ fn sentry_collapses_repeats_and_names_the_outcome() {
     ] {
         assert!(k(&[on(el.clone())]).is_empty(), "{el}");
     }
+}
+
+#[test]
+fn datadog_rage_chains_and_its_exceptions() {
+    let dd = profile("datadog");
+    let rage = |events: &[Event]| only(&run_both(&dd, events), SignalKind::RageClick).len();
+    // Same selector, within 100 px, three within a second: rage.
+    assert_eq!(rage(&[at(1, 0, 0.0, 0.0, "b"), at(2, 400, 60.0, 0.0, "b"), at(3, 800, 60.0, 80.0, "b")]), 1);
+    // Three spanning 1.2 s, a selector change, or more than 100 px: no rage.
+    assert_eq!(rage(&[at(1, 0, 0.0, 0.0, "b"), at(2, 600, 0.0, 0.0, "b"), at(3, 1200, 0.0, 0.0, "b")]), 0);
+    assert_eq!(rage(&[at(1, 0, 0.0, 0.0, "b"), at(2, 100, 0.0, 0.0, "c"), at(3, 200, 0.0, 0.0, "b")]), 0);
+    assert_eq!(rage(&[at(1, 0, 0.0, 0.0, "b"), at(2, 100, 101.0, 0.0, "b"), at(3, 200, 202.0, 0.0, "b")]), 0);
+    // A scroll or a selection change in the chain: the user is reading.
+    assert_eq!(
+        rage(&[
+            at(1, 0, 0.0, 0.0, "b"),
+            scroll(2, 50, 300.0, None),
+            at(3, 100, 0.0, 0.0, "b"),
+            at(4, 200, 0.0, 0.0, "b")
+        ]),
+        0
+    );
+}
+
+#[test]
+fn datadog_dead_and_error_clicks_follow_the_action() {
+    let dd = profile("datadog");
+    let k = |events: &[Event]| kinds(&run_both(&dd, events));
+    // Activity within 100 ms keeps a click alive; a request starting in time counts when it ends.
+    assert!(k(&[click(1, 0, 0.0, "b"), mutation(2, 100)]).is_empty());
+    assert_eq!(k(&[click(1, 0, 0.0, "b"), mutation(2, 101)]), vec![(SignalKind::DeadClick, vec![1])]);
+    assert!(k(&[click(1, 0, 0.0, "b"), net(2, 5000, 200, 4950)]).is_empty());
+    // Typing during the action excuses it; typing after it ended does not.
+    let input = |seq, ts| ev(json!({"t":"input","ts":ts,"seq":seq,"sel":"input#q"}));
+    assert!(k(&[click(1, 0, 0.0, "b"), input(2, 50)]).is_empty());
+    assert_eq!(k(&[click(1, 0, 0.0, "b"), input(2, 500)]), vec![(SignalKind::DeadClick, vec![1])]);
+    // Never dead: canvas, links and what is inside them, fields.
+    for el in [
+        json!({"tag":"canvas"}),
+        json!({"tag":"a","href":"/x"}),
+        json!({"tag":"span","in_link":true}),
+        json!({"tag":"textarea"}),
+    ] {
+        let e = ev(json!({"t":"click","ts":0,"seq":1,"x":0,"y":0,"sel":"x","el":el}));
+        assert!(k(&[e]).is_empty(), "{el}");
+    }
+    // Activity at 80 and 170 ms keeps the action going until 270 ms: an error at 250 is in it, at 300 not.
+    let with_error = |t| k(&[click(1, 0, 0.0, "b"), mutation(2, 80), mutation(3, 170), error(4, t)]);
+    assert_eq!(with_error(250), vec![(SignalKind::ErrorClick, vec![1, 4])]);
+    assert!(with_error(300).is_empty());
+    // A rage chain folds its dead clicks and errors into one each.
+    let out =
+        k(&[at(1, 0, 0.0, 0.0, "b"), at(2, 200, 0.0, 0.0, "b"), error(3, 250), at(4, 400, 0.0, 0.0, "b")]);
+    assert_eq!(
+        out,
+        vec![
+            (SignalKind::DeadClick, vec![1, 2, 4]),
+            (SignalKind::ErrorClick, vec![1, 2, 3, 4]),
+            (SignalKind::RageClick, vec![1, 2, 4]),
+        ]
+    );
 }

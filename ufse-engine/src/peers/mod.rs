@@ -4,6 +4,7 @@
 //! and emits only its own kinds; `docs/profiles.md` sets them side by side.
 
 pub(crate) mod amplitude;
+pub(crate) mod datadog;
 pub(crate) mod openreplay;
 pub(crate) mod posthog;
 pub(crate) mod sentry;
@@ -21,6 +22,7 @@ pub(crate) enum State {
     Openreplay(openreplay::State),
     Amplitude(amplitude::State),
     Sentry(sentry::State),
+    Datadog(datadog::State),
 }
 
 impl State {
@@ -32,6 +34,7 @@ impl State {
             RuleSet::Openreplay(_) => Some(State::Openreplay(Default::default())),
             RuleSet::Amplitude(_) => Some(State::Amplitude(Default::default())),
             RuleSet::Sentry(_) => Some(State::Sentry(Default::default())),
+            RuleSet::Datadog(_) => Some(State::Datadog(Default::default())),
         }
     }
 
@@ -43,6 +46,7 @@ impl State {
                 | (State::Openreplay(_), RuleSet::Openreplay(_))
                 | (State::Amplitude(_), RuleSet::Amplitude(_))
                 | (State::Sentry(_), RuleSet::Sentry(_))
+                | (State::Datadog(_), RuleSet::Datadog(_))
         )
     }
 
@@ -59,6 +63,7 @@ impl State {
             (State::Openreplay(s), RuleSet::Openreplay(r)) => s.on_event(r, ev, click, emit),
             (State::Amplitude(s), RuleSet::Amplitude(r)) => s.on_event(r, ev, click, page, emit),
             (State::Sentry(s), RuleSet::Sentry(r)) => s.on_event(r, ev, click),
+            (State::Datadog(s), RuleSet::Datadog(r)) => s.on_event(r, ev, click, emit),
             _ => {}
         }
     }
@@ -69,6 +74,7 @@ impl State {
             (State::Openreplay(s), RuleSet::Openreplay(r)) => s.advance(r, now, emit),
             (State::Amplitude(s), RuleSet::Amplitude(r)) => s.advance(r, now, emit),
             (State::Sentry(s), RuleSet::Sentry(r)) => s.advance(r, now, emit),
+            (State::Datadog(s), RuleSet::Datadog(r)) => s.advance(r, now, emit),
             _ => {}
         }
     }
@@ -79,6 +85,7 @@ impl State {
             (State::Openreplay(s), RuleSet::Openreplay(r)) => s.end(r, emit),
             (State::Amplitude(s), RuleSet::Amplitude(r)) => s.end(r, emit),
             (State::Sentry(s), RuleSet::Sentry(r)) => s.end(r, emit),
+            (State::Datadog(s), RuleSet::Datadog(r)) => s.end(r, emit),
             _ => {}
         }
     }
@@ -89,6 +96,7 @@ impl State {
             State::Openreplay(s) => s.is_idle(),
             State::Amplitude(s) => s.is_idle(),
             State::Sentry(s) => s.is_idle(),
+            State::Datadog(s) => s.is_idle(),
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Catalogue, Signal, SignalKind};
+use crate::{Signal, SignalKind};
 
 /// A closed rage run still collecting its clicks' verdicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +37,15 @@ pub(crate) struct Fold {
     state: Option<Box<State>>,
 }
 
+/// The times a fold depends on, from the profile's rules.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// After a run's last click, how long until no verdict on its clicks can still come.
+    pub settle_ms: i64,
+    /// The dead-click window, for a folded dead click's `end_ts`.
+    pub dead_window_ms: i64,
+}
+
 fn folds(kind: SignalKind) -> bool {
     matches!(kind, SignalKind::DeadClick | SignalKind::ErrorClick)
 }
@@ -52,7 +61,7 @@ impl Fold {
     /// everything goes).
     pub fn process(
         &mut self,
-        rules: &Catalogue,
+        timing: Timing,
         open: &[u64],
         now: Option<i64>,
         out: &mut Vec<Signal>,
@@ -66,8 +75,7 @@ impl Fold {
                 return;
             }
         }
-        let settle =
-            (rules.dead_click.window_ms + rules.dead_click.net_grace_ms).max(rules.error_click.window_ms);
+        let settle = timing.settle_ms;
         let st = self.state.get_or_insert_with(Default::default);
         // Most steps bring nothing new: unless a run has settled or the
         // held verdicts' run has closed, there is nothing to do.
@@ -111,7 +119,7 @@ impl Fold {
         st.runs.retain(|r| {
             let settled = now.is_none_or(|now| now > r.rage.end_ts + settle);
             if settled {
-                emit_folded(rules, r, out);
+                emit_folded(timing, r, out);
             }
             !settled
         });
@@ -126,12 +134,12 @@ fn shares_click(run: &[u64], evidence: &[u64]) -> bool {
     evidence.iter().any(|seq| run.binary_search(seq).is_ok())
 }
 
-fn emit_folded(rules: &Catalogue, r: &Run, out: &mut Vec<Signal>) {
+fn emit_folded(timing: Timing, r: &Run, out: &mut Vec<Signal>) {
     let rage = &r.rage;
     if r.dead {
         out.push(Signal {
             kind: SignalKind::DeadClick,
-            end_ts: rage.end_ts + rules.dead_click.window_ms,
+            end_ts: rage.end_ts + timing.dead_window_ms,
             ..rage.clone()
         });
     }

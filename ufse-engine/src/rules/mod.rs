@@ -14,7 +14,7 @@ mod unresponsive;
 pub(crate) use dead_click::DeadClick;
 pub(crate) use error_click::ErrorClick;
 pub(crate) use failed_request::FailedRequest;
-pub(crate) use fold::Fold;
+pub(crate) use fold::{Fold, Timing};
 pub(crate) use form_loop::FormLoop;
 pub(crate) use rage_click::RageClick;
 pub(crate) use reversals::{Reversals, Sample};
