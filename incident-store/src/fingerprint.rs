@@ -139,6 +139,37 @@ mod tests {
     }
 
     #[test]
+    fn tricky_urls() {
+        let t = path_template;
+        // Ids: leading zeros, several in one path; ids inside words are not ids.
+        assert_eq!(t("https://a.io/orders/007/lines/12"), "a.io/orders/:id/lines/:id");
+        assert_eq!(t("https://a.io/v2/item42"), "a.io/v2/item42");
+        // UUIDs and hashes in either case; too short for a hash stays.
+        assert_eq!(t("https://a.io/u/550E8400-E29B-41D4-A716-446655440000/edit"), "a.io/u/:uuid/edit");
+        assert_eq!(t("https://a.io/commit/0123456789ABCDEF"), "a.io/commit/:hash");
+        assert_eq!(t("https://a.io/commit/0123456789abcde"), "a.io/commit/0123456789abcde");
+        assert_eq!(t("https://a.io/blob/deadbeef"), "a.io/blob/deadbeef");
+        // Dates by their YYYY-MM-DD shape (as rule v1 says), not date-times.
+        assert_eq!(t("https://a.io/news/2026-02-29/story"), "a.io/news/:date/story");
+        assert_eq!(t("https://a.io/news/2026-13-01"), "a.io/news/:date");
+        assert_eq!(t("https://a.io/at/2026-11-28T10:00"), "a.io/at/2026-11-28T10:00");
+        // Locale prefixes are pages of their own under rule v1 (each locale its own issue).
+        assert_eq!(t("https://a.io/en-US/cart"), "a.io/en-US/cart");
+        assert_ne!(t("https://a.io/en-US/cart"), t("https://a.io/de-DE/cart"));
+        // Query strings and fragments never matter, not even hash routes.
+        assert_eq!(t("https://a.io/search?q=1&page=2"), "a.io/search");
+        assert_eq!(t("https://a.io/#/orders/12"), "a.io/");
+        assert_eq!(t("https://a.io/p?next=/a/b#x"), "a.io/p");
+        // Long opaque tokens with a digit; percent-encoding kept as sent.
+        assert_eq!(t("https://a.io/reset/eyJhbGciOiJIUzI1NiJ9abcdef"), "a.io/reset/:token");
+        assert_eq!(t("https://a.io/tag/caf%C3%A9"), "a.io/tag/caf%C3%A9");
+        // Hosts: case, ports, user info, IPv6, no scheme.
+        assert_eq!(t("HTTPS://A.IO:8443/x"), "a.io:8443/x");
+        assert_eq!(t("https://[::1]:8080/x/1"), "[::1]:8080/x/:id");
+        assert_eq!(t("a.io/x/1"), "a.io/x/:id");
+    }
+
+    #[test]
     fn fingerprints_group_by_template_and_ids_by_content() {
         let f = |u| issue_fingerprint("p", SignalKind::DeadClick, Some(u), Some("button#go"));
         assert_eq!(f("https://a.io/o/1?q"), f("https://a.io/o/2"));
