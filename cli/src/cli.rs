@@ -43,6 +43,24 @@ pub enum Command {
     Detect(DetectArgs),
     /// Replay a stored session: its timeline, with the signals inline.
     Replay(ReplayArgs),
+    /// Score a profile against a labelled corpus: precision and recall per signal kind.
+    Evaluate(EvaluateArgs),
+}
+
+/// `evaluate`
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// The corpus: labels.jsonl plus one batches file per split.
+    #[arg(long, value_name = "DIR", default_value = "corpus")]
+    pub corpus: PathBuf,
+    /// Which sessions: train (may be looked at while tuning), holdout, or all.
+    #[arg(long, default_value = "holdout", value_parser = ["train", "holdout", "all"])]
+    pub split: String,
+    /// Also list every session where the rules and the label disagree.
+    #[arg(long)]
+    pub misses: bool,
 }
 
 /// `replay`

@@ -10,7 +10,8 @@ use anyhow::{bail, Context, Result};
 use ufse_incident_store::{IncidentStore, ListFilter, RawEventStore, SqliteEventStore, SqliteStore};
 
 use crate::cli::{
-    Cli, Command, DetectArgs, KeysCommand, ListArgs, ListCommand, ProjectsCommand, RulesArgs, SessionsCommand,
+    Cli, Command, DetectArgs, EvaluateArgs, KeysCommand, ListArgs, ListCommand, ProjectsCommand, RulesArgs,
+    SessionsCommand,
 };
 use crate::config::Config;
 use crate::output::{fmt_ms, Out};
@@ -31,6 +32,7 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
             crate::serve::serve(cfg)?
         }
         Command::Detect(d) => detect(&mut cfg, d, &mut out)?,
+        Command::Evaluate(e) => evaluate(&mut cfg, e, &mut out)?,
         cmd => runtime()?.block_on(store_command(cmd, &cfg, &mut out))?,
     };
     out.flush()?;
@@ -206,7 +208,7 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
             let other = other.map(|r| crate::replay::Run { signals: run(&r), rules: r });
             crate::replay::print(out, &args, &events, &base, other.as_ref())?;
         }
-        Command::Serve(_) | Command::Detect(_) => unreachable!("handled by dispatch"),
+        Command::Serve(_) | Command::Detect(_) | Command::Evaluate(_) => unreachable!("handled by dispatch"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -255,6 +257,65 @@ fn detect(cfg: &mut Config, args: DetectArgs, out: &mut Out) -> Result<ExitCode>
         out.json_line(s)?;
     }
     Ok(if report.invalid_lines > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn evaluate(cfg: &mut Config, args: EvaluateArgs, out: &mut Out) -> Result<ExitCode> {
+    apply_rules_args(cfg, args.rules);
+    let rules = cfg.engine.rules()?;
+    let read = |name: &str| {
+        let path = args.corpus.join(name);
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let mut labels = Vec::new();
+    for (i, line) in read("labels.jsonl")?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let label: ufse_sessionizer::Label = serde_json::from_str(line)
+            .with_context(|| format!("{}: line {}", args.corpus.join("labels.jsonl").display(), i + 1))?;
+        if args.split == "all" || label.split == args.split {
+            labels.push(label);
+        }
+    }
+    let splits: &[&str] = if args.split == "all" { &["train", "holdout"] } else { &[args.split.as_str()] };
+    let mut batches = String::new();
+    for split in splits {
+        batches.push_str(&read(&format!("{split}.jsonl"))?);
+    }
+    let name = rules.name();
+    let e = ufse_sessionizer::evaluate(batches.as_bytes(), &labels, rules, cfg.sessionizer.clone())?;
+    if !e.problems.is_empty() {
+        bail!("the corpus has invalid input: {}", e.problems.join("; "));
+    }
+    if out.json {
+        for k in &e.kinds {
+            out.json_line(&serde_json::json!({"type": "kind", "profile": name, "score": k}))?;
+        }
+        if args.misses {
+            for m in &e.misses {
+                out.json_line(&serde_json::json!({"type": "miss", "miss": m}))?;
+            }
+        }
+        out.json_line(&serde_json::json!({"type": "summary", "profile": name, "split": args.split,
+            "sessions": e.sessions, "lookalikes": e.lookalikes,
+            "lookalikes_with_signals": e.lookalikes_with_signals}))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    out.line(format!("{} sessions ({} split), profile {name}", e.sessions, args.split))?;
+    out.line(format!(
+        "{:<18} {:>9} {:>7} {:>5} {:>5} {:>5}",
+        "kind", "precision", "recall", "tp", "fp", "fn"
+    ))?;
+    for k in &e.kinds {
+        out.line(format!(
+            "{:<18} {:>9.3} {:>7.3} {:>5} {:>5} {:>5}",
+            k.kind, k.precision, k.recall, k.true_positives, k.false_positives, k.false_negatives
+        ))?;
+    }
+    out.line(format!("look-alikes: {} sessions, {} with a signal", e.lookalikes, e.lookalikes_with_signals))?;
+    if args.misses {
+        for m in &e.misses {
+            out.line(format!("{} {} ({}): {}", m.error, m.kind, m.scenario, m.sid))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

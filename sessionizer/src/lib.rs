@@ -16,10 +16,12 @@
 //! - `seqset`: the compact per-session record of seen `seq`s.
 
 mod detect;
+mod evaluate;
 mod live;
 mod seqset;
 
 pub use detect::{detect, detect_batches, DetectReport};
+pub use evaluate::{evaluate, Evaluation, KindScore, Label, Miss};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
