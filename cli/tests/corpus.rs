@@ -51,13 +51,14 @@ fn the_default_profile_on_the_labelled_corpus() {
     }
     assert_eq!(summary(&train)["lookalikes_with_signals"], 0);
 
-    // Holdout: never looked at while tuning. Its one known disagreement is a
-    // frozen page whose late reaction (a 3 s long task) fell past the 3 s
-    // dead-click window: a dead click where the author meant a slow one.
+    // Holdout: never looked at while tuning (re-seeded after the one rule
+    // change its first seeds prompted, see corpus/README.md).
     let holdout = evaluate(&["--split", "holdout"]);
     assert_eq!(summary(&holdout)["lookalikes_with_signals"], 0, "no look-alike is flagged");
-    for (kind, p, r) in scores(&holdout) {
-        assert!(p >= 0.95 && r >= 0.95, "{kind}: precision {p}, recall {r}");
+    let kinds = scores(&holdout);
+    assert_eq!(kinds.len(), 10);
+    for (kind, p, r) in kinds {
+        assert!(p >= 0.98 && r >= 0.98, "{kind}: precision {p}, recall {r}");
     }
 }
 

@@ -218,7 +218,8 @@ impl SessionEngine {
     fn fold(&mut self, rules: &Catalogue, now: Option<i64>, out: &mut Vec<Signal>, from: usize) {
         if rules.rage_click.enabled && rules.rage_click.fold {
             let timing = Timing {
-                settle_ms: (rules.dead_click.window_ms + rules.dead_click.net_grace_ms)
+                // A dead-click window grows by up to one more window while the page is blocked.
+                settle_ms: (2 * rules.dead_click.window_ms + rules.dead_click.net_grace_ms)
                     .max(rules.error_click.window_ms),
                 dead_window_ms: rules.dead_click.window_ms,
             };

@@ -954,3 +954,17 @@ fn datadog_dead_and_error_clicks_follow_the_action() {
         ]
     );
 }
+
+#[test]
+fn a_blocked_page_reacting_late_is_slow_not_dead() {
+    let rules = RuleSet::default();
+    // The main thread is blocked from 200 ms to 3.2 s; the page reacts at 3.25 s.
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b"), longtask(2, 200, 3000), mutation(3, 3250)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::SlowClick, vec![1]), (SignalKind::Unresponsive, vec![1, 2])]);
+    // Without the long task the same reaction is too late: dead.
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b"), mutation(3, 3250)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+    // Blocking extends the window by at most one more window.
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b"), longtask(2, 100, 9000), mutation(3, 6001)]);
+    assert_eq!(only(&out, SignalKind::DeadClick)[0].end_ts, 6000);
+}

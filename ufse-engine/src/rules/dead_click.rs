@@ -17,6 +17,15 @@ struct Pending {
     /// Earliest reaction in the window so far (requests are reported when
     /// they end, so reactions do not arrive in time order).
     reaction: Option<i64>,
+    /// Time the main thread spent in long tasks within the window, which
+    /// extends it (at most by one more window): the page could not react.
+    blocked: i64,
+}
+
+impl Pending {
+    fn window_end(&self, cfg: &DeadClickConfig) -> i64 {
+        self.click.ts + cfg.window_ms + self.blocked
+    }
 }
 
 /// Clicks waiting for a verdict.
@@ -38,7 +47,7 @@ impl DeadClick {
     pub fn advance(&mut self, cfg: &DeadClickConfig, slow: &SlowClickConfig, now: i64, emit: &mut Emit<'_>) {
         let Some(pending) = &mut self.pending else { return };
         while let Some(p) = pending.front() {
-            if now <= p.click.ts + cfg.window_ms + cfg.net_grace_ms {
+            if now <= p.window_end(cfg) + cfg.net_grace_ms {
                 break;
             }
             let p = pending.pop_front().expect("front exists");
@@ -71,13 +80,25 @@ impl DeadClick {
             Body::Net { dur, .. } => Some(ev.ts - *dur as i64),
             _ => None,
         };
+        // A window is at most two windows long (blocking extends it by at most one).
+        let longest = 2 * cfg.window_ms;
         if let Some(at) = at {
             for p in self.pending.iter_mut().flat_map(|p| p.iter_mut()).rev() {
-                if p.click.ts + cfg.window_ms < at {
+                if p.click.ts + longest < at {
                     break;
                 }
-                if p.click.ts <= at {
+                if p.click.ts <= at && at <= p.window_end(cfg) {
                     p.reaction = Some(p.reaction.map_or(at, |r| r.min(at)));
+                }
+            }
+        }
+        if let Body::LongTask { dur } = ev.body {
+            for p in self.pending.iter_mut().flat_map(|p| p.iter_mut()).rev() {
+                if p.click.ts + longest < ev.ts {
+                    break;
+                }
+                if p.click.ts <= ev.ts && ev.ts <= p.window_end(cfg) {
+                    p.blocked = (p.blocked + dur as i64).min(cfg.window_ms);
                 }
             }
         }
@@ -97,9 +118,11 @@ impl DeadClick {
         if repeat || !Self::candidate(cfg, c) {
             return;
         }
-        self.pending
-            .get_or_insert_with(Default::default)
-            .push_back(Pending { click: c.to_ref(), reaction: None });
+        self.pending.get_or_insert_with(Default::default).push_back(Pending {
+            click: c.to_ref(),
+            reaction: None,
+            blocked: 0,
+        });
     }
 
     /// Clicks that may legitimately get no visible reaction are never dead.
@@ -123,7 +146,7 @@ impl DeadClick {
         let c = &p.click;
         match p.reaction {
             None if cfg.enabled => {
-                emit.signal(SignalKind::DeadClick, c, c.ts + cfg.window_ms, 1, vec![c.seq]);
+                emit.signal(SignalKind::DeadClick, c, p.window_end(cfg), 1, vec![c.seq]);
             }
             Some(at) if slow.enabled && at - c.ts > slow.min_delay_ms => {
                 emit.signal(SignalKind::SlowClick, c, c.ts, 1, vec![c.seq]);
