@@ -304,9 +304,14 @@ fn evaluate(cfg: &mut Config, args: EvaluateArgs, out: &mut Out) -> Result<ExitC
         "kind", "precision", "recall", "tp", "fp", "fn"
     ))?;
     for k in &e.kinds {
+        let (p, r) = if k.in_profile {
+            (format!("{:.3}", k.precision), format!("{:.3}", k.recall))
+        } else {
+            ("n/a".into(), "n/a".into())
+        };
         out.line(format!(
-            "{:<18} {:>9.3} {:>7.3} {:>5} {:>5} {:>5}",
-            k.kind, k.precision, k.recall, k.true_positives, k.false_positives, k.false_negatives
+            "{:<18} {p:>9} {r:>7} {:>5} {:>5} {:>5}",
+            k.kind, k.true_positives, k.false_positives, k.false_negatives
         ))?;
     }
     out.line(format!("look-alikes: {} sessions, {} with a signal", e.lookalikes, e.lookalikes_with_signals))?;

@@ -1,8 +1,10 @@
 //! `ufse replay`: a stored session's timeline in the terminal, with the
-//! signals inline where their evidence completes; `--explain` shows each
-//! signal's rule, parameters and evidence; `--profile` compares with
-//! another profile; `--follow` paces it as it happened. Colour only on a
-//! terminal; `--json` prints the same as JSON Lines.
+//! signals inline where their evidence completes (what happened, not when
+//! it could be known: a dead click shows at its click); `--explain` shows
+//! each signal's rule, parameters and evidence; `--profile` compares with
+//! another profile over the whole session; `--follow` paces it as it
+//! happened. Colour only on a terminal; `--json` prints the same as JSON
+//! Lines.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -65,7 +67,8 @@ fn parse_offset(flag: &str, s: &str) -> Result<i64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: i64 = num.parse().with_context(|| format!("invalid {flag} `{s}`: use 1500ms, 30s, 2m or 1h"))?;
+    let bad = || format!("invalid {flag} `{s}`: use 1500ms, 30s, 2m or 1h");
+    let n: i64 = num.parse().with_context(bad)?;
     let scale = match unit {
         "" | "ms" => 1,
         "s" => 1000,
@@ -73,7 +76,7 @@ fn parse_offset(flag: &str, s: &str) -> Result<i64> {
         "h" => 3_600_000,
         _ => bail!("invalid {flag} `{s}`: the unit must be ms, s, m or h"),
     };
-    Ok(n * scale)
+    n.checked_mul(scale).with_context(bad)
 }
 
 /// What an event touched, in a few words.
@@ -126,15 +129,28 @@ pub fn print(
 ) -> Result<()> {
     let start = events.first().and_then(|e| e["ts"].as_i64()).unwrap_or(0);
     let end = events.last().and_then(|e| e["ts"].as_i64()).unwrap_or(start);
-    let from =
-        args.from.as_deref().map(|s| parse_offset("--from", s)).transpose()?.map_or(i64::MIN, |o| start + o);
-    let to = args.to.as_deref().map(|s| parse_offset("--to", s)).transpose()?.map_or(i64::MAX, |o| start + o);
+    let from = args.from.as_deref().map(|s| parse_offset("--from", s)).transpose()?;
+    let to = args.to.as_deref().map(|s| parse_offset("--to", s)).transpose()?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            bail!("--from ({f} ms) is after --to ({t} ms)");
+        }
+    }
+    let from = from.map_or(i64::MIN, |o| start.saturating_add(o));
+    let to = to.map_or(i64::MAX, |o| start.saturating_add(o));
     if args.follow && !(args.speed > 0.0 && args.speed.is_finite()) {
         bail!("invalid --speed {}: must be a positive number", args.speed);
     }
     let style = Style(!out.json && std::io::stdout().is_terminal());
-    let base_name = base.rules.name();
-    let other_name = other.map(|o| o.rules.name());
+    // The same profile twice means the configured rules against its defaults.
+    let same = other.is_some_and(|o| o.rules.name() == base.rules.name());
+    let base_label =
+        if same { format!("{} (configured)", base.rules.name()) } else { base.rules.name().to_owned() };
+    let other_label =
+        other
+            .map(|o| if same { format!("{} (defaults)", o.rules.name()) } else { o.rules.name().to_owned() });
+    let base_name = base_label.as_str();
+    let other_name = other_label.as_deref();
 
     // Signals to show: the base profile's, and with --profile, the other's
     // where they differ (each marked with the profile it is only under).
@@ -145,9 +161,9 @@ pub fn print(
         let only = (other.is_some() && !in_other.contains(&identity(s))).then_some(base_name);
         shown.push((anchor(events, s), s, &base.rules, only));
     }
-    if let Some(o) = other {
+    if let (Some(o), Some(name)) = (other, other_name) {
         for s in o.signals.iter().filter(|s| !in_base.contains(&identity(s))) {
-            shown.push((anchor(events, s), s, &o.rules, Some(o.rules.name())));
+            shown.push((anchor(events, s), s, &o.rules, Some(name)));
         }
     }
     shown.sort_by(|a, b| (a.0, a.1.sort_key()).cmp(&(b.0, b.1.sort_key())));
@@ -278,13 +294,17 @@ fn signal(
 /// marks quiet stretches that were shortened.
 fn pause(out: &mut Out, style: &Style, gap_ms: i64, speed: f64) -> Result<()> {
     out.flush()?;
-    let wait = Duration::from_secs_f64((gap_ms.max(0) as f64 / 1000.0) / speed);
-    if wait > MAX_PAUSE {
-        out.line(style.dim(&format!("  … {:.1} s later", gap_ms as f64 / 1000.0)))?;
+    let secs = (gap_ms.max(0) as f64 / 1000.0) / speed;
+    if secs > MAX_PAUSE.as_secs_f64() {
+        if out.json {
+            out.json_line(&json!({"type": "gap", "ms": gap_ms}))?;
+        } else {
+            out.line(style.dim(&format!("  … {:.1} s later", gap_ms as f64 / 1000.0)))?;
+        }
         out.flush()?;
         std::thread::sleep(MAX_PAUSE);
     } else {
-        std::thread::sleep(wait);
+        std::thread::sleep(Duration::from_secs_f64(secs));
     }
     Ok(())
 }
@@ -302,5 +322,6 @@ mod tests {
         assert_eq!(parse_offset("--to", "1h").unwrap(), 3_600_000);
         assert!(parse_offset("--to", "2d").unwrap_err().to_string().contains("--to"));
         assert!(parse_offset("--from", "soon").is_err());
+        assert!(parse_offset("--from", "9999999999999999h").is_err());
     }
 }

@@ -95,7 +95,15 @@ fn replay_shows_the_timeline_with_signals_explained_compared_and_paced() {
     // --follow paces the same output (60 s of session at 1000x: 60 ms).
     assert_eq!(text(dir, &["replay", "rp", "--follow", "--speed", "1000"]), plain);
 
+    // The same profile twice: the configured rules against its defaults, told apart.
+    let same = text(dir, &["replay", "rp", "--profile", "ufse"]);
+    assert!(same.contains("profile ufse (configured) vs ufse (defaults)"), "{same}");
+    assert!(same.contains("ufse (configured) and ufse (defaults) find the same signals"), "{same}");
+
     // Mistakes get a clear answer.
+    let out = ufse(dir, &["replay", "rp", "--from", "2s", "--to", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--from (2000 ms) is after --to (1000 ms)"));
     let out = ufse(dir, &["replay", "nobody"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no session nobody in project default"));

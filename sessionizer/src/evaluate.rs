@@ -40,6 +40,9 @@ pub struct KindScore {
     pub precision: f64,
     /// `tp / (tp + fn)`, 1 when nothing was expected.
     pub recall: f64,
+    /// Whether the profile has a rule for this kind at all (a peer profile
+    /// without one has recall 0 on it by construction).
+    pub in_profile: bool,
 }
 
 /// A disagreement between a label and the rules.
@@ -68,15 +71,17 @@ pub struct Evaluation {
     pub lookalikes_with_signals: usize,
     /// Every disagreement.
     pub misses: Vec<Miss>,
-    /// Input problems (invalid lines or events) reported by detect.
+    /// Problems with the input: invalid lines or events, labels for
+    /// sessions the input does not have, sessions labelled twice.
     pub problems: Vec<String>,
 }
 
 /// Runs the rules over `batches` (newline-delimited wire batches) and
 /// scores them against `labels`: per session, each kind the rules found is
 /// a true positive if the label has it, else a false positive; each
-/// labelled kind they did not find is a false negative. Sessions without a
-/// label are ignored.
+/// labelled kind they did not find is a false negative. Scoring is by
+/// presence per session and kind (labels carry no evidence), so a signal
+/// on the wrong element still counts. Sessions without a label are ignored.
 ///
 /// # Errors
 ///
@@ -87,14 +92,31 @@ pub fn evaluate<R: BufRead>(
     rules: Arc<RuleSet>,
     config: SessionizerConfig,
 ) -> std::io::Result<Evaluation> {
-    let report = detect(batches, rules, config)?;
+    let mut input = Vec::new();
+    let mut batches = batches;
+    batches.read_to_end(&mut input)?;
+    let present: BTreeSet<String> = input
+        .split(|&b| b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["sid"].as_str().map(str::to_owned))
+        .collect();
+    let report = detect(&input[..], Arc::clone(&rules), config)?;
     let mut found: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for s in &report.signals {
         found.entry(s.sid.as_str()).or_default().insert(s.kind.as_str());
     }
     let mut scores: BTreeMap<String, KindScore> = BTreeMap::new();
     let mut eval = Evaluation { problems: report.problems, ..Evaluation::default() };
+    let mut labelled = BTreeSet::new();
     for label in labels {
+        if !labelled.insert(label.sid.as_str()) {
+            eval.problems.push(format!("session {} is labelled twice", label.sid));
+            continue;
+        }
+        if !present.contains(&label.sid) {
+            eval.problems.push(format!("session {} is labelled but has no events in the input", label.sid));
+            continue;
+        }
         eval.sessions += 1;
         let meant: BTreeSet<&str> = label.kinds.iter().map(String::as_str).collect();
         let got = found.get(label.sid.as_str()).cloned().unwrap_or_default();
@@ -134,6 +156,8 @@ pub fn evaluate<R: BufRead>(
         .map(|mut s| {
             s.precision = ratio(s.true_positives, s.false_positives);
             s.recall = ratio(s.true_positives, s.false_negatives);
+            s.in_profile =
+                ufse_engine::SignalKind::parse(&s.kind).is_some_and(|k| rules.parameters(k).is_some());
             s
         })
         .collect();
@@ -174,5 +198,13 @@ mod tests {
         let rage = &e.kinds[1];
         assert_eq!((rage.kind.as_str(), rage.false_negatives, rage.recall), ("rage_click", 1, 0.0));
         assert_eq!(e.misses.len(), 3);
+        assert!(e.problems.is_empty());
+        // A typo in a label, or a label given twice, is a problem, not a clean look-alike.
+        let labels = [label("a", &["dead_click"]), label("a", &[]), label("zz", &[])];
+        let e =
+            evaluate(input.as_bytes(), &labels, Arc::new(RuleSet::default()), SessionizerConfig::default())
+                .unwrap();
+        assert_eq!(e.problems.len(), 2, "{:?}", e.problems);
+        assert_eq!(e.sessions, 1);
     }
 }

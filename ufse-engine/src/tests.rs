@@ -968,3 +968,76 @@ fn a_blocked_page_reacting_late_is_slow_not_dead() {
     let out = run_both(&rules, &[click(1, 0, 0.0, "b"), longtask(2, 100, 9000), mutation(3, 6001)]);
     assert_eq!(only(&out, SignalKind::DeadClick)[0].end_ts, 6000);
 }
+
+/// Regressions from a review of the peer profiles against their wording.
+#[test]
+fn peer_profiles_to_the_letter() {
+    let on = |seq: u64, ts: i64, sel: &str, el: serde_json::Value| {
+        ev(json!({"t":"click","ts":ts,"seq":seq,"x":0,"y":0,"sel":sel,"el":el}))
+    };
+    // PostHog: a click inside an <a> without href is still inside an <a>.
+    let span = on(1, 0, "nav > a.tab > span", json!({"tag":"span"}));
+    assert!(run_both(&profile("posthog"), &[span]).is_empty());
+
+    let dd = profile("datadog");
+    // Datadog: a scroll after the chain's last click is not in the chain.
+    let chain = [
+        at(1, 0, 0.0, 0.0, "b"),
+        at(2, 100, 0.0, 0.0, "b"),
+        at(3, 200, 0.0, 0.0, "b"),
+        scroll(4, 700, 900.0, None),
+    ];
+    assert_eq!(only(&run_both(&dd, &chain), SignalKind::RageClick).len(), 1);
+    // ... and an error during two overlapping actions counts for both.
+    let out = run_both(
+        &dd,
+        &[
+            click(1, 0, 0.0, "b#a"),
+            mutation(2, 80),
+            mutation(3, 170),
+            click(4, 200, 500.0, "b#b"),
+            mutation(5, 210),
+            error(6, 250),
+        ],
+    );
+    assert_eq!(
+        only(&out, SignalKind::ErrorClick).iter().map(|s| s.evidence.clone()).collect::<Vec<_>>(),
+        vec![vec![1, 6], vec![4, 6]]
+    );
+
+    // Sentry: an empty target is a target other than _self.
+    assert!(
+        run_both(&profile("sentry"), &[on(1, 0, "a", json!({"tag":"a","href":"/x","target":""}))]).is_empty()
+    );
+
+    let amp = profile("amplitude");
+    // Amplitude: a click elsewhere does not break a run on an element.
+    let out = run_both(
+        &amp,
+        &[
+            at(1, 0, 0.0, 0.0, "b#a"),
+            at(2, 100, 0.0, 0.0, "b#b"),
+            at(3, 200, 0.0, 0.0, "b#a"),
+            at(4, 300, 0.0, 0.0, "b#a"),
+            at(5, 400, 0.0, 0.0, "b#a"),
+        ],
+    );
+    assert_eq!(only(&out, SignalKind::RageClick)[0].evidence, vec![1, 3, 4, 5]);
+    // ... and an error after a new-tab link belongs to the click before it.
+    let blank = on(2, 500, "a.out", json!({"tag":"a","href":"https://x","target":"_blank"}));
+    let out = run_both(&amp, &[click(1, 0, 0.0, "b"), mutation(9, 10), blank, error(3, 1000)]);
+    assert_eq!(
+        kinds(&only(&out, SignalKind::ErrorClick).into_iter().cloned().collect::<Vec<_>>()),
+        vec![(SignalKind::ErrorClick, vec![1, 3])]
+    );
+
+    // OpenReplay: labels as sent; " Buy" is not "Buy".
+    let buy = |seq, ts, txt: &str| {
+        ev(json!({"t":"click","ts":ts,"seq":seq,"x":0,"y":0,"sel":"b","el":{"tag":"button"},"txt":txt}))
+    };
+    assert!(only(
+        &run_both(&profile("openreplay"), &[buy(1, 0, " Buy"), buy(2, 100, "Buy"), buy(3, 200, " Buy")]),
+        SignalKind::RageClick
+    )
+    .is_empty());
+}

@@ -2,14 +2,16 @@
 //! and error clicks and thrashed cursor.
 //!
 //! - Rage: `min_clicks` (4) clicks on the same element within a sliding
-//!   `window_ms` (1000); one signal per run of clicks on that element; a
-//!   selection change resets it.
+//!   `window_ms` (1000); one signal per run of clicks on that element
+//!   (clicks elsewhere in between do not break it); a selection change
+//!   resets every run.
 //! - Dead: no mutation or navigation within `window_ms` (3000) of the
 //!   click; at most one dead click per `cooldown_ms` (3000) per session.
 //! - Error click: an error within `window_ms` (2000) of the most recent
-//!   click, unless that click was on `a[target=_blank]`.
+//!   click that was not on `a[target=_blank]`.
 //! - Thrashed cursor: `min_changes` (10) or more changes of direction on one
-//!   axis within `window_ms` (2000).
+//!   axis within `window_ms` (2000); each axis is judged, and reported, on
+//!   its own.
 
 use std::collections::VecDeque;
 
@@ -151,19 +153,21 @@ struct Run {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct State {
-    run: Option<Box<Run>>,
+    /// Open runs, one per element.
+    runs: Vec<Run>,
     dead: Waiting,
     last_dead: Option<i64>,
-    last_click: Option<Box<(ClickRef, bool)>>,
+    /// Clicks an error could still belong to (not on `a[target=_blank]`).
+    clicks: VecDeque<ClickRef>,
     x: Reversals,
     y: Reversals,
 }
 
 impl State {
     pub fn is_idle(&self) -> bool {
-        self.run.is_none()
+        self.runs.is_empty()
             && self.dead.is_idle()
-            && self.last_click.is_none()
+            && self.clicks.is_empty()
             && self.x.is_idle()
             && self.y.is_idle()
     }
@@ -183,10 +187,8 @@ impl State {
             }
             Body::Select => self.close(emit),
             Body::Error { .. } if r.error_click.enabled => {
-                if let Some((c, excluded)) = self.last_click.as_deref() {
-                    if !excluded && ev.ts - c.ts <= r.error_click.window_ms {
-                        emit.signal(SignalKind::ErrorClick, c, ev.ts, 1, vec![c.seq, ev.seq]);
-                    }
+                if let Some(c) = self.clicks.back().filter(|c| ev.ts - c.ts <= r.error_click.window_ms) {
+                    emit.signal(SignalKind::ErrorClick, c, ev.ts, 1, vec![c.seq, ev.seq]);
                 }
             }
             Body::Move { x, y } if r.thrashed_cursor.enabled => {
@@ -216,28 +218,34 @@ impl State {
         if r.dead_click.enabled {
             self.dead.push(c.to_ref());
         }
-        let blank = c.el.href.is_some() && c.el.target.as_deref() == Some("_blank");
-        self.last_click = Some(Box::new((c.to_ref(), blank)));
+        let blank = c.el.tag.as_deref() == Some("a") && c.el.target.as_deref() == Some("_blank");
+        if !blank {
+            self.clicks.push_back(c.to_ref());
+        }
     }
 
     fn rage(&mut self, r: &RageRules, c: &Click<'_>, emit: &mut Emit<'_>) {
         let ts = c.ev.ts;
-        let continues = self
-            .run
-            .as_ref()
-            .is_some_and(|run| *run.first.sel == *c.sel() && ts - run.last_ts <= r.window_ms);
-        if !continues {
-            self.close(emit);
-            self.run = Some(Box::new(Run {
-                first: c.to_ref(),
-                recent: VecDeque::new(),
-                last_ts: ts,
-                seqs: Vec::new(),
-                count: 0,
-                rage: false,
-            }));
+        if let Some(i) = self.runs.iter().position(|run| *run.first.sel == *c.sel()) {
+            if ts - self.runs[i].last_ts > r.window_ms {
+                let run = self.runs.remove(i);
+                Self::emit_run(run, emit);
+            }
         }
-        let run = self.run.as_mut().expect("a run");
+        let run = match self.runs.iter().position(|run| *run.first.sel == *c.sel()) {
+            Some(i) => &mut self.runs[i],
+            None => {
+                self.runs.push(Run {
+                    first: c.to_ref(),
+                    recent: VecDeque::new(),
+                    last_ts: ts,
+                    seqs: Vec::new(),
+                    count: 0,
+                    rage: false,
+                });
+                self.runs.last_mut().expect("just pushed")
+            }
+        };
         run.last_ts = ts;
         run.count += 1;
         if run.seqs.len() < MAX_EVIDENCE {
@@ -250,20 +258,29 @@ impl State {
         run.rage |= run.recent.len() >= r.min_clicks as usize;
     }
 
+    fn emit_run(run: Run, emit: &mut Emit<'_>) {
+        if run.rage {
+            emit.signal(SignalKind::RageClick, &run.first, run.last_ts, run.count, run.seqs);
+        }
+    }
+
+    /// Closes every run (a selection change, or the end).
     fn close(&mut self, emit: &mut Emit<'_>) {
-        if let Some(run) = self.run.take() {
-            if run.rage {
-                emit.signal(SignalKind::RageClick, &run.first, run.last_ts, run.count, run.seqs);
-            }
+        for run in std::mem::take(&mut self.runs) {
+            Self::emit_run(run, emit);
         }
     }
 
     pub fn advance(&mut self, r: &Rules, now: i64, emit: &mut Emit<'_>) {
-        if self.run.as_ref().is_some_and(|run| now > run.last_ts + r.rage_click.window_ms) {
-            self.close(emit);
+        let window = r.rage_click.window_ms;
+        let (done, open): (Vec<Run>, Vec<Run>) =
+            std::mem::take(&mut self.runs).into_iter().partition(|run| now > run.last_ts + window);
+        self.runs = open;
+        for run in done {
+            Self::emit_run(run, emit);
         }
-        if self.last_click.as_ref().is_some_and(|c| now > c.0.ts + r.error_click.window_ms) {
-            self.last_click = None;
+        while self.clicks.front().is_some_and(|c| now > c.ts + r.error_click.window_ms) {
+            self.clicks.pop_front();
         }
         let cfg = r.thrashed_cursor.reversals();
         self.x.advance(SignalKind::ThrashedCursor, &cfg, now, emit);
@@ -273,7 +290,7 @@ impl State {
 
     pub fn end(&mut self, r: &Rules, emit: &mut Emit<'_>) {
         self.close(emit);
-        self.last_click = None;
+        self.clicks.clear();
         self.x.close(SignalKind::ThrashedCursor, emit);
         self.y.close(SignalKind::ThrashedCursor, emit);
         self.settle(r, None, emit);

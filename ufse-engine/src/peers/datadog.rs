@@ -13,13 +13,14 @@
 //!   unless the user typed, scrolled or changed the selection during the
 //!   action; never on text-like inputs, textareas, selects, editable
 //!   content, `canvas`, or links (`a[href]`) and their children. Error: an
-//!   error between the click and the end of its action (each error belongs
-//!   to the most recent click before it).
+//!   error between the click and the end of its action (an error during
+//!   two overlapping actions counts for both).
 //! - A rage chain with a dead click also yields one `dead_click`, and one
 //!   with an error one `error_click`, sharing the chain's clicks.
 //!
 //! Requests are reported when they end, so an action is decided
-//! `net_grace_ms` (10,000) after its longest possible end.
+//! `net_grace_ms` (10,000) after its longest possible end; a request that
+//! started in time but ends later than that is not seen as activity.
 
 use std::collections::VecDeque;
 
@@ -156,8 +157,10 @@ struct Chain {
     seqs: Vec<u64>,
     count: u32,
     rage: bool,
-    /// A selection change or a scroll happened in the chain.
+    /// A selection change or a scroll happened in the chain (between its
+    /// clicks), or since its last click.
     spoiled: bool,
+    since_last: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -202,12 +205,14 @@ impl State {
                 }
                 if !matches!(ev.body, Body::Input { .. }) {
                     if let Some(c) = &mut self.chain {
-                        c.spoiled = true;
+                        c.since_last = true;
                     }
                 }
             }
+            // Every action still going may have caused it; each is judged
+            // against its own end when decided.
             Body::Error { .. } => {
-                if let Some(a) = self.actions.back_mut().filter(|a| horizon(a)) {
+                for a in self.actions.iter_mut().filter(|a| horizon(a)) {
                     a.errors.push((ev.seq, ev.ts));
                 }
             }
@@ -250,9 +255,12 @@ impl State {
                 count: 0,
                 rage: false,
                 spoiled: false,
+                since_last: false,
             }));
         }
         let ch = self.chain.as_mut().expect("a chain");
+        // A scroll or selection change before this click lies inside the chain.
+        ch.spoiled |= std::mem::take(&mut ch.since_last);
         ch.last = (ts, c.r.x, c.r.y);
         ch.count += 1;
         if ch.seqs.len() < MAX_EVIDENCE {

@@ -105,7 +105,7 @@ impl State {
     }
 
     fn rage(&mut self, r: &RageRules, c: &Click<'_>, emit: &mut Emit<'_>) {
-        let label = c.txt().map(str::trim).filter(|t| !t.is_empty()).unwrap_or(c.sel());
+        let label = c.txt().unwrap_or(c.sel());
         let ts = c.ev.ts;
         let continues =
             self.run.as_ref().is_some_and(|run| run.label == label && ts - run.last_ts < r.max_interval_ms);

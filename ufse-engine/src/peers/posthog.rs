@@ -101,6 +101,14 @@ impl Rules {
     }
 }
 
+/// Whether any level of a selector path is an `<a>`.
+fn in_anchor(sel: &str) -> bool {
+    sel.split('>').any(|level| {
+        let level = level.trim();
+        level == "a" || level.starts_with("a.") || level.starts_with("a#")
+    })
+}
+
 /// A run of clicks: the first ones (until it fires), the last position and the count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Run {
@@ -136,6 +144,7 @@ impl State {
         let ignored = tag == Some("html")
             || tag == Some("a")
             || c.el.in_link
+            || in_anchor(c.sel())
             || self.dead.any(|w| *w.sel == *c.sel() && (c.ev.ts - w.ts).abs() < d.repeat_ms);
         if d.enabled && !ignored {
             self.dead.push(c.to_ref());

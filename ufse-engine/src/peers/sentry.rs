@@ -185,7 +185,7 @@ fn counts(c: &Click<'_>) -> bool {
     match el.tag.as_deref() {
         Some("button") => true,
         Some("input") => matches!(el.r#type.as_deref(), Some("submit" | "button")),
-        Some("a") => !el.download && el.target.as_deref().is_none_or(|t| t.is_empty() || t == "_self"),
+        Some("a") => !el.download && el.target.as_deref().is_none_or(|t| t == "_self"),
         _ => false,
     }
 }
