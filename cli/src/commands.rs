@@ -87,9 +87,10 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
                 }
                 let live = p.keys.iter().filter(|k| k.revoked_ms.is_none()).count();
                 out.line(format!(
-                    "{}  created {}  keys: {} live, {} revoked  origins: {}",
+                    "{}  created {}  sessions {}  keys: {} live, {} revoked  origins: {}",
                     p.name,
                     fmt_ms(p.created_ms),
+                    p.sessions,
                     live,
                     p.keys.len() - live,
                     p.allowed_origins.join(",")

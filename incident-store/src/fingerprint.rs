@@ -94,23 +94,44 @@ fn is_date(s: &str) -> bool {
         })
 }
 
-/// Issue severity, from what went wrong and how many sessions it hit.
+/// How far an issue reaches, as its severity sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reach {
+    /// Distinct sessions with an incident of the issue.
+    pub sessions: u64,
+    /// Its incidents.
+    pub incidents: u64,
+    /// Distinct sessions the project has seen.
+    pub project_sessions: u64,
+}
+
+/// Issue severity, from what went wrong, how often, and for how many of
+/// the project's sessions; recomputed with each new incident of the issue.
 ///
-/// `score = weight(kind) + floor(log10(affected sessions))`, with weights
-/// 3 for `error_click` and `failed_request` (the app broke in the user's
-/// hands), 2 for `rage_click`, `form_loop` and `unresponsive` (the user is
-/// blocked and says so), and 1 for `dead_click`, `slow_click`, `u_turn`,
-/// `thrashed_cursor` and `excessive_scroll` (friction, or confusion);
-/// `critical` from 5, `high` from 4, `medium` from 3, else `low`. Each
-/// tenfold increase in reach moves an issue up one step.
-pub fn severity(kind: SignalKind, sessions: u64) -> &'static str {
+/// `score = weight(kind) + floor(log10(affected sessions)) + share + recurrence`:
+/// - weights: 3 for `error_click` and `failed_request` (the app broke in the
+///   user's hands), 2 for `rage_click`, `form_loop` and `unresponsive` (the
+///   user is blocked and shows it), 1 for `dead_click`, `slow_click`,
+///   `u_turn`, `thrashed_cursor` and `excessive_scroll` (friction or
+///   confusion);
+/// - share: +1 when the issue hit at least 10 sessions and at least 5% of
+///   the project's sessions (a handful of sessions of a small project is
+///   not widespread);
+/// - recurrence: +1 when it has at least 3 incidents per affected session
+///   (people run into it again and again).
+///
+/// `critical` from 5, `high` from 4, `medium` from 3, else `low`.
+pub fn severity(kind: SignalKind, r: Reach) -> &'static str {
     let weight = match kind {
         SignalKind::ErrorClick | SignalKind::FailedRequest => 3,
         SignalKind::RageClick | SignalKind::FormLoop | SignalKind::Unresponsive => 2,
         _ => 1,
     };
-    let reach = sessions.max(1).ilog10();
-    match weight + reach {
+    let sessions = r.sessions.max(1);
+    let reach = sessions.ilog10();
+    let share = u32::from(sessions >= 10 && sessions * 20 >= r.project_sessions);
+    let recurrence = u32::from(r.incidents >= 3 * sessions);
+    match weight + reach + share + recurrence {
         s if s >= 5 => "critical",
         4 => "high",
         3 => "medium",
@@ -191,13 +212,21 @@ mod tests {
 
     #[test]
     fn severity_grows_with_reach_and_kind() {
-        assert_eq!(severity(SignalKind::DeadClick, 1), "low");
-        assert_eq!(severity(SignalKind::DeadClick, 100), "medium");
-        assert_eq!(severity(SignalKind::ErrorClick, 1), "medium");
-        assert_eq!(severity(SignalKind::ErrorClick, 10), "high");
-        assert_eq!(severity(SignalKind::RageClick, 1000), "critical");
-        assert_eq!(severity(SignalKind::FailedRequest, 10), "high");
-        assert_eq!(severity(SignalKind::FormLoop, 10), "medium");
-        assert_eq!(severity(SignalKind::UTurn, 10), "low");
+        let r = |sessions, incidents, project_sessions| Reach { sessions, incidents, project_sessions };
+        // Kind and reach: one session of a hundred thousand.
+        assert_eq!(severity(SignalKind::DeadClick, r(1, 1, 100_000)), "low");
+        assert_eq!(severity(SignalKind::ErrorClick, r(1, 1, 100_000)), "medium");
+        assert_eq!(severity(SignalKind::ErrorClick, r(10, 10, 100_000)), "high");
+        assert_eq!(severity(SignalKind::RageClick, r(1000, 1000, 100_000)), "critical");
+        assert_eq!(severity(SignalKind::FailedRequest, r(10, 10, 100_000)), "high");
+        assert_eq!(severity(SignalKind::FormLoop, r(10, 10, 100_000)), "medium");
+        assert_eq!(severity(SignalKind::UTurn, r(10, 10, 100_000)), "low");
+        // Share: 10 of 200 sessions (5%) is widespread; 10 of 201 is not; 5 of 5 is too few to tell.
+        assert_eq!(severity(SignalKind::DeadClick, r(10, 10, 200)), "medium");
+        assert_eq!(severity(SignalKind::DeadClick, r(10, 10, 201)), "low");
+        assert_eq!(severity(SignalKind::DeadClick, r(5, 5, 5)), "low");
+        // Recurrence: three incidents per affected session.
+        assert_eq!(severity(SignalKind::DeadClick, r(10, 30, 100_000)), "medium");
+        assert_eq!(severity(SignalKind::DeadClick, r(10, 29, 100_000)), "low");
     }
 }

@@ -17,7 +17,7 @@ mod sqlite;
 
 use std::future::Future;
 
-pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, FINGERPRINT_VERSION};
+pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, Reach, FINGERPRINT_VERSION};
 pub use model::{
     EventRef, Incident, Issue, KeyInfo, KeyStatus, ListFilter, Project, StoreError, WriteBatch, WriteStats,
 };

@@ -60,6 +60,8 @@ pub struct Project {
     pub created_ms: i64,
     /// Origins allowed to send from a browser; `*` is any.
     pub allowed_origins: Vec<String>,
+    /// Distinct sessions seen (for the share of sessions an issue affects).
+    pub sessions: u64,
     /// Its keys (never the keys themselves: a prefix and state).
     pub keys: Vec<KeyInfo>,
 }

@@ -2,6 +2,7 @@
 //! incidents and issues, `events.db` for raw events, so the two kinds of
 //! write never wait on each other's lock.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use ufse_sessionizer::SessionSummary;
 use crate::model::db;
 use crate::{
     incident_id, issue_fingerprint, key_digest, new_key, path_template, severity, valid_project_name,
-    EventRef, Incident, IncidentStore, Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
+    EventRef, Incident, IncidentStore, Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore, Reach,
     StoreError, WriteBatch, WriteStats,
 };
 
@@ -117,7 +118,7 @@ impl IncidentStore for SqliteStore {
 
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.name, p.created_ms, p.allowed_origins, k.prefix, k.created_ms AS kc, k.revoked_ms
+            "SELECT p.name, p.created_ms, p.allowed_origins, p.sessions, k.prefix, k.created_ms AS kc, k.revoked_ms
              FROM projects p LEFT JOIN project_keys k ON k.project = p.name
              ORDER BY p.name, k.created_ms, k.prefix",
         )
@@ -132,6 +133,7 @@ impl IncidentStore for SqliteStore {
                     name,
                     created_ms: r.get("created_ms"),
                     allowed_origins: split_origins(r.get("allowed_origins")),
+                    sessions: r.get::<i64, _>("sessions") as u64,
                     keys: Vec::new(),
                 });
             }
@@ -195,6 +197,31 @@ impl IncidentStore for SqliteStore {
             return Ok(stats);
         }
         let mut tx = self.pool.begin().await.map_err(db("storing results"))?;
+        // Count the projects' sessions first, so severities below see them.
+        let mut sids: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for s in &batch.summaries {
+            sids.entry(s.project.as_str()).or_default().insert(s.sid.as_str());
+        }
+        for (project, sids) in &sids {
+            let sids: Vec<&str> = sids.iter().copied().collect();
+            for rows in sids.chunks(ROWS_PER_STATEMENT) {
+                let mut q =
+                    QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO project_sessions (project, sid) ");
+                q.push_values(rows, |mut b, sid| {
+                    b.push_bind(*project).push_bind(*sid);
+                });
+                let new = q.build().execute(&mut *tx).await.map_err(db("counting sessions"))?.rows_affected();
+                if new > 0 {
+                    sqlx::query("UPDATE projects SET sessions = sessions + ? WHERE name = ?")
+                        .bind(new as i64)
+                        .bind(*project)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("counting sessions"))?;
+                }
+            }
+        }
+        let mut project_sessions: BTreeMap<&str, u64> = BTreeMap::new();
         for s in &batch.signals {
             let sig = &s.signal;
             let id = incident_id(profile, &s.project, sig);
@@ -277,10 +304,10 @@ impl IncidentStore for SqliteStore {
                 }
                 None => 0,
             };
-            let sessions: i64 = sqlx::query_scalar(
+            let (sessions, incidents): (i64, i64) = sqlx::query_as(
                 "UPDATE issues SET incidents = incidents + 1, sessions = sessions + ?, users = users + ?,
                  first_seen = MIN(first_seen, ?), last_seen = MAX(last_seen, ?)
-                 WHERE fingerprint = ? RETURNING sessions",
+                 WHERE fingerprint = ? RETURNING sessions, incidents",
             )
             .bind(new_session as i64)
             .bind(new_user as i64)
@@ -290,8 +317,23 @@ impl IncidentStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(db("updating an issue"))?;
+            let total = match project_sessions.get(s.project.as_str()) {
+                Some(&n) => n,
+                None => {
+                    let n: Option<i64> = sqlx::query_scalar("SELECT sessions FROM projects WHERE name = ?")
+                        .bind(&s.project)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db("counting sessions"))?;
+                    let n = n.unwrap_or(0) as u64;
+                    project_sessions.insert(s.project.as_str(), n);
+                    n
+                }
+            };
+            let reach =
+                Reach { sessions: sessions as u64, incidents: incidents as u64, project_sessions: total };
             sqlx::query("UPDATE issues SET severity = ? WHERE fingerprint = ?")
-                .bind(severity(sig.kind, sessions as u64))
+                .bind(severity(sig.kind, reach))
                 .bind(&fp)
                 .execute(&mut *tx)
                 .await

@@ -88,6 +88,32 @@ async fn incidents_are_idempotent_and_issue_counts_exact() {
 }
 
 #[tokio::test]
+async fn project_sessions_are_counted_once_and_widen_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ufse.db")).await.unwrap();
+    store.ensure_default_project(1).await.unwrap();
+    let summary = |sid: &str, part| SessionSummary {
+        project: "default".into(),
+        sid: sid.into(),
+        part,
+        ..SessionSummary::default()
+    };
+    let mut summaries: Vec<SessionSummary> = (0..10).map(|i| summary(&format!("s{i}"), 0)).collect();
+    summaries.push(summary("s0", 1));
+    let signals = (0..10)
+        .map(|i| signal(&format!("s{i}"), None, SignalKind::DeadClick, 100 + i, "https://a.io/x"))
+        .collect();
+    let batch = WriteBatch { signals, summaries };
+    store.write("ufse", &batch).await.unwrap();
+    store.write("ufse", &batch).await.unwrap();
+    let projects = store.list_projects().await.unwrap();
+    assert_eq!(projects[0].sessions, 10, "two parts of one sid are one session; a replay adds none");
+    // Ten sessions, all of the project's: a dead click (1) reaching 10 (+1) and all of them (+1).
+    let issues = store.issues(&filter()).await.unwrap();
+    assert_eq!((issues[0].sessions, issues[0].severity.as_str()), (10, "medium"));
+}
+
+#[tokio::test]
 async fn sessions_upsert_by_part() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ufse.db")).await.unwrap();
