@@ -35,6 +35,9 @@ pub(crate) struct DeadClick {
     // idle sessions have nothing pending.
     #[allow(clippy::box_collection)]
     pending: Option<Box<VecDeque<Pending>>>,
+    /// Whether a long task extended any waiting click's window (rare): only
+    /// then must a reaction look further back than one window.
+    blocked: bool,
 }
 
 impl DeadClick {
@@ -55,6 +58,7 @@ impl DeadClick {
         }
         if pending.is_empty() {
             self.pending = None;
+            self.blocked = false;
         }
     }
 
@@ -81,7 +85,7 @@ impl DeadClick {
             _ => None,
         };
         // A window is at most two windows long (blocking extends it by at most one).
-        let longest = 2 * cfg.window_ms;
+        let longest = if self.blocked { 2 * cfg.window_ms } else { cfg.window_ms };
         if let Some(at) = at {
             for p in self.pending.iter_mut().flat_map(|p| p.iter_mut()).rev() {
                 if p.click.ts + longest < at {
@@ -99,6 +103,7 @@ impl DeadClick {
                 }
                 if p.click.ts <= ev.ts && ev.ts <= p.window_end(cfg) {
                     p.blocked = (p.blocked + dur as i64).min(cfg.window_ms);
+                    self.blocked = true;
                 }
             }
         }
@@ -137,6 +142,7 @@ impl DeadClick {
 
     /// The session ended: what has not reacted by now never will.
     pub fn flush(&mut self, cfg: &DeadClickConfig, slow: &SlowClickConfig, emit: &mut Emit<'_>) {
+        self.blocked = false;
         for p in self.pending.take().into_iter().flat_map(|p| *p) {
             Self::decide(cfg, slow, p, emit);
         }
