@@ -30,7 +30,9 @@ pub(crate) struct Live {
     // for a map almost no session ever needs.
     #[allow(clippy::box_collection)]
     other: Option<Box<BTreeMap<String, u64>>>,
-    signals: BTreeMap<SignalKind, u32>,
+    // Boxed for the same reason: most sessions never have a signal.
+    #[allow(clippy::box_collection)]
+    signals: Option<Box<BTreeMap<SignalKind, u32>>>,
 }
 
 impl Default for Live {
@@ -44,7 +46,7 @@ impl Default for Live {
             first_url: None,
             counts: [0; KINDS.len()],
             other: None,
-            signals: BTreeMap::new(),
+            signals: None,
         }
     }
 }
@@ -72,7 +74,7 @@ impl Live {
 
     pub fn count_signals(&mut self, signals: &[Signal]) {
         for s in signals {
-            *self.signals.entry(s.kind).or_default() += 1;
+            *self.signals.get_or_insert_with(Default::default).entry(s.kind).or_default() += 1;
         }
     }
 
@@ -98,7 +100,12 @@ impl Live {
             pages: self.pages,
             first_url: self.first_url.as_deref().map(str::to_owned),
             counts,
-            signals: self.signals.iter().map(|(k, n)| (k.as_str().to_owned(), u64::from(*n))).collect(),
+            signals: self
+                .signals
+                .iter()
+                .flat_map(|m| m.iter())
+                .map(|(k, n)| (k.as_str().to_owned(), u64::from(*n)))
+                .collect(),
             ended,
         }
     }

@@ -31,10 +31,15 @@ impl Pending {
 /// Clicks waiting for a verdict.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct DeadClick {
-    // Boxed on purpose: 8 bytes inline in every session instead of 32, and
-    // idle sessions have nothing pending.
-    #[allow(clippy::box_collection)]
-    pending: Option<Box<VecDeque<Pending>>>,
+    /// Boxed: 8 bytes inline in every session, and idle sessions have
+    /// nothing pending.
+    pending: Option<Box<Queue>>,
+}
+
+/// Waiting clicks, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Queue {
+    clicks: VecDeque<Pending>,
     /// Whether a long task extended any waiting click's window (rare): only
     /// then must a reaction look further back than one window.
     blocked: bool,
@@ -48,7 +53,8 @@ impl DeadClick {
     /// Decides every click whose window, plus the grace for requests still
     /// in flight, lies entirely before `now`.
     pub fn advance(&mut self, cfg: &DeadClickConfig, slow: &SlowClickConfig, now: i64, emit: &mut Emit<'_>) {
-        let Some(pending) = &mut self.pending else { return };
+        let Some(q) = &mut self.pending else { return };
+        let pending = &mut q.clicks;
         while let Some(p) = pending.front() {
             if now <= p.window_end(cfg) + cfg.net_grace_ms {
                 break;
@@ -58,7 +64,6 @@ impl DeadClick {
         }
         if pending.is_empty() {
             self.pending = None;
-            self.blocked = false;
         }
     }
 
@@ -85,9 +90,10 @@ impl DeadClick {
             _ => None,
         };
         // A window is at most two windows long (blocking extends it by at most one).
-        let longest = if self.blocked { 2 * cfg.window_ms } else { cfg.window_ms };
+        let blocked = self.pending.as_ref().is_some_and(|q| q.blocked);
+        let longest = if blocked { 2 * cfg.window_ms } else { cfg.window_ms };
         if let Some(at) = at {
-            for p in self.pending.iter_mut().flat_map(|p| p.iter_mut()).rev() {
+            for p in self.pending.iter_mut().flat_map(|q| q.clicks.iter_mut()).rev() {
                 if p.click.ts + longest < at {
                     break;
                 }
@@ -96,14 +102,14 @@ impl DeadClick {
                 }
             }
         }
-        if let Body::LongTask { dur } = ev.body {
-            for p in self.pending.iter_mut().flat_map(|p| p.iter_mut()).rev() {
+        if let (Body::LongTask { dur }, Some(q)) = (&ev.body, &mut self.pending) {
+            for p in q.clicks.iter_mut().rev() {
                 if p.click.ts + longest < ev.ts {
                     break;
                 }
                 if p.click.ts <= ev.ts && ev.ts <= p.window_end(cfg) {
-                    p.blocked = (p.blocked + dur as i64).min(cfg.window_ms);
-                    self.blocked = true;
+                    p.blocked = (p.blocked + *dur as i64).min(cfg.window_ms);
+                    q.blocked = true;
                 }
             }
         }
@@ -116,14 +122,14 @@ impl DeadClick {
         let repeat = self
             .pending
             .iter()
-            .flat_map(|p| p.iter())
+            .flat_map(|q| q.clicks.iter())
             .rev()
             .take_while(|p| c.ev.ts - p.click.ts <= cfg.repeat_ms)
             .any(|p| p.reaction.is_none() && *p.click.sel == *c.sel());
         if repeat || !Self::candidate(cfg, c) {
             return;
         }
-        self.pending.get_or_insert_with(Default::default).push_back(Pending {
+        self.pending.get_or_insert_with(Default::default).clicks.push_back(Pending {
             click: c.to_ref(),
             reaction: None,
             blocked: 0,
@@ -142,8 +148,7 @@ impl DeadClick {
 
     /// The session ended: what has not reacted by now never will.
     pub fn flush(&mut self, cfg: &DeadClickConfig, slow: &SlowClickConfig, emit: &mut Emit<'_>) {
-        self.blocked = false;
-        for p in self.pending.take().into_iter().flat_map(|p| *p) {
+        for p in self.pending.take().into_iter().flat_map(|q| q.clicks) {
             Self::decide(cfg, slow, p, emit);
         }
     }
