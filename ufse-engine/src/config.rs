@@ -394,9 +394,11 @@ impl RuleSet {
         let all = serde_json::to_value(self).expect("rule sets serialize");
         // Sentry judges every click once, in one section; Datadog decides
         // dead and error clicks from one action.
+        use crate::SignalKind as K;
         let section = match (self, kind) {
-            (RuleSet::Sentry(_), _) => "click",
-            (RuleSet::Datadog(_), crate::SignalKind::DeadClick | crate::SignalKind::ErrorClick) => "action",
+            (RuleSet::Sentry(_), K::SlowClick | K::DeadClick | K::RageClick) => "click",
+            (RuleSet::Sentry(_), _) => return None,
+            (RuleSet::Datadog(_), K::DeadClick | K::ErrorClick) => "action",
             _ => kind.as_str(),
         };
         all.get(section).cloned()
@@ -570,6 +572,9 @@ mod tests {
         let p = RuleSet::profile("posthog").unwrap();
         assert_eq!(p.parameters(crate::SignalKind::RageClick).unwrap()["click_count"], 3);
         assert_eq!(p.parameters(crate::SignalKind::FormLoop), None);
+        let sentry = RuleSet::profile("sentry").unwrap();
+        assert_eq!(sentry.parameters(crate::SignalKind::SlowClick).unwrap()["timeout_ms"], 7000);
+        assert_eq!(sentry.parameters(crate::SignalKind::ErrorClick), None);
         assert_eq!(RuleSet::default().parameters(crate::SignalKind::FormLoop).unwrap()["min_submits"], 3);
     }
 
