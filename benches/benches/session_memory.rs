@@ -161,8 +161,12 @@ fn main() {
         std::mem::size_of::<ufse_engine::SessionEngine>(),
         std::mem::size_of::<ufse_sessionizer::SessionSummary>()
     );
-    let verdict = if per_session <= 1024.0 { "within" } else { "OVER" };
-    println!("target <= 1024 heap bytes per idle session: {verdict}");
+    // The hot path's target (1 KiB), and the engine's (512 B: a million
+    // live sessions in under 1 GiB).
+    for target in [1024.0, 512.0] {
+        let verdict = if per_session <= target { "within" } else { "OVER" };
+        println!("target <= {target} heap bytes per idle session: {verdict}");
+    }
     drop(snapshot);
     drop(sessions);
 }
