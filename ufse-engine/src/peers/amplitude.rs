@@ -20,7 +20,7 @@ use ufse_schema::{Body, Event};
 
 use super::Waiting;
 use crate::config::{check_ms, ReversalsConfig, RulesError};
-use crate::rules::{Click, ClickRef, Emit, Reversals, Sample, MAX_EVIDENCE};
+use crate::rules::{Capped, Click, ClickRef, Emit, Reversals, Sample};
 use crate::SignalKind;
 
 /// Rage-click parameters.
@@ -146,8 +146,7 @@ struct Run {
     first: ClickRef,
     recent: VecDeque<i64>,
     last_ts: i64,
-    seqs: Vec<u64>,
-    count: u32,
+    seqs: Capped<u64>,
     rage: bool,
 }
 
@@ -239,18 +238,14 @@ impl State {
                     first: c.to_ref(),
                     recent: VecDeque::new(),
                     last_ts: ts,
-                    seqs: Vec::new(),
-                    count: 0,
+                    seqs: Capped::default(),
                     rage: false,
                 });
                 self.runs.last_mut().expect("just pushed")
             }
         };
         run.last_ts = ts;
-        run.count += 1;
-        if run.seqs.len() < MAX_EVIDENCE {
-            run.seqs.push(c.ev.seq);
-        }
+        run.seqs.push(c.ev.seq);
         run.recent.push_back(ts);
         while run.recent.front().is_some_and(|&t| ts - t > r.window_ms) {
             run.recent.pop_front();
@@ -260,7 +255,8 @@ impl State {
 
     fn emit_run(run: Run, emit: &mut Emit<'_>) {
         if run.rage {
-            emit.signal(SignalKind::RageClick, &run.first, run.last_ts, run.count, run.seqs);
+            let count = run.seqs.count();
+            emit.signal(SignalKind::RageClick, &run.first, run.last_ts, count, run.seqs.into_items());
         }
     }
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event};
 
 use crate::config::{check_ms, RulesError};
-use crate::rules::{Click, ClickRef, Emit, Fold, Timing, MAX_EVIDENCE};
+use crate::rules::{Capped, Click, ClickRef, Emit, Fold, Timing};
 use crate::{Signal, SignalKind};
 
 /// Rage-click parameters.
@@ -154,8 +154,7 @@ struct Chain {
     first: ClickRef,
     last: (i64, f64, f64),
     recent: VecDeque<i64>,
-    seqs: Vec<u64>,
-    count: u32,
+    seqs: Capped<u64>,
     rage: bool,
     /// A selection change or a scroll happened in the chain (between its
     /// clicks), or since its last click.
@@ -251,8 +250,7 @@ impl State {
                 first: c.to_ref(),
                 last: (ts, c.r.x, c.r.y),
                 recent: VecDeque::new(),
-                seqs: Vec::new(),
-                count: 0,
+                seqs: Capped::default(),
                 rage: false,
                 spoiled: false,
                 since_last: false,
@@ -262,10 +260,7 @@ impl State {
         // A scroll or selection change before this click lies inside the chain.
         ch.spoiled |= std::mem::take(&mut ch.since_last);
         ch.last = (ts, c.r.x, c.r.y);
-        ch.count += 1;
-        if ch.seqs.len() < MAX_EVIDENCE {
-            ch.seqs.push(c.ev.seq);
-        }
+        ch.seqs.push(c.ev.seq);
         ch.recent.push_back(ts);
         if ch.recent.len() > r.min_clicks as usize {
             ch.recent.pop_front();
@@ -276,7 +271,13 @@ impl State {
     fn close_chain(&mut self, emit: &mut Emit<'_>) {
         if let Some(ch) = self.chain.take() {
             if ch.rage && !ch.spoiled {
-                emit.signal(SignalKind::RageClick, &ch.first, ch.last.0, ch.count, ch.seqs);
+                emit.signal(
+                    SignalKind::RageClick,
+                    &ch.first,
+                    ch.last.0,
+                    ch.seqs.count(),
+                    ch.seqs.into_items(),
+                );
             }
         }
     }
@@ -322,7 +323,7 @@ impl State {
 
     /// Folds a rage chain's dead and error clicks into one each.
     fn fold(&mut self, r: &Rules, now: Option<i64>, emit: &mut Emit<'_>, from: usize) {
-        let open = self.chain.as_ref().map_or(&[][..], |c| &c.seqs[..]);
+        let open = self.chain.as_ref().map_or(&[][..], |c| c.seqs.items());
         let out: &mut Vec<Signal> = emit.out;
         self.fold.process(r.timing(), open, now, out, from);
     }

@@ -11,7 +11,7 @@ use ufse_schema::{Body, Event};
 
 use super::Waiting;
 use crate::config::{check_ms, RulesError};
-use crate::rules::{Click, ClickRef, Emit, MAX_EVIDENCE};
+use crate::rules::{Capped, Click, ClickRef, Emit};
 use crate::SignalKind;
 
 /// Rage-click parameters.
@@ -73,8 +73,7 @@ struct Run {
     label: String,
     first: ClickRef,
     last_ts: i64,
-    seqs: Vec<u64>,
-    count: u32,
+    seqs: Capped<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -115,22 +114,19 @@ impl State {
                 label: label.to_owned(),
                 first: c.to_ref(),
                 last_ts: ts,
-                seqs: Vec::new(),
-                count: 0,
+                seqs: Capped::default(),
             }));
         }
         let run = self.run.as_mut().expect("a run");
         run.last_ts = ts;
-        run.count += 1;
-        if run.seqs.len() < MAX_EVIDENCE {
-            run.seqs.push(c.ev.seq);
-        }
+        run.seqs.push(c.ev.seq);
     }
 
     fn close(&mut self, r: &RageRules, emit: &mut Emit<'_>) {
         if let Some(run) = self.run.take() {
-            if run.count >= r.min_clicks {
-                emit.signal(SignalKind::RageClick, &run.first, run.last_ts, run.count, run.seqs);
+            if run.seqs.count() >= r.min_clicks {
+                let count = run.seqs.count();
+                emit.signal(SignalKind::RageClick, &run.first, run.last_ts, count, run.seqs.into_items());
             }
         }
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event};
 
 use crate::config::{check_ms, RulesError};
-use crate::rules::{Click, ClickRef, Emit, MAX_EVIDENCE};
+use crate::rules::{Capped, Click, ClickRef, Emit};
 use crate::SignalKind;
 
 /// The `sentry` profile's parameters (one section, `[click]`: Sentry
@@ -85,8 +85,7 @@ impl Rules {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Pending {
     click: ClickRef,
-    seqs: Vec<u64>,
-    count: u32,
+    clicks: Capped<u64>,
     last_ts: i64,
     /// First mutation after it, and whether a scroll came in time.
     mutation: Option<i64>,
@@ -129,17 +128,15 @@ impl State {
             .iter_mut()
             .find(|p| *p.click.sel == *c.sel() && c.ev.ts - p.click.ts < r.multi_click_ms)
         {
-            p.count += 1;
             p.last_ts = c.ev.ts;
-            if p.seqs.len() < MAX_EVIDENCE {
-                p.seqs.push(c.ev.seq);
-            }
+            p.clicks.push(c.ev.seq);
             return;
         }
+        let mut clicks = Capped::default();
+        clicks.push(c.ev.seq);
         self.pending.push(Pending {
             click: c.to_ref(),
-            seqs: vec![c.ev.seq],
-            count: 1,
+            clicks,
             last_ts: c.ev.ts,
             mutation: None,
             scrolled: false,
@@ -160,19 +157,21 @@ impl State {
             self.pending.iter().take_while(|p| now.is_none_or(|now| now > p.click.ts + r.timeout_ms)).count();
         for p in self.pending.drain(..n) {
             let c = &p.click;
+            let count = p.clicks.count();
             let after = p.mutation.map(|m| m - c.ts);
             if p.scrolled || after.is_some_and(|a| a <= r.threshold_ms) {
                 continue;
             }
             match after {
                 Some(a) if a <= r.timeout_ms => {
-                    emit.signal(SignalKind::SlowClick, c, p.last_ts, p.count, p.seqs);
+                    emit.signal(SignalKind::SlowClick, c, p.last_ts, count, p.clicks.into_items());
                 }
                 _ => {
-                    if p.count >= r.rage_count {
-                        emit.signal(SignalKind::RageClick, c, p.last_ts, p.count, p.seqs.clone());
+                    let seqs = p.clicks.into_items();
+                    if count >= r.rage_count {
+                        emit.signal(SignalKind::RageClick, c, p.last_ts, count, seqs.clone());
                     }
-                    emit.signal(SignalKind::DeadClick, c, c.ts + r.timeout_ms, p.count, p.seqs);
+                    emit.signal(SignalKind::DeadClick, c, c.ts + r.timeout_ms, count, seqs);
                 }
             }
         }

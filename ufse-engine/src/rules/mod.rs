@@ -24,6 +24,43 @@ pub(crate) use reversals::{Reversals, Sample};
 /// autoclicker, a jiggling mouse), and neither their state nor one
 /// incident should grow with them.
 pub(crate) const MAX_EVIDENCE: usize = 1000;
+
+/// Evidence that may keep growing: the first [`MAX_EVIDENCE`] items, and
+/// how many there were in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Capped<T> {
+    items: Vec<T>,
+    count: u32,
+}
+
+impl<T> Default for Capped<T> {
+    fn default() -> Self {
+        Capped { items: Vec::new(), count: 0 }
+    }
+}
+
+impl<T> Capped<T> {
+    pub fn push(&mut self, item: T) {
+        self.count += 1;
+        if self.items.len() < MAX_EVIDENCE {
+            self.items.push(item);
+        }
+    }
+
+    /// How many were pushed, kept or not.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The items kept, oldest first.
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+
+    pub fn into_items(self) -> Vec<T> {
+        self.items
+    }
+}
 pub(crate) use u_turn::UTurn;
 pub(crate) use unresponsive::Unresponsive;
 
@@ -119,19 +156,10 @@ impl Emit<'_> {
         first: &ClickRef,
         end_ts: i64,
         count: u32,
-        mut evidence: Vec<u64>,
+        evidence: Vec<u64>,
     ) {
-        evidence.sort_unstable();
-        self.out.push(Signal {
-            kind,
-            sid: self.sid.to_owned(),
-            ts: first.ts,
-            end_ts,
-            count,
-            evidence,
-            sel: Some(first.sel.to_string()),
-            url: first.url.as_deref().map(str::to_owned),
-        });
+        let (sel, url) = (Some(first.sel.to_string()), first.url.as_deref().map(str::to_owned));
+        self.push(kind, first.ts, end_ts, count, evidence, sel, url);
     }
 
     /// Emits a page-level signal: no selector, the page as `url`.
@@ -142,18 +170,23 @@ impl Emit<'_> {
         ts: i64,
         end_ts: i64,
         count: u32,
+        evidence: Vec<u64>,
+    ) {
+        self.push(kind, ts, end_ts, count, evidence, None, url.map(str::to_owned));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        kind: SignalKind,
+        ts: i64,
+        end_ts: i64,
+        count: u32,
         mut evidence: Vec<u64>,
+        sel: Option<String>,
+        url: Option<String>,
     ) {
         evidence.sort_unstable();
-        self.out.push(Signal {
-            kind,
-            sid: self.sid.to_owned(),
-            ts,
-            end_ts,
-            count,
-            evidence,
-            sel: None,
-            url: url.map(str::to_owned),
-        });
+        self.out.push(Signal { kind, sid: self.sid.to_owned(), ts, end_ts, count, evidence, sel, url });
     }
 }

@@ -3,19 +3,18 @@
 use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event};
 
-use super::{Click, ClickRef, Emit, MAX_EVIDENCE};
+use super::{Capped, Click, ClickRef, Emit};
 use crate::config::RageClickConfig;
 use crate::SignalKind;
 
 /// An open run: its first click, where and when the last one landed, and
-/// the clicks' seqs (at most [`MAX_EVIDENCE`]; `count` stays exact, so an
-/// autoclicker cannot grow the state without bound).
+/// the clicks' seqs (capped, so an autoclicker cannot grow the state
+/// without bound).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Run {
     first: ClickRef,
     last: (i64, f64, f64),
-    seqs: Vec<u64>,
-    count: u32,
+    seqs: Capped<u64>,
 }
 
 /// The open run of clicks, if any (boxed: most sessions have none).
@@ -31,7 +30,7 @@ impl RageClick {
 
     /// The seqs of the open run's clicks (which may still become rage).
     pub fn open_run(&self) -> &[u64] {
-        self.run.as_ref().map_or(&[], |r| &r.seqs)
+        self.run.as_ref().map_or(&[], |r| r.seqs.items())
     }
 
     /// Closes the run once session time has passed the point where another
@@ -65,13 +64,10 @@ impl RageClick {
                     }
                 }
                 let run = self.run.get_or_insert_with(|| {
-                    Box::new(Run { first: c.to_ref(), last: (0, 0.0, 0.0), seqs: Vec::new(), count: 0 })
+                    Box::new(Run { first: c.to_ref(), last: (0, 0.0, 0.0), seqs: Capped::default() })
                 });
                 run.last = (c.ev.ts, c.r.x, c.r.y);
-                run.count += 1;
-                if run.seqs.len() < MAX_EVIDENCE {
-                    run.seqs.push(c.ev.seq);
-                }
+                run.seqs.push(c.ev.seq);
             }
             // Selecting text, scrolling or typing between clicks means the
             // user is doing something else, not hammering a button.
@@ -82,8 +78,9 @@ impl RageClick {
 
     pub fn close(&mut self, cfg: &RageClickConfig, emit: &mut Emit<'_>) {
         if let Some(run) = self.run.take() {
-            if run.count >= cfg.min_clicks {
-                emit.signal(SignalKind::RageClick, &run.first, run.last.0, run.count, run.seqs);
+            if run.seqs.count() >= cfg.min_clicks {
+                let count = run.seqs.count();
+                emit.signal(SignalKind::RageClick, &run.first, run.last.0, count, run.seqs.into_items());
             }
         }
     }

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Emit, MAX_EVIDENCE};
+use super::{Capped, Emit};
 use crate::config::ReversalsConfig;
 use crate::SignalKind;
 
@@ -53,10 +53,9 @@ struct State {
     /// Reversals within the window before the newest one.
     recent: VecDeque<Turn>,
     turns: u64,
-    /// The burst in progress: its turning points (up to [`MAX_EVIDENCE`]),
-    /// how many there were, and the page it started on.
-    burst: Vec<Turn>,
-    burst_count: u32,
+    /// The burst in progress: its turning points, when the last was, and
+    /// the page it started on.
+    burst: Capped<Turn>,
     burst_end: i64,
     burst_url: Option<String>,
     /// The number of the last reversal reported in a burst.
@@ -90,8 +89,7 @@ impl Reversals {
                 last_sample_ts: s.ts,
                 recent: VecDeque::new(),
                 turns: 0,
-                burst: Vec::new(),
-                burst_count: 0,
+                burst: Capped::default(),
                 burst_end: 0,
                 burst_url: None,
                 reported: 0,
@@ -131,7 +129,7 @@ impl Reversals {
         }
         if st.recent.len() < cfg.min_reversals as usize {
             Self::close_burst(st, kind, emit);
-        } else if st.burst_count == 0 {
+        } else if st.burst.count() == 0 {
             let reported = st.reported;
             let fresh: Vec<Turn> = st.recent.iter().copied().filter(|t| t.n > reported).collect();
             for t in fresh {
@@ -144,11 +142,8 @@ impl Reversals {
     }
 
     fn add(st: &mut State, t: Turn) {
-        st.burst_count += 1;
         st.burst_end = t.ts;
-        if st.burst.len() < MAX_EVIDENCE {
-            st.burst.push(t);
-        }
+        st.burst.push(t);
         st.reported = t.n;
     }
 
@@ -162,7 +157,7 @@ impl Reversals {
     /// once the axis has rested for a window.
     pub fn advance(&mut self, kind: SignalKind, cfg: &ReversalsConfig, now: i64, emit: &mut Emit<'_>) {
         let Some(st) = &mut self.state else { return };
-        if st.burst_count > 0 {
+        if st.burst.count() > 0 {
             // A reversal at `t` keeps the burst going only if `min - 1`
             // earlier ones lie within the window before it.
             let need = (cfg.min_reversals as usize).saturating_sub(1);
@@ -175,7 +170,7 @@ impl Reversals {
             }
         }
         let last = st.last_sample_ts.max(st.recent.back().map_or(i64::MIN, |t| t.at));
-        if st.burst_count == 0 && now > last + cfg.window_ms {
+        if st.burst.count() == 0 && now > last + cfg.window_ms {
             self.state = None;
         }
     }
@@ -189,13 +184,12 @@ impl Reversals {
     }
 
     fn close_burst(st: &mut State, kind: SignalKind, emit: &mut Emit<'_>) {
-        if st.burst_count == 0 {
+        if st.burst.count() == 0 {
             return;
         }
         let burst = std::mem::take(&mut st.burst);
-        let count = std::mem::take(&mut st.burst_count);
         let url = st.burst_url.take();
-        let evidence = burst.iter().map(|t| t.seq).collect();
-        emit.page_signal(kind, url.as_deref(), burst[0].ts, st.burst_end, count, evidence);
+        let evidence = burst.items().iter().map(|t| t.seq).collect();
+        emit.page_signal(kind, url.as_deref(), burst.items()[0].ts, st.burst_end, burst.count(), evidence);
     }
 }
