@@ -196,7 +196,7 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
             let refs = open_event_store(cfg).await?.session_refs(&args.project, &args.sid).await?;
             let log = cfg.data.dir.join("log");
             let batches = ufse_processor::session_batches(&log, &args.project, &args.sid, &refs)?;
-            let events = ufse_processor::session_events(&log, &args.project, &args.sid, &refs)?;
+            let events = ufse_processor::batch_events(&batches);
             if events.is_empty() {
                 bail!("no session {} in project {}", args.sid, args.project);
             }

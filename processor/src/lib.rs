@@ -17,7 +17,7 @@
 mod replay;
 mod snapshot;
 
-pub use replay::{session_batches, session_events};
+pub use replay::{batch_events, session_batches, session_events};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

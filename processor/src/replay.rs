@@ -57,9 +57,15 @@ pub fn session_events(
     sid: &str,
     refs: &[(u32, u64)],
 ) -> Result<Vec<Value>, ProcessorError> {
+    Ok(batch_events(&session_batches(log_dir, project, sid, refs)?))
+}
+
+/// The events of batches read by [`session_batches`], as [`session_events`]
+/// returns them.
+pub fn batch_events(batches: &[LogBatch]) -> Vec<Value> {
     let mut seen = HashSet::new();
     let mut events = Vec::new();
-    for batch in session_batches(log_dir, project, sid, refs)? {
+    for batch in batches {
         for ev in &batch.events {
             if seen.insert(ev.seq) {
                 events.push(serde_json::to_value(ev).expect("events serialize"));
@@ -68,5 +74,5 @@ pub fn session_events(
     }
     let key = |v: &Value| (v["ts"].as_i64().unwrap_or(0), v["seq"].as_u64().unwrap_or(0));
     events.sort_by_key(key);
-    Ok(events)
+    events
 }

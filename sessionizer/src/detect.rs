@@ -1,5 +1,6 @@
 //! `ufse detect`: wire-format batches in, signals out, offline.
 
+use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ pub struct DetectReport {
     pub problems: Vec<String>,
     /// Input lines refused whole.
     pub invalid_lines: usize,
+    /// The sessions of the batches taken in.
+    pub sessions: BTreeSet<String>,
 }
 
 /// Runs the hot path's validation, deduplication, ordering and rules over
@@ -51,6 +54,7 @@ pub fn detect<R: BufRead>(
                         d.reason
                     ));
                 }
+                report.sessions.insert(batch.sid.clone());
                 sessions.on_batch_raw(LogBatch::from_parsed("default", 0, batch), &[], None, &mut out);
                 // Summaries are not part of detect's output.
                 out.summaries.clear();

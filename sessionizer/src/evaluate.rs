@@ -92,15 +92,7 @@ pub fn evaluate<R: BufRead>(
     rules: Arc<RuleSet>,
     config: SessionizerConfig,
 ) -> std::io::Result<Evaluation> {
-    let mut input = Vec::new();
-    let mut batches = batches;
-    batches.read_to_end(&mut input)?;
-    let present: BTreeSet<String> = input
-        .split(|&b| b == b'\n')
-        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["sid"].as_str().map(str::to_owned))
-        .collect();
-    let report = detect(&input[..], Arc::clone(&rules), config)?;
+    let report = detect(batches, Arc::clone(&rules), config)?;
     let mut found: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for s in &report.signals {
         found.entry(s.sid.as_str()).or_default().insert(s.kind.as_str());
@@ -113,7 +105,7 @@ pub fn evaluate<R: BufRead>(
             eval.problems.push(format!("session {} is labelled twice", label.sid));
             continue;
         }
-        if !present.contains(&label.sid) {
+        if !report.sessions.contains(&label.sid) {
             eval.problems.push(format!("session {} is labelled but has no events in the input", label.sid));
             continue;
         }
