@@ -9,25 +9,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use util::*;
 
-const T0: i64 = 1_732_750_000_000;
-
 /// Serves one session (a rage run with an error after it) and waits until
 /// its events are stored; the server is stopped again.
 fn stored_session() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let body = batch(
-        "rp",
-        vec![
-            json!({"t":"nav","ts":T0,"seq":1,"url":"https://shop.example.com/cart","nav":"load"}),
-            click(2, T0 + 100, 400, "button#checkout"),
-            click(3, T0 + 300, 402, "button#checkout"),
-            click(4, T0 + 500, 401, "button#checkout"),
-            json!({"t":"error","ts":T0 + 700,"seq":5,"msg":"TypeError","kind":"error"}),
-            json!({"t":"custom","ts":T0 + 60_000,"seq":6,"name":"heartbeat"}),
-        ],
-    );
-    assert_eq!(server.post(&body, &[]).status, 202);
+    assert_eq!(server.post(&shop_batch("rp"), &[]).status, 202);
     wait_for("the session's events", Duration::from_secs(30), || {
         let out = ufse(dir.path(), &["sessions", "show", "rp", "--json"]);
         let n = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("\"event\"")).count();

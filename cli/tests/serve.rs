@@ -9,21 +9,6 @@ use util::*;
 
 const T0: i64 = 1_732_750_000_000;
 
-fn shop_batch(sid: &str) -> Vec<u8> {
-    batch(
-        sid,
-        vec![
-            json!({"t":"nav","ts":T0,"seq":1,"url":"https://shop.example.com/cart/42","nav":"load"}),
-            click(2, T0 + 100, 400, "button#checkout"),
-            click(3, T0 + 300, 402, "button#checkout"),
-            click(4, T0 + 500, 401, "button#checkout"),
-            json!({"t":"error","ts":T0 + 700,"seq":5,"msg":"TypeError","kind":"error"}),
-            // Much later: closes every window of this session without waiting for silence.
-            json!({"t":"custom","ts":T0 + 60_000,"seq":6,"name":"heartbeat"}),
-        ],
-    )
-}
-
 fn kinds(dir: &std::path::Path, min: usize) -> Vec<(String, String)> {
     wait_for("incidents", Duration::from_secs(30), || {
         let mut v: Vec<(String, String)> = json_lines(dir, &["incidents", "list"])

@@ -194,6 +194,24 @@ pub fn click(seq: u64, ts: i64, x: i64, sel: &str) -> serde_json::Value {
     serde_json::json!({"t":"click","ts":ts,"seq":seq,"x":x,"y":100,"sel":sel,"el":{"tag":"button"}})
 }
 
+/// A session on `https://shop.example.com/cart/42`: a rage run on the
+/// checkout button, an error after it, and a heartbeat a minute later that
+/// closes every window without waiting for silence.
+pub fn shop_batch(sid: &str) -> Vec<u8> {
+    const T0: i64 = 1_732_750_000_000;
+    batch(
+        sid,
+        vec![
+            serde_json::json!({"t":"nav","ts":T0,"seq":1,"url":"https://shop.example.com/cart/42","nav":"load"}),
+            click(2, T0 + 100, 400, "button#checkout"),
+            click(3, T0 + 300, 402, "button#checkout"),
+            click(4, T0 + 500, 401, "button#checkout"),
+            serde_json::json!({"t":"error","ts":T0 + 700,"seq":5,"msg":"TypeError","kind":"error"}),
+            serde_json::json!({"t":"custom","ts":T0 + 60_000,"seq":6,"name":"heartbeat"}),
+        ],
+    )
+}
+
 /// A wire-format batch line.
 pub fn batch(sid: &str, events: Vec<serde_json::Value>) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"v":1,"sid":sid,"uid":format!("user-{sid}"),"events":events}))
