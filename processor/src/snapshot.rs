@@ -1,9 +1,10 @@
 //! Per-partition snapshot files: the sessionizer state and the offset of
 //! the first record it has not seen, written atomically together.
 //!
-//! Format (version 2): one JSON header line `{"v":2,"next":N}`, then the
+//! Format (version 3): one JSON header line `{"v":3,"next":N}`, then the
 //! sessionizer state in its binary form (`Sessionizer::write_snapshot`).
-//! Version 1 held the state as JSON; it is not read any more.
+//! Version 1 held the state as JSON, version 2 the engine's windows one
+//! by one; neither is read any more.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -17,7 +18,7 @@ use ufse_sessionizer::{Sessionizer, SessionizerConfig};
 use crate::ProcessorError;
 
 /// The snapshot format version, in the header line.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -75,7 +76,14 @@ impl SnapshotDir {
         let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| Self::err(&path, "no header line"))?;
         let header: Header = serde_json::from_slice(&bytes[..nl]).map_err(|e| Self::err(&path, e))?;
         if header.v != VERSION {
-            return Err(Self::err(&path, format!("snapshot version {} is not supported", header.v)));
+            return Err(Self::err(
+                &path,
+                format!(
+                    "snapshot version {} is not supported (this ufse writes {VERSION}); remove the file \
+                     to start over from the committed offset, losing the state of the sessions in progress",
+                    header.v
+                ),
+            ));
         }
         let sessions =
             Sessionizer::restore(&bytes[nl + 1..], config, rules).map_err(|e| Self::err(&path, e))?;

@@ -44,10 +44,26 @@ use rules::{
 
 /// The rule state of one session. Feed it the session's events in
 /// `(ts, seq)` order; it never looks at another session.
+///
+/// Most live sessions sit idle between page views with every window
+/// closed, so the catalogue's windows live in one box that is released
+/// (at a watermark or the end) once all of them are closed: an idle
+/// session costs its page and two empty pointers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionEngine {
     /// The current page: the `url` of the last `nav`.
     page: Option<Arc<str>>,
+    /// The catalogue's open windows (none under a peer profile, or idle).
+    windows: Option<Box<Windows>>,
+    /// The state under a peer profile (none under `ufse`).
+    peer: Option<Box<peers::State>>,
+}
+
+/// The catalogue rules' windows. Each rule's state is itself empty while
+/// its windows are closed, so an idle `Windows` equals the default one
+/// and dropping it loses nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Windows {
     rage: RageClick,
     /// Dead and slow clicks.
     dead: DeadClick,
@@ -59,8 +75,6 @@ pub struct SessionEngine {
     scroll: Reversals,
     unresponsive: Unresponsive,
     fold: Fold,
-    /// The state under a peer profile (none under `ufse`).
-    peer: Option<Box<peers::State>>,
 }
 
 impl SessionEngine {
@@ -77,16 +91,21 @@ impl SessionEngine {
     }
 
     /// The current page (the last `nav`'s `url`), which events without a
-    /// `url` of their own belong to.
-    pub fn page(&self) -> Option<&str> {
-        self.page.as_deref()
+    /// `url` of their own belong to. Shared: a summary holding the same
+    /// page can keep a clone instead of a copy.
+    pub fn page(&self) -> Option<&Arc<str>> {
+        self.page.as_ref()
     }
 
     /// Evaluates one event. Session time first advances to `ev.ts`, closing
     /// every window that ends before it.
     pub fn on_event(&mut self, rules: &RuleSet, sid: &str, ev: &Event, out: &mut Vec<Signal>) {
         match rules {
-            RuleSet::Ufse(c) => self.catalogue_event(c, sid, ev, out),
+            RuleSet::Ufse(c) => {
+                let w = self.windows.get_or_insert_default();
+                w.watermark(c, sid, ev.ts, out);
+                w.event(c, sid, ev, &mut self.page, out);
+            }
             peer => self.peer_event(peer, sid, ev, out),
         }
     }
@@ -95,7 +114,16 @@ impl SessionEngine {
     /// closes the windows that end before it.
     pub fn on_watermark(&mut self, rules: &RuleSet, sid: &str, now: i64, out: &mut Vec<Signal>) {
         match rules {
-            RuleSet::Ufse(c) => self.catalogue_watermark(c, sid, now, out),
+            RuleSet::Ufse(c) => {
+                if let Some(w) = &mut self.windows {
+                    w.watermark(c, sid, now, out);
+                    // Released here rather than after each event, so a busy
+                    // session does not allocate its windows again per event.
+                    if w.is_idle() {
+                        self.windows = None;
+                    }
+                }
+            }
             peer => {
                 if let Some(p) = &mut self.peer {
                     p.advance(peer, now, &mut Emit { sid, out });
@@ -107,7 +135,11 @@ impl SessionEngine {
     /// The session (or the input) ended: closes every open window.
     pub fn on_end(&mut self, rules: &RuleSet, sid: &str, out: &mut Vec<Signal>) {
         match rules {
-            RuleSet::Ufse(c) => self.catalogue_end(c, sid, out),
+            RuleSet::Ufse(c) => {
+                if let Some(mut w) = self.windows.take() {
+                    w.end(c, sid, out);
+                }
+            }
             peer => {
                 if let Some(mut p) = self.peer.take() {
                     p.end(peer, &mut Emit { sid, out });
@@ -132,18 +164,32 @@ impl SessionEngine {
         }
     }
 
-    fn catalogue_event(&mut self, rules: &Catalogue, sid: &str, ev: &Event, out: &mut Vec<Signal>) {
-        self.catalogue_watermark(rules, sid, ev.ts, out);
+    /// No window is open: ending the session now would emit nothing.
+    pub fn is_idle(&self) -> bool {
+        self.windows.as_ref().is_none_or(|w| w.is_idle()) && self.peer.as_ref().is_none_or(|p| p.is_idle())
+    }
+}
+
+impl Windows {
+    /// One event, after [`Windows::watermark`] to its time; a `nav` moves `page`.
+    fn event(
+        &mut self,
+        rules: &Catalogue,
+        sid: &str,
+        ev: &Event,
+        page: &mut Option<Arc<str>>,
+        out: &mut Vec<Signal>,
+    ) {
         let from = out.len();
         let mut emit = Emit { sid, out };
         if rules.u_turn.enabled {
-            self.u_turn.on_event(&rules.u_turn, ev, self.page.as_deref(), &mut emit);
+            self.u_turn.on_event(&rules.u_turn, ev, page.as_deref(), &mut emit);
         }
         if let Body::Nav { .. } = ev.body {
-            self.page = ev.url.as_deref().map(Arc::from);
+            *page = ev.url.as_deref().map(Arc::from);
             self.scroll.reset(SignalKind::ExcessiveScroll, &mut emit);
         }
-        let page = self.page.as_ref();
+        let page = page.as_ref();
         let click = Click::of(ev, page);
         let click = click.as_ref();
         if rules.rage_click.enabled {
@@ -184,7 +230,7 @@ impl SessionEngine {
         self.fold(rules, Some(ev.ts), out, from);
     }
 
-    fn catalogue_watermark(&mut self, rules: &Catalogue, sid: &str, now: i64, out: &mut Vec<Signal>) {
+    fn watermark(&mut self, rules: &Catalogue, sid: &str, now: i64, out: &mut Vec<Signal>) {
         let from = out.len();
         let mut emit = Emit { sid, out };
         self.rage.advance(&rules.rage_click, now, &mut emit);
@@ -199,7 +245,8 @@ impl SessionEngine {
         self.fold(rules, Some(now), out, from);
     }
 
-    fn catalogue_end(&mut self, rules: &Catalogue, sid: &str, out: &mut Vec<Signal>) {
+    /// Closes every window (the windows are dropped after this).
+    fn end(&mut self, rules: &Catalogue, sid: &str, out: &mut Vec<Signal>) {
         let from = out.len();
         let mut emit = Emit { sid, out };
         self.rage.close(&rules.rage_click, &mut emit);
@@ -207,10 +254,6 @@ impl SessionEngine {
         self.form.close(&rules.form_loop, &mut emit);
         self.thrash.close(SignalKind::ThrashedCursor, &mut emit);
         self.scroll.close(SignalKind::ExcessiveScroll, &mut emit);
-        self.error = ErrorClick::default();
-        self.failed = FailedRequest::default();
-        self.unresponsive = Unresponsive::default();
-        self.u_turn = UTurn::default();
         self.fold(rules, None, out, from);
     }
 
@@ -227,8 +270,7 @@ impl SessionEngine {
         }
     }
 
-    /// No window is open: ending the session now would emit nothing.
-    pub fn is_idle(&self) -> bool {
+    fn is_idle(&self) -> bool {
         self.rage.is_idle()
             && self.dead.is_idle()
             && self.error.is_idle()
@@ -239,7 +281,6 @@ impl SessionEngine {
             && self.scroll.is_idle()
             && self.unresponsive.is_idle()
             && self.fold.is_idle()
-            && self.peer.as_ref().is_none_or(|p| p.is_idle())
     }
 }
 
