@@ -19,11 +19,12 @@ mod detect;
 mod evaluate;
 mod live;
 mod seqset;
+mod table;
 
 pub use detect::{detect, detect_batches, DetectReport};
 pub use evaluate::{evaluate, Evaluation, KindScore, Label, Miss};
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,7 @@ use ufse_schema::{corrected_ts, Body, DropReason, Event, LogBatch};
 
 use live::Live;
 use seqset::{Seen, SeqSet};
+use table::Sessions;
 
 /// Session boundaries and ordering.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +52,16 @@ pub struct SessionizerConfig {
     /// oldest are evaluated early, so a client with a stuck clock cannot
     /// grow it without bound.
     pub max_buffered_events: usize,
+}
+
+impl SessionizerConfig {
+    /// How often (in log time) sessions are checked for the idle timeout:
+    /// a thirtieth of it (a minute for 30 minutes), at least one silence
+    /// scan. It needs a pass over every live session, so it is kept rarer
+    /// than the silence scans, which visit only sessions with work pending.
+    pub fn idle_scan_ms(&self) -> i64 {
+        (self.idle_timeout_ms / 30).max(self.silence_scan_ms).max(1)
+    }
 }
 
 impl Default for SessionizerConfig {
@@ -218,6 +230,8 @@ impl FromIterator<Event> for Buffer {
 /// One live session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Session {
+    /// `project:sid`, the log key.
+    key: Box<str>,
     seen: SeqSet,
     /// Events waiting for the reorder bound, kept sorted by `(ts, seq)`.
     /// A deque: events mostly arrive in order at the back and leave at the
@@ -228,8 +242,6 @@ struct Session {
     max_ts: i64,
     /// Everything before this has been released; earlier arrivals are late.
     released_to: i64,
-    /// Client time of the last released event (`i64::MIN` before the first).
-    last_ts: i64,
     /// Append time of the last record with events of this session.
     last_append: i64,
     /// `(skew_ms, received_ms)` of the newest batch, to correct signal times.
@@ -246,17 +258,27 @@ pub struct Sessionizer {
     config: SessionizerConfig,
     #[serde(skip)]
     rules: Arc<RuleSet>,
-    /// Keyed by `project:sid` (the log key).
-    /// Boxed: the map keeps spare slots, and a slot should cost a pointer,
-    /// not a whole session.
-    sessions: HashMap<String, Box<Session>>,
+    /// The live sessions.
+    sessions: Sessions,
+    /// The live sessions with buffered events or open windows: the only
+    /// ones a silence scan visits, so a scan costs what is pending, not
+    /// what is live. The others only need their bound moved, which is done
+    /// when they are next touched ([`Session::catch_up`]), and an eye on
+    /// the idle timeout, kept by a slower pass over all of them. Derived
+    /// from `sessions`, so rebuilt on restore.
+    #[serde(skip)]
+    pending: BTreeSet<Box<str>>,
     /// Sessions that ended by silence: the part a returning sid continues
     /// with, and the log time it ended (forgotten after `max_duration_ms`).
-    ended: HashMap<String, (u32, i64)>,
+    ended: HashMap<Box<str>, (u32, i64)>,
     /// Newest append time seen in the partition.
     clock: i64,
-    /// Log time of the last silence scan.
+    /// Log time of the last silence scan, rounded down to its period.
     last_scan: i64,
+    /// The log clock at that scan.
+    scan_clock: i64,
+    /// Log time of the last idle-timeout pass, rounded down to its period.
+    last_idle_scan: i64,
     /// Report unique events in [`Output::events`] for storage.
     keep_events: bool,
 }
@@ -267,10 +289,13 @@ impl Sessionizer {
         Sessionizer {
             config,
             rules,
-            sessions: HashMap::new(),
+            sessions: Sessions::default(),
+            pending: BTreeSet::new(),
             ended: HashMap::new(),
             clock: 0,
             last_scan: 0,
+            scan_clock: 0,
+            last_idle_scan: 0,
             keep_events: false,
         }
     }
@@ -295,6 +320,7 @@ impl Sessionizer {
         let mut s: Sessionizer = postcard::from_bytes(snapshot)?;
         s.config = config;
         s.rules = rules;
+        s.pending = s.sessions.iter().filter(|x| x.is_pending()).map(|x| x.key.clone()).collect();
         Ok(s)
     }
 
@@ -340,14 +366,15 @@ impl Sessionizer {
         let now = append_ms.unwrap_or(self.clock);
         let rules = Arc::clone(&self.rules);
         let ended = &mut self.ended;
-        let session = self.sessions.entry(key.clone()).or_insert_with(|| {
-            let mut s = Session::new(&batch, now);
+        let session = self.sessions.get_or_insert_with(&key, || {
+            let mut s = Session::new(&key, &batch, now);
             // A sid back after its session ended by silence continues as the next part.
-            if let Some((part, _)) = ended.remove(&key) {
+            if let Some((part, _)) = ended.remove(key.as_str()) {
                 s.live.part = part;
             }
-            Box::new(s)
+            s
         });
+        session.catch_up(self.scan_clock, &self.config);
         session.last_append = session.last_append.max(now);
         session.skew = (batch.skew_ms, batch.received_ms);
         if batch.uid.is_some() {
@@ -412,6 +439,13 @@ impl Sessionizer {
         session.release_overflow(&self.config, &rules, &key, out);
         // Reported even when nothing was released yet: the uid may be new.
         session.report(&key, out);
+        if session.is_pending() {
+            if !self.pending.contains(key.as_str()) {
+                self.pending.insert(key.into());
+            }
+        } else {
+            self.pending.remove(key.as_str());
+        }
         if let Some(t) = append_ms {
             self.on_clock(t, out);
         }
@@ -423,56 +457,72 @@ impl Sessionizer {
         self.clock = self.clock.max(append_ms);
         // Scans happen at fixed points of log time, so a replay scans at
         // the same moments and decides the same.
-        if self.clock - self.last_scan < self.config.silence_scan_ms {
+        let every = self.config.silence_scan_ms.max(1);
+        if self.clock - self.last_scan < every {
             return;
         }
-        self.last_scan = self.clock - self.clock % self.config.silence_scan_ms.max(1);
-        let rules = Arc::clone(&self.rules);
-        // In key order, so a replay emits signals in the same order too.
-        let mut silent: Vec<&String> = self
+        self.last_scan = self.clock - self.clock % every;
+        self.scan_clock = self.clock;
+        let every = self.config.idle_scan_ms();
+        if self.clock - self.last_idle_scan >= every {
+            self.last_idle_scan = self.clock - self.clock % every;
+            self.end_idle(out);
+        }
+        self.release_silent(out);
+    }
+
+    /// Ends the sessions silent for the idle timeout, in key order; forgets
+    /// ended sessions past the longest session.
+    fn end_idle(&mut self, out: &mut Output) {
+        let (clock, timeout) = (self.clock, self.config.idle_timeout_ms);
+        let mut idle: Vec<Box<str>> = self
             .sessions
             .iter()
-            .filter(|(_, s)| self.clock - s.last_append >= self.config.reorder_ms)
-            .map(|(k, _)| k)
+            .filter(|s| clock - s.last_append >= timeout)
+            .map(|s| s.key.clone())
             .collect();
-        silent.sort();
-        let silent: Vec<String> = silent.into_iter().cloned().collect();
-        for key in silent {
-            let s = self.sessions.get_mut(&key).expect("key was just listed");
-            let silence = self.clock - s.last_append;
-            if silence >= self.config.idle_timeout_ms {
-                let mut s = self.sessions.remove(&key).expect("key was just listed");
-                s.end(&self.config, &rules, &key, out);
-                self.ended.insert(key, (s.live.part + 1, self.clock));
-                continue;
+        idle.sort_unstable();
+        let rules = Arc::clone(&self.rules);
+        for key in idle {
+            let mut s = self.sessions.remove(&key).expect("key was just listed");
+            self.pending.remove(&key);
+            s.catch_up(self.scan_clock, &self.config);
+            s.end(&self.config, &rules, &key, out);
+            self.ended.insert(key, (s.live.part + 1, clock));
+        }
+        let horizon = clock - self.config.max_duration_ms;
+        self.ended.retain(|_, (_, at)| *at >= horizon);
+    }
+
+    /// Lets the pending sessions' time move on by their silence, in key order.
+    fn release_silent(&mut self, out: &mut Output) {
+        let (clock, cfg, rules) = (self.clock, &self.config, &*self.rules);
+        let sessions = &mut self.sessions;
+        self.pending.retain(|key| {
+            let s = sessions.get_mut(key).expect("pending sessions are live");
+            let silence = clock - s.last_append;
+            if silence < cfg.reorder_ms {
+                return true;
             }
             // The browser has been quiet for `silence` ms of server time, so
             // its clock has moved on about as much: nothing more can fall
             // before `max_ts + silence - reorder_ms`.
-            let bound = s.max_ts.saturating_add(silence - self.config.reorder_ms);
-            if bound <= s.released_to {
-                continue;
+            let bound = s.max_ts.saturating_add(silence - cfg.reorder_ms);
+            if s.release(cfg, rules, key, bound, out) {
+                s.report(key, out);
             }
-            if s.buffer.is_empty() && s.engine.is_idle() {
-                // Nothing pending: moving the bound is all there is to do.
-                s.released_to = bound;
-                continue;
-            }
-            if s.release(&self.config, &rules, &key, bound, out) {
-                s.report(&key, out);
-            }
-            // Silent sessions are the many idle ones: keep them small.
+            // Sessions going quiet are about to be the many idle ones: keep them small.
             s.seen.shrink();
-        }
-        let horizon = self.clock - self.config.max_duration_ms;
-        self.ended.retain(|_, (_, at)| *at >= horizon);
+            s.is_pending()
+        });
     }
 
     /// End of input: every session ends and every window closes.
     pub fn finish(&mut self, out: &mut Output) {
         let rules = Arc::clone(&self.rules);
-        let mut keys: Vec<String> = self.sessions.keys().cloned().collect();
+        let mut keys: Vec<Box<str>> = self.sessions.iter().map(|s| s.key.clone()).collect();
         keys.sort();
+        self.pending.clear();
         for key in keys {
             let mut s = self.sessions.remove(&key).expect("key was just listed");
             s.end(&self.config, &rules, &key, out);
@@ -481,17 +531,34 @@ impl Sessionizer {
 }
 
 impl Session {
-    fn new(batch: &LogBatch, now: i64) -> Self {
+    fn new(key: &str, batch: &LogBatch, now: i64) -> Self {
         Session {
+            key: key.into(),
             seen: SeqSet::default(),
             buffer: Buffer::default(),
             max_ts: i64::MIN,
             released_to: i64::MIN,
-            last_ts: i64::MIN,
             last_append: now,
             skew: (batch.skew_ms, batch.received_ms),
             engine: SessionEngine::new(),
             live: Live::default(),
+        }
+    }
+
+    /// Has buffered events or open windows: silence scans must visit it.
+    fn is_pending(&self) -> bool {
+        !self.buffer.is_empty() || !self.engine.is_idle()
+    }
+
+    /// Moves the bound as far as the silence scans since this session was
+    /// last touched would have. Those scans skip sessions with nothing
+    /// pending, and for them a scan only moves the bound, which grows with
+    /// the scan's clock: applying the latest scan alone is the same as
+    /// applying every one.
+    fn catch_up(&mut self, scan_clock: i64, cfg: &SessionizerConfig) {
+        let silence = scan_clock - self.last_append;
+        if silence >= cfg.reorder_ms && !self.is_pending() {
+            self.released_to = self.released_to.max(self.max_ts.saturating_add(silence - cfg.reorder_ms));
         }
     }
 
@@ -552,8 +619,10 @@ impl Session {
         let mut buffer = std::mem::take(&mut self.buffer);
         let mut signals = Vec::new();
         for ev in buffer.range(..n) {
-            if self.last_ts != i64::MIN {
-                let gap = ev.ts - self.last_ts > cfg.idle_timeout_ms;
+            // Events are released in time order, so the part's last event
+            // is the last one released.
+            if self.live.has_events() {
+                let gap = ev.ts - self.live.end_ts > cfg.idle_timeout_ms;
                 let long = ev.ts - self.live.start_ts > cfg.max_duration_ms;
                 if gap || long {
                     let before = signals.len();
@@ -564,10 +633,9 @@ impl Session {
                     self.live.next_part();
                 }
             }
-            self.last_ts = ev.ts;
-            self.live.count_event(ev);
             let before = signals.len();
             self.engine.on_event(rules, sid, ev, &mut signals);
+            self.live.count_event(ev, self.engine.page());
             self.live.count_signals(&signals[before..]);
         }
         if n > 0 {

@@ -2,6 +2,7 @@
 //! idle, so every byte here is paid once per session in memory.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ufse_engine::{Signal, SignalKind};
@@ -24,15 +25,21 @@ pub(crate) struct Live {
     pub start_ts: i64,
     pub end_ts: i64,
     pages: u32,
-    first_url: Option<Box<str>>,
+    /// Shared with the engine's page while the session is on its first
+    /// page, which most idle sessions are.
+    first_url: Option<Arc<str>>,
     counts: [u32; KINDS.len()],
-    // Boxed on purpose: 8 bytes inline instead of 24 in every session,
-    // for a map almost no session ever needs.
-    #[allow(clippy::box_collection)]
-    other: Option<Box<BTreeMap<String, u64>>>,
-    // Boxed for the same reason: most sessions never have a signal.
-    #[allow(clippy::box_collection)]
-    signals: Option<Box<BTreeMap<SignalKind, u32>>>,
+    /// Boxed: 8 bytes inline instead of 48 in every session, for counts
+    /// most sessions never have.
+    rare: Option<Box<Rare>>,
+}
+
+/// The counts few sessions have.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Rare {
+    /// Events of kinds outside [`KINDS`].
+    other: BTreeMap<String, u64>,
+    signals: BTreeMap<SignalKind, u32>,
 }
 
 impl Default for Live {
@@ -45,8 +52,7 @@ impl Default for Live {
             pages: 0,
             first_url: None,
             counts: [0; KINDS.len()],
-            other: None,
-            signals: None,
+            rare: None,
         }
     }
 }
@@ -57,24 +63,26 @@ impl Live {
         self.start_ts <= self.end_ts
     }
 
-    pub fn count_event(&mut self, ev: &Event) {
+    /// Counts one evaluated event; `page` is the page it belongs to (after
+    /// a `nav`, the one it led to).
+    pub fn count_event(&mut self, ev: &Event, page: Option<&Arc<str>>) {
         self.start_ts = self.start_ts.min(ev.ts);
         self.end_ts = self.end_ts.max(ev.ts);
         if let Body::Nav { .. } = ev.body {
             self.pages += 1;
             if self.first_url.is_none() {
-                self.first_url = ev.url.as_deref().map(Box::from);
+                self.first_url = page.cloned();
             }
         }
         match KINDS.iter().position(|k| *k == ev.kind()) {
             Some(i) => self.counts[i] += 1,
-            None => *self.other.get_or_insert_default().entry(ev.kind().to_owned()).or_default() += 1,
+            None => *self.rare.get_or_insert_default().other.entry(ev.kind().to_owned()).or_default() += 1,
         }
     }
 
     pub fn count_signals(&mut self, signals: &[Signal]) {
         for s in signals {
-            *self.signals.get_or_insert_with(Default::default).entry(s.kind).or_default() += 1;
+            *self.rare.get_or_insert_default().signals.entry(s.kind).or_default() += 1;
         }
     }
 
@@ -84,7 +92,8 @@ impl Live {
     }
 
     pub fn summary(&self, project: &str, sid: &str, ended: bool) -> SessionSummary {
-        let mut counts: BTreeMap<String, u64> = self.other.as_deref().cloned().unwrap_or_default();
+        let mut counts: BTreeMap<String, u64> =
+            self.rare.as_ref().map(|r| r.other.clone()).unwrap_or_default();
         for (k, n) in KINDS.iter().zip(self.counts) {
             if n > 0 {
                 counts.insert((*k).to_owned(), u64::from(n));
@@ -101,9 +110,9 @@ impl Live {
             first_url: self.first_url.as_deref().map(str::to_owned),
             counts,
             signals: self
-                .signals
+                .rare
                 .iter()
-                .flat_map(|m| m.iter())
+                .flat_map(|r| r.signals.iter())
                 .map(|(k, n)| (k.as_str().to_owned(), u64::from(*n)))
                 .collect(),
             ended,

@@ -79,6 +79,30 @@ fn silence_in_log_time_closes_windows_and_ends_sessions() {
     assert_eq!(last.signals.get("dead_click"), Some(&1));
 }
 
+/// Silence scans skip sessions with nothing pending and move their bound
+/// when they are next touched: an event behind the bound the skipped scans
+/// would have reached is late all the same.
+#[test]
+fn an_idle_session_catches_up_with_the_scans_it_skipped() {
+    let run = |ts: i64| {
+        let mut s = sessionizer();
+        let mut out = Output::default();
+        s.on_batch(&batch("a", json!([click(1, 1000)])), Some(100_000), &mut out);
+        // The last window (a failed request's, 35 s after the click)
+        // closes at the 141 s scan, leaving nothing pending; the scans up
+        // to 200 s would move the bound to 1000 + 100,000 - 5,000.
+        for t in (101..=200).map(|k| k * 1000) {
+            s.on_clock(t, &mut out);
+        }
+        assert!(s.pending.is_empty(), "the session is idle, so the scans skip it");
+        assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+        s.on_batch(&batch("a", json!([click(2, ts)])), Some(200_500), &mut out);
+        out.drops.get(&DropReason::Late).copied()
+    };
+    assert_eq!(run(95_999), Some(1));
+    assert_eq!(run(96_000), None);
+}
+
 #[test]
 fn a_long_gap_in_client_time_starts_a_new_part() {
     let mut s = sessionizer();
@@ -186,7 +210,7 @@ fn a_stuck_client_clock_cannot_grow_the_reorder_buffer_without_bound() {
             (0..50u64).map(|i| json!({"t":"select","ts":1000,"seq":b * 50 + i + 1})).collect();
         s.on_batch(&batch("a", serde_json::Value::Array(events)), None, &mut out);
     }
-    let buffered = s.sessions.values().map(|x| x.buffer.len()).max().unwrap();
+    let buffered = s.sessions.iter().map(|x| x.buffer.len()).max().unwrap();
     assert!(buffered <= 100, "{buffered}");
     let counted: u64 = out.summaries.last().unwrap().counts.values().sum();
     assert!(counted >= 400, "the overflow was evaluated, not dropped: {counted}");

@@ -200,9 +200,10 @@ fn delivered(sessions: &[(String, Vec<Event>)], d: &Delivery) -> Vec<Signal> {
 
 /// As `serve` runs: batches cut as the SDK sends them (each spanning less
 /// than the reorder bound, delivered when its last event happened), in log
-/// order across sessions, each with its append time; then log time moves
-/// on, tick by tick, until every session has ended by silence.
-fn served(sessions: &[(String, Vec<Event>)]) -> Vec<Signal> {
+/// order across sessions, each with its append time, the sessionizer
+/// snapshotted and restored before record `cut`; then log time moves on,
+/// tick by tick, until every session has ended by silence.
+fn served(sessions: &[(String, Vec<Event>)], cut: usize) -> Vec<Signal> {
     let reorder = SessionizerConfig::default().reorder_ms;
     let mut records: Vec<(i64, LogBatch)> = Vec::new();
     for (sid, events) in sessions {
@@ -221,7 +222,15 @@ fn served(sessions: &[(String, Vec<Event>)]) -> Vec<Signal> {
     let mut s = sessionizer();
     let mut out = Output::default();
     let last = records.last().map_or(T0, |r| r.0);
-    for (at, b) in &records {
+    for (i, (at, b)) in records.iter().enumerate() {
+        if i == cut {
+            s = Sessionizer::restore(
+                &s.snapshot(),
+                SessionizerConfig::default(),
+                Arc::new(RuleSet::default()),
+            )
+            .expect("a snapshot restores");
+        }
         s.on_batch(b, Some(*at), &mut out);
     }
     let mut t = last;
@@ -243,6 +252,7 @@ proptest! {
     ) {
         let want = reference(&sessions);
         prop_assert_eq!(delivered(&sessions, &d), want.clone(), "delivery {:?}", d);
-        prop_assert_eq!(served(&sessions), want, "served with append times");
+        prop_assert_eq!(served(&sessions, usize::MAX), want.clone(), "served with append times");
+        prop_assert_eq!(served(&sessions, d.cut), want, "served, restored before record {}", d.cut);
     }
 }
