@@ -3,8 +3,10 @@
 # including the integration tests that drive the real `ufse` binary over
 # HTTP and against real SQLite files. `.ci/run` calls exactly this.
 #
-# Installs what it needs (a Rust toolchain with rustfmt and clippy) and
-# starts nothing else: the embedded mode needs no outside services.
+# Installs what it needs (a Rust toolchain with rustfmt and clippy; for
+# the browser SDK the wasm32 target, binaryen and its npm dev dependency,
+# see sdk-wasm/build.sh) and starts nothing else: the embedded mode needs
+# no outside services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,3 +26,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== browser SDK: build, wasm lints, tests under Node"
+bash sdk-wasm/build.sh
+cargo clippy -p ufse-sdk --target wasm32-unknown-unknown --locked -- -D warnings
+(cd sdk-wasm && node --test test/)

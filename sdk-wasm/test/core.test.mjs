@@ -1,0 +1,140 @@
+// The built wasm core (dist/ufse.wasm), driven through its exports the way
+// js/ufse.js drives it, with every batch read back by JSON.parse. Run after
+// build.sh: `node --test test/`.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+const wasm = readFileSync(new URL("../dist/ufse.wasm", import.meta.url));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+// Indices from NAMES in src/lib.rs.
+const K = { nav: 0, click: 1, error: 8, custom: 12 };
+const F = { url: 13, x: 15, y: 16, sel: 17, el: 18, txt: 19, tag: 20, msg: 29, name: 39, props: 40 };
+const PLAIN = 0, LABEL = 1, URL_MODE = 2;
+
+/** A fresh core with helpers. */
+async function core(sid = "s-1") {
+  const X = (await WebAssembly.instantiate(wasm, {})).instance.exports;
+  const put = (s) => enc.encodeInto(s, new Uint8Array(X.memory.buffer, X.input(), 16384)).written;
+  const c = {
+    X,
+    put,
+    str: (f, s, mode = PLAIN) => X.str(f, put(s), mode),
+    batch(sentAt = 1000) {
+      const n = X.batch(sentAt);
+      return n ? JSON.parse(dec.decode(new Uint8Array(X.memory.buffer, X.out(), n))) : null;
+    },
+    /** One event of kind `k`; returns what `done` said. */
+    event(k, fill, ts = 1) {
+      X.ev(k, ts);
+      fill && fill();
+      return X.done();
+    },
+  };
+  assert.equal(X.set(0, put(sid)), 1);
+  return c;
+}
+
+/** Strings that stress the encoder: quotes, backslashes, control
+ *  characters, multi-byte and astral characters, lone surrogates. */
+function* nasty(seed = 7) {
+  const pool = ['"', "\\", "\n", "\r", "\t", "\u0000", "\u001f", "\u007f", "é", "€", "😀", "\u2028", "\ud800", "a", " ", "/"];
+  let x = seed;
+  for (let i = 0; i < 300; i++) {
+    let s = "";
+    const n = (x = (x * 1103515245 + 12345) >>> 0) % 40;
+    for (let j = 0; j < n; j++) s += pool[(x = (x * 1103515245 + 12345) >>> 0) % pool.length];
+    yield s;
+  }
+}
+
+test("any string survives the JSON encoding unchanged", async () => {
+  const c = await core();
+  for (const s of nasty()) {
+    c.event(K.error, () => c.str(F.msg, s));
+    const got = c.batch().events[0].msg;
+    // TextEncoder turns a lone surrogate into U+FFFD; everything else is kept.
+    assert.equal(got, s.replace(/\ud800/g, "\ufffd"), JSON.stringify(s));
+  }
+});
+
+test("long strings are cut at a character boundary within 2048 bytes", async () => {
+  const c = await core();
+  const long = "€😀".repeat(1000);
+  c.event(K.error, () => c.str(F.msg, long));
+  const got = c.batch().events[0].msg;
+  assert.ok(long.startsWith(got));
+  assert.ok(enc.encode(got).length <= 2048 && enc.encode(got).length > 2040);
+});
+
+test("labels: trimmed, collapsed, digits and emails masked, 64 characters", async () => {
+  const c = await core();
+  const label = (s) => (c.event(K.click, () => c.str(F.txt, s, LABEL)), c.batch().events[0].txt);
+  assert.equal(label("  Pay 4242\n 4242  to bob@shop.test "), "Pay #### #### to [email]");
+  assert.equal([...label("😀".repeat(100))].length, 64);
+  assert.equal(label('Say "hi"'), 'Say "hi"');
+});
+
+test("URLs keep only allowlisted query parameters", async () => {
+  const c = await core();
+  assert.equal(c.X.set(3, c.put("page")), 1);
+  c.event(K.nav, () => c.str(F.url, "https://shop.test/list?page=2&token=secret#reviews", URL_MODE));
+  assert.equal(c.batch().events[0].url, "https://shop.test/list?page=2#reviews");
+});
+
+test("a click's selector and element", async () => {
+  const c = await core();
+  c.event(K.click, () => {
+    c.X.num(F.x, 10.4);
+    c.X.num(F.y, 20.5);
+    c.X.sel(F.sel, c.put("BUTTON pay btn primary large extra\nform checkout \nmain  \nbody  \nhtml  \nx  "));
+    c.X.open(F.el);
+    c.str(F.tag, "button");
+    c.X.close();
+  });
+  const e = c.batch().events[0];
+  assert.deepEqual(
+    [e.x, e.y, e.sel, e.el],
+    [10, 21, "html > body > main > form#checkout > button#pay.btn.primary.large", { tag: "button" }]
+  );
+});
+
+test("a batch flushes at 100 events, seqs run on, dropped is reported once", async () => {
+  const c = await core();
+  c.X.set_seq(41);
+  c.X.lost(3);
+  for (let i = 1; i < 100; i++) assert.equal(c.event(K.custom, () => c.str(F.name, "e")), 0);
+  assert.equal(c.event(K.custom, () => c.str(F.name, "e")), 1, "the 100th asks for a flush");
+  const b = c.batch();
+  assert.equal(b.events.length, 100);
+  assert.deepEqual([b.events[0].seq, b.events[99].seq, b.dropped], [42, 141, 3]);
+  c.event(K.custom);
+  assert.equal(c.batch().dropped, undefined);
+  assert.equal(c.batch(), null, "nothing left to send");
+});
+
+test("a batch stays within 60 KB; the event that would overflow it waits", async () => {
+  const c = await core();
+  let i = 0;
+  while (c.event(K.error, () => c.str(F.msg, "m".repeat(2000))) == 0) i++;
+  const b = c.batch();
+  const bytes = enc.encode(JSON.stringify(b)).length;
+  assert.ok(bytes <= 60 * 1024 + 2048, `${bytes} bytes`);
+  assert.equal(b.events.length, i);
+  const next = c.batch();
+  assert.equal(next.events[0].seq, b.events[b.events.length - 1].seq + 1);
+});
+
+test("custom props are kept as JSON; oversized ones are left out", async () => {
+  const c = await core();
+  c.event(K.custom, () => {
+    c.str(F.name, "checkout");
+    c.X.raw(F.props, c.put(JSON.stringify({ step: 2, items: ["a", "b"] })));
+  });
+  c.event(K.custom, () => c.X.raw(F.props, c.put(JSON.stringify({ big: "x".repeat(5000) }))));
+  const [a, b] = c.batch().events;
+  assert.deepEqual(a.props, { step: 2, items: ["a", "b"] });
+  assert.equal(b.props, undefined);
+});
