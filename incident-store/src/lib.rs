@@ -70,6 +70,13 @@ pub trait IncidentStore: Send + Sync + 'static {
         project: &str,
         origins: &[String],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Issues a new key for an existing project and revokes all its others;
+    /// returns the new key (shown once, stored as a digest).
+    fn rotate_key(
+        &self,
+        project: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
     /// Revokes a key; its project's other keys keep working.
     fn revoke_key(&self, key: &str, now_ms: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Resolves a key digest (see [`key_digest`]).

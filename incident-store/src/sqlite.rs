@@ -158,6 +158,35 @@ impl IncidentStore for SqliteStore {
         Ok(())
     }
 
+    async fn rotate_key(&self, project: &str, now_ms: i64) -> Result<String, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("rotating a key"))?;
+        sqlx::query("UPDATE project_keys SET revoked_ms = COALESCE(revoked_ms, ?) WHERE project = ?")
+            .bind(now_ms)
+            .bind(project)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("rotating a key"))?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE name = ?")
+            .bind(project)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("rotating a key"))?;
+        if exists.is_none() {
+            return Err(StoreError::NoSuchProject(project.to_owned()));
+        }
+        let key = new_key();
+        sqlx::query("INSERT INTO project_keys (digest, project, prefix, created_ms) VALUES (?, ?, ?, ?)")
+            .bind(key_digest(&key))
+            .bind(project)
+            .bind(&key[..9])
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("rotating a key"))?;
+        tx.commit().await.map_err(db("rotating a key"))?;
+        Ok(key)
+    }
+
     async fn revoke_key(&self, key: &str, now_ms: i64) -> Result<(), StoreError> {
         let done =
             sqlx::query("UPDATE project_keys SET revoked_ms = COALESCE(revoked_ms, ?) WHERE digest = ?")

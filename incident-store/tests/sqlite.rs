@@ -56,6 +56,26 @@ async fn keys_are_stored_as_digests_and_can_be_revoked() {
 }
 
 #[tokio::test]
+async fn rotating_a_key_revokes_every_other_key_of_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ufse.db")).await.unwrap();
+    let first = store.create_project("demo", 1).await.unwrap();
+    let other = store.create_project("shop", 1).await.unwrap();
+    let second = store.rotate_key("demo", 2).await.unwrap();
+    let third = store.rotate_key("demo", 3).await.unwrap();
+    let status = |k: &str| {
+        let store = &store;
+        let d = key_digest(k);
+        async move { store.lookup_key(&d).await.unwrap() }
+    };
+    assert_eq!(status(&first).await, KeyStatus::Revoked);
+    assert_eq!(status(&second).await, KeyStatus::Revoked);
+    assert!(matches!(status(&third).await, KeyStatus::Active { project, .. } if project == "demo"));
+    assert!(matches!(status(&other).await, KeyStatus::Active { .. }), "other projects keep their keys");
+    assert!(matches!(store.rotate_key("nope", 4).await, Err(StoreError::NoSuchProject(_))));
+}
+
+#[tokio::test]
 async fn incidents_are_idempotent_and_issue_counts_exact() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ufse.db")).await.unwrap();
