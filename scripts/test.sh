@@ -4,9 +4,9 @@
 # HTTP and against real SQLite files. `.ci/run` calls exactly this.
 #
 # Installs what it needs (a Rust toolchain with rustfmt and clippy; for
-# the browser SDK the wasm32 target, binaryen and its npm dev dependency,
-# see sdk-wasm/build.sh) and starts nothing else: the embedded mode needs
-# no outside services.
+# the browser SDK the wasm32 target, binaryen and its npm dev dependencies,
+# see sdk-wasm/build.sh, and Debian's chromium for its end-to-end test) and
+# starts nothing else: the embedded mode needs no outside services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,11 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
-echo "== browser SDK: build, wasm lints, tests under Node"
+echo "== browser SDK: build, wasm lints, tests under Node and in headless Chromium"
 bash sdk-wasm/build.sh
 cargo clippy -p ufse-sdk --target wasm32-unknown-unknown --locked -- -D warnings
+if ! command -v chromium >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+fi
+cargo build -p ufse-cli --locked   # the binary the end-to-end test starts
 (cd sdk-wasm && node --test test/)

@@ -99,6 +99,15 @@ pub struct ServeArgs {
     pub listen: Option<String>,
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// Also serve the demo shop (project `demo`, a new key each start).
+    #[arg(long)]
+    pub demo: bool,
+    /// Where the demo shop listens; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081", requires = "demo")]
+    pub demo_listen: String,
+    /// The SDK's directory, with `demo/` and the built `dist/`.
+    #[arg(long, value_name = "DIR", default_value = "sdk-wasm", requires = "demo")]
+    pub demo_dir: std::path::PathBuf,
 }
 
 /// Rule selection, shared by `serve` and `detect`.

@@ -29,7 +29,8 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
                 cfg.ingest.listen = l;
             }
             apply_rules_args(&mut cfg, s.rules);
-            crate::serve::serve(cfg)?
+            let demo = s.demo.then_some(crate::serve::DemoArgs { listen: s.demo_listen, dir: s.demo_dir });
+            crate::serve::serve(cfg, demo)?
         }
         Command::Detect(d) => detect(&mut cfg, d, &mut out)?,
         Command::Evaluate(e) => evaluate(&mut cfg, e, &mut out)?,

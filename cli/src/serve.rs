@@ -12,14 +12,23 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use ufse_event_log::{system_clock, EmbeddedLog};
-use ufse_incident_store::IncidentStore;
-use ufse_ingest::Edge;
+use ufse_incident_store::{IncidentStore, StoreError};
+use ufse_ingest::{Demo, Edge};
 use ufse_processor::Processor;
 
 use crate::commands::{now_ms, open_event_store, open_store};
 use crate::config::Config;
 
-pub fn serve(cfg: Config) -> Result<ExitCode> {
+/// `--demo`: where the demo shop listens and where its files are.
+pub struct DemoArgs {
+    pub listen: String,
+    pub dir: std::path::PathBuf,
+}
+
+pub fn serve(cfg: Config, demo: Option<DemoArgs>) -> Result<ExitCode> {
+    if let Some(d) = &demo {
+        Demo::check_files(&d.dir).map_err(|e| anyhow!(e))?;
+    }
     let rules = cfg.engine.rules()?;
     let listen = cfg
         .ingest
@@ -83,7 +92,27 @@ pub fn serve(cfg: Config) -> Result<ExitCode> {
 
         let listener =
             TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-        writeln!(stdout, "listening on http://{}", listener.local_addr()?)?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        writeln!(stdout, "listening on {endpoint}")?;
+        let demo_task = match demo {
+            Some(d) => {
+                let key = match store.create_project("demo", now_ms()).await {
+                    Err(StoreError::ProjectExists(_)) => store.rotate_key("demo", now_ms()).await?,
+                    r => r?,
+                };
+                let demo = Demo { dir: d.dir, key, endpoint };
+                let l = TcpListener::bind(&d.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {} for the demo", d.listen))?;
+                writeln!(
+                    stdout,
+                    "demo shop on http://{} (project demo: ufse incidents list --project demo)",
+                    l.local_addr()?
+                )?;
+                Some(tokio::spawn(ufse_ingest::serve_demo(l, demo)))
+            }
+            None => None,
+        };
         stdout.flush()?;
         let ready = Arc::new(AtomicBool::new(true));
         let edge = Arc::new(Edge::new(
@@ -105,6 +134,9 @@ pub fn serve(cfg: Config) -> Result<ExitCode> {
             }
         };
         ufse_ingest::serve(listener, edge, shutdown).await?;
+        if let Some(t) = demo_task {
+            t.abort();
+        }
         // Nothing new can come in: let the processor catch up, snapshot, commit.
         stop.store(true, Ordering::Release);
         let result = match early {

@@ -121,6 +121,16 @@ fn cli_usage_errors_exit_2_and_a_closed_pipe_is_fine() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("UFSE_INGEST_MAX_EVENTS"));
+    // --demo without the built SDK says how to get it.
+    let demo = std::process::Command::new(ufse_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--demo-listen", "127.0.0.1:0", "--demo-dir"])
+        .arg(dir.path().join("no-sdk"))
+        .arg("--data-dir")
+        .arg(dir.path().join("demo-data"))
+        .output()
+        .unwrap();
+    assert_eq!(demo.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&demo.stderr).contains("build the SDK first"), "{demo:?}");
     // `ufse detect big | head -1` must not fail when head exits.
     let mut lines = Vec::new();
     for i in 0..2000 {

@@ -12,12 +12,15 @@
 //! - `body`: limited reads and bomb-proof gunzip.
 //! - `keys`: cached write-key checks.
 //! - `ratelimit`: keyed token buckets.
+//! - [`Demo`], [`serve_demo`]: the demo shop `ufse serve --demo` serves beside the API.
 
 mod body;
 mod config;
+mod demo;
 mod keys;
 mod ratelimit;
 mod server;
 
 pub use config::IngestConfig;
+pub use demo::{serve_demo, Demo};
 pub use server::{serve, Edge};

@@ -1,0 +1,160 @@
+// End to end in a real browser: a real `ufse serve --demo` (the binary
+// cargo built, or $UFSE_BIN), the demo shop loaded in headless Chromium
+// with the SDK's ES module build, clicked like a frustrated user with real
+// mouse events; then the page is closed and the test asserts on what the
+// server stored. Needs /usr/bin/chromium (scripts/test.sh installs it) and
+// playwright-core (npm ci).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const root = new URL("../../", import.meta.url).pathname;
+const bin = process.env.UFSE_BIN || join(root, "target/debug/ufse");
+const SECRET = "SECRET-4111-gift";
+
+let server, data, demoUrl, browser;
+
+/** Starts `ufse serve --demo` on free ports; resolves with the demo's URL. */
+function startServer() {
+  data = mkdtempSync(join(tmpdir(), "ufse-e2e-"));
+  const args = ["serve", "--data-dir", data, "--listen", "127.0.0.1:0"];
+  args.push("--demo", "--demo-listen", "127.0.0.1:0", "--demo-dir", join(root, "sdk-wasm"));
+  server = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // The server's log, shown only if it stops early.
+  const log = [];
+  createInterface({ input: server.stderr }).on("line", (l) => log.push(l) > 200 && log.shift());
+  return new Promise((resolve, reject) => {
+    server.on("exit", (code) => reject(new Error(`ufse serve exited with ${code}:\n${log.join("\n")}`)));
+    createInterface({ input: server.stdout }).on("line", (line) => {
+      const m = /^demo shop on (http:\/\/\S+)/.exec(line);
+      if (m) resolve(m[1]);
+    });
+  });
+}
+
+function ufse(...args) {
+  return execFileSync(bin, [...args, "--data-dir", data, "--project", "demo"], { encoding: "utf8" });
+}
+
+function incidents() {
+  return ufse("incidents", "list", "--json", "--limit", "500")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+/** Every byte the server wrote, to look for what must never be there. */
+function allBytes(dir) {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? allBytes(p) : [readFileSync(p)];
+  });
+}
+
+before(async () => {
+  demoUrl = await startServer();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.removeAllListeners("exit");
+    server.kill("SIGTERM");
+    await exited;
+  }
+  if (data) rmSync(data, { recursive: true, force: true });
+});
+
+test("a frustrated visit to the demo shop becomes the right incidents", { timeout: 120_000 }, async (t) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  await page.goto(demoUrl);
+  await page.evaluate(() => window.ufseReady);
+
+  const center = async (sel) => {
+    const b = await page.locator(sel).boundingBox();
+    return [b.x + b.width / 2, b.y + b.height / 2];
+  };
+  const clicks = async (sel, n, gapMs) => {
+    const [x, y] = await center(sel);
+    await page.mouse.move(x - 40, y - 10, { steps: 4 });
+    await page.mouse.move(x, y, { steps: 4 });
+    for (let i = 0; i < n; i++) {
+      await page.mouse.click(x, y);
+      await page.waitForTimeout(gapMs);
+    }
+  };
+
+  // Each act is 3.5 s apart, past the 3 s dead-click window: the engine
+  // takes any reaction inside a click's window as the click's, even one
+  // that a later click on another element caused.
+  const pause = () => page.waitForTimeout(3500);
+  // The stepper, fast: it works, so no rage and no dead click.
+  await clicks("#qty-plus", 6, 90);
+  await pause();
+  // The coupon button does nothing: rage, with the run's dead click.
+  await clicks("#apply-coupon", 5, 120);
+  await pause();
+  // Checkout throws.
+  await clicks("#checkout", 1, 300);
+  await pause();
+  // Save for later fails with a 500.
+  await clicks("#save-later", 1, 800);
+  // A link opening a new tab is not a dead click.
+  const popup = context.waitForEvent("page");
+  await clicks("#size-guide", 1, 200);
+  await (await popup).close();
+  // Typing a gift message: the value must never leave the browser.
+  await clicks("#gift-message", 1, 100);
+  await page.keyboard.type(SECRET, { delay: 20 });
+
+  const sid = await page.evaluate(() => JSON.parse(sessionStorage.getItem("ufse")).id);
+  // The last event, then the page closes at once, long before the 5 s
+  // flush: only the beacon on pagehide can deliver it.
+  await page.evaluate(() => import("/ufse.js").then((m) => m.track("leaving", { step: "last" })));
+  await page.close({ runBeforeUnload: true });
+  assert.deepEqual(pageErrors, ["Cannot read properties of undefined (reading 'items')"], "only the planted error");
+
+  // Dead clicks are decided once the session has been quiet ~18 s of log time.
+  const want = ["rage_click", "dead_click", "error_click", "failed_request"];
+  let got = [];
+  for (let i = 0; i < 60 && !want.every((k) => got.some((x) => x.kind == k)); i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    got = incidents();
+  }
+  const bySel = (k) => got.filter((x) => x.kind == k).map((x) => x.sel);
+  const summary = got.map((x) => `${x.kind} ${x.sel}`).join("\n");
+  got.forEach((x) => t.diagnostic(`incident: ${x.kind} ${x.sel}`));
+  assert.ok(bySel("rage_click").some((s) => s.endsWith("button#apply-coupon.btn")), summary);
+  assert.ok(bySel("dead_click").some((s) => s.endsWith("button#apply-coupon.btn")), summary);
+  assert.ok(bySel("error_click").some((s) => s.endsWith("button#checkout.btn")), summary);
+  assert.ok(bySel("failed_request").some((s) => s.endsWith("button#save-later.btn")), summary);
+  for (const x of got) {
+    assert.ok(!/qty-plus|size-guide/.test(x.sel || ""), `no incident on the stepper or the new-tab link:\n${summary}`);
+    assert.equal(x.sid, sid);
+  }
+
+  const timeline = ufse("sessions", "show", sid);
+  assert.match(timeline, /leaving/, "the last batch arrived by beacon");
+  for (const bytes of allBytes(data)) assert.ok(!bytes.includes(SECRET), "no input value anywhere");
+});
