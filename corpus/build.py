@@ -258,9 +258,17 @@ def reading(s, r):
     return []
 
 
+def broken_then_working(s, r):
+    """Apply coupon does nothing; soon after, Add to cart works at once."""
+    start(s).at(600).click("form.coupon > button#apply", 420, 380, txt="Apply")
+    s.at(r.randint(400, 2500)).click("div.buy > button#add", 700, 300, txt="Add to cart").react(2, 60)
+    s.at(r.randint(3000, 6000)).glide(700, 400, 300)
+    return ["dead_click"]
+
+
 SCENARIOS = [broken_button, hammered_broken_button, error_on_click, slow_button, failing_submit, form_retry_loop,
              wrong_page, searching_scroll, thrash, frozen_click, text_selection, stepper, pagination, new_tab_link,
-             download, slow_but_working, reading]
+             download, slow_but_working, reading, broken_then_working]
 
 
 def main():

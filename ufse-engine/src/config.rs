@@ -103,6 +103,9 @@ pub struct DeadClickConfig {
     pub net_grace_ms: i64,
     /// A second click on the same selector within this long is not another dead click.
     pub repeat_ms: i64,
+    /// A reaction within this long after a later click on another element
+    /// is that click's: the clicks before it still waiting do not get it.
+    pub cause_ms: i64,
     /// Clicks matching these are never dead.
     pub ignore_selectors: SelectorList,
 }
@@ -114,6 +117,7 @@ impl Default for DeadClickConfig {
             window_ms: 3000,
             net_grace_ms: 10_000,
             repeat_ms: 1000,
+            cause_ms: 100,
             ignore_selectors: SelectorList::default(),
         }
     }
@@ -480,6 +484,7 @@ impl Catalogue {
         window(self.dead_click.window_ms, "dead_click.window_ms")?;
         span(self.dead_click.net_grace_ms, "dead_click.net_grace_ms")?;
         span(self.dead_click.repeat_ms, "dead_click.repeat_ms")?;
+        span(self.dead_click.cause_ms, "dead_click.cause_ms")?;
         window(self.error_click.window_ms, "error_click.window_ms")?;
         span(self.slow_click.min_delay_ms, "slow_click.min_delay_ms")?;
         window(self.failed_request.window_ms, "failed_request.window_ms")?;

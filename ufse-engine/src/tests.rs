@@ -153,6 +153,31 @@ fn dead_click_repeats_are_judged_per_selector_against_waiting_clicks() {
     assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![3])]);
 }
 
+/// Seen in the SDK's browser test: a broken button clicked 0.8 s before a
+/// working one took the working one's answer as its own and came out slow.
+#[test]
+fn a_reaction_right_after_a_click_elsewhere_is_that_clicks_alone() {
+    let rules = RuleSet::default();
+    // The handler of b#ok changes the DOM at once: b#broken stays dead.
+    let out =
+        run_both(&rules, &[click(1, 0, 0.0, "b#broken"), click(2, 800, 300.0, "b#ok"), mutation(3, 805)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+    // A request b#save sent as it was clicked (reported when it ended).
+    let out = run_both(
+        &rules,
+        &[click(1, 0, 0.0, "b#broken"), click(2, 800, 300.0, "b#save"), net(3, 900, 200, 98)],
+    );
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+    // Later than `cause_ms` after the second click, the answer may be the
+    // first click's, slow: both get it.
+    let out =
+        run_both(&rules, &[click(1, 0, 0.0, "b#slow"), click(2, 800, 300.0, "b#ok"), mutation(3, 1500)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::SlowClick, vec![1])]);
+    // The same element clicked again: its answer is every click's.
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b#x"), click(2, 1200, 300.0, "b#x"), mutation(3, 1205)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::SlowClick, vec![1])]);
+}
+
 #[test]
 fn error_click_is_on_the_most_recent_click_and_broken_by_nav() {
     let rules = RuleSet::default();

@@ -3,6 +3,7 @@
 //! Both judge the same clicks against the same reactions.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ufse_schema::{Body, Event, Visibility};
@@ -43,6 +44,9 @@ struct Queue {
     /// Whether a long task extended any waiting click's window (rare): only
     /// then must a reaction look further back than one window.
     blocked: bool,
+    /// Time and selector of the latest click, waiting or not: a reaction
+    /// right after it is its own (see `DeadClickConfig::cause_ms`).
+    last: Option<(i64, Arc<str>)>,
 }
 
 impl DeadClick {
@@ -92,12 +96,17 @@ impl DeadClick {
         // A window is at most two windows long (blocking extends it by at most one).
         let blocked = self.pending.as_ref().is_some_and(|q| q.blocked);
         let longest = if blocked { 2 * cfg.window_ms } else { cfg.window_ms };
-        if let Some(at) = at {
-            for p in self.pending.iter_mut().flat_map(|q| q.clicks.iter_mut()).rev() {
+        if let (Some(at), Some(q)) = (at, &mut self.pending) {
+            // A reaction right after a click on another element is that
+            // click's doing (a handler's DOM change, a request it sent), not
+            // a late answer to the clicks before it.
+            let cause = q.last.as_ref().filter(|(ts, _)| *ts <= at && at - *ts <= cfg.cause_ms);
+            for p in q.clicks.iter_mut().rev() {
                 if p.click.ts + longest < at {
                     break;
                 }
-                if p.click.ts <= at && at <= p.window_end(cfg) {
+                let others = cause.is_some_and(|(ts, sel)| p.click.ts < *ts && *p.click.sel != **sel);
+                if p.click.ts <= at && at <= p.window_end(cfg) && !others {
                     p.reaction = Some(p.reaction.map_or(at, |r| r.min(at)));
                 }
             }
@@ -114,6 +123,9 @@ impl DeadClick {
             }
         }
         let Some(c) = click else { return };
+        if let Some(q) = &mut self.pending {
+            q.last = Some((c.ev.ts, Arc::clone(&c.r.sel)));
+        }
         // A repeat of a click on the same selector that is still waiting
         // for a reaction is not a second dead click: if nothing reacts, the
         // first one is dead and this one adds nothing; anything reacting to
@@ -129,11 +141,9 @@ impl DeadClick {
         if repeat || !Self::candidate(cfg, c) {
             return;
         }
-        self.pending.get_or_insert_with(Default::default).clicks.push_back(Pending {
-            click: c.to_ref(),
-            reaction: None,
-            blocked: 0,
-        });
+        let q = self.pending.get_or_insert_with(Default::default);
+        q.last = Some((c.ev.ts, Arc::clone(&c.r.sel)));
+        q.clicks.push_back(Pending { click: c.to_ref(), reaction: None, blocked: 0 });
     }
 
     /// Clicks that may legitimately get no visible reaction are never dead.
