@@ -266,9 +266,30 @@ def broken_then_working(s, r):
     return ["dead_click"]
 
 
+def broken_then_typing(s, r):
+    """Send does nothing; the user clicks into the message field and types on."""
+    start(s).at(600).click("form.chat > button#send", 900, 500, txt="Send")
+    s.at(r.randint(400, 2000)).click("form.chat > textarea#msg", 500, 500, tag="textarea")
+    for _ in range(r.randint(3, 8)):
+        s.at(r.randint(120, 400)).ev("input", sel="form.chat > textarea#msg")
+    s.at(r.randint(3000, 6000)).glide(500, 300, 500)
+    return ["dead_click"]
+
+
+def broken_then_new_tab(s, r):
+    """Compare does nothing; the user opens the size guide in a new tab instead."""
+    start(s).at(600).click("div.tools > button#compare", 300, 450, txt="Compare")
+    s.at(r.randint(600, 2200)).click("div.tools > a#guide", 500, 450, tag="a", href="/guide", target="_blank",
+                                     in_link=True, txt="Size guide")
+    s.at(r.randint(80, 400)).ev("vis", state="hidden")
+    s.at(r.randint(5000, 20000)).ev("vis", state="visible").glide(500, 700, 450)
+    return ["dead_click"]
+
+
 SCENARIOS = [broken_button, hammered_broken_button, error_on_click, slow_button, failing_submit, form_retry_loop,
              wrong_page, searching_scroll, thrash, frozen_click, text_selection, stepper, pagination, new_tab_link,
-             download, slow_but_working, reading, broken_then_working]
+             download, slow_but_working, reading, broken_then_working, broken_then_typing,
+             broken_then_new_tab]
 
 
 def main():

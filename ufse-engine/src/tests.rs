@@ -173,6 +173,22 @@ fn a_reaction_right_after_a_click_elsewhere_is_that_clicks_alone() {
     let out =
         run_both(&rules, &[click(1, 0, 0.0, "b#slow"), click(2, 800, 300.0, "b#ok"), mutation(3, 1500)]);
     assert_eq!(kinds(&out), vec![(SignalKind::SlowClick, vec![1])]);
+    // Typing into a field clicked into after a broken button: the user's
+    // doing, however long after, never the button's answer.
+    let typed = |seq, ts| ev(json!({"t":"input","ts":ts,"seq":seq,"sel":"form > textarea#msg"}));
+    let field = ev(
+        json!({"t":"click","ts":1300,"seq":2,"x":300,"y":100,"sel":"form > textarea#msg","el":{"tag":"textarea"}}),
+    );
+    let out =
+        run_both(&rules, &[click(1, 0, 0.0, "b#broken"), field.clone(), typed(3, 1700), typed(4, 2100)]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+    // Nor does the page going hidden after that (the tab closed).
+    let hidden = ev(json!({"t":"vis","ts":2500,"seq":5,"state":"hidden"}));
+    let out = run_both(&rules, &[click(1, 0, 0.0, "b#broken"), field, hidden]);
+    assert_eq!(kinds(&out), vec![(SignalKind::DeadClick, vec![1])]);
+    // It still answers the latest click: a button that opened a new tab.
+    let opened = ev(json!({"t":"vis","ts":300,"seq":2,"state":"hidden"}));
+    assert!(run_both(&rules, &[click(1, 0, 0.0, "b#report"), opened]).is_empty());
     // The same element clicked again: its answer is every click's.
     let out = run_both(&rules, &[click(1, 0, 0.0, "b#x"), click(2, 1200, 300.0, "b#x"), mutation(3, 1205)]);
     assert_eq!(kinds(&out), vec![(SignalKind::SlowClick, vec![1])]);

@@ -99,8 +99,13 @@ impl DeadClick {
         if let (Some(at), Some(q)) = (at, &mut self.pending) {
             // A reaction right after a click on another element is that
             // click's doing (a handler's DOM change, a request it sent), not
-            // a late answer to the clicks before it.
-            let cause = q.last.as_ref().filter(|(ts, _)| *ts <= at && at - *ts <= cfg.cause_ms);
+            // a late answer to the clicks before it. Typing, selecting and
+            // leaving the page are the user's own doing: they only ever
+            // answer the latest click (a box ticked, a field clicked into,
+            // a link to a new tab).
+            let latest_only = matches!(ev.body, Body::Input { .. } | Body::Select | Body::Vis { .. });
+            let cause =
+                q.last.as_ref().filter(|(ts, _)| *ts <= at && (latest_only || at - *ts <= cfg.cause_ms));
             for p in q.clicks.iter_mut().rev() {
                 if p.click.ts + longest < at {
                     break;
