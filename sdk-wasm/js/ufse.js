@@ -32,9 +32,11 @@ let inflight = 0, sending = false, backoff = 0;
 
 const now = () => Date.now();
 
+let input; // a view of the core's input area, made once
 /** Writes `s` into the core's input area; returns its UTF-8 length. */
 function put(s) {
-  return enc.encodeInto(String(s), new Uint8Array(X.memory.buffer, X.input(), 16384)).written;
+  if (!input || input.buffer != X.memory.buffer) input = new Uint8Array(X.memory.buffer, X.input(), 16384);
+  return enc.encodeInto(String(s), input).written;
 }
 
 const str = (f, s, mode = PLAIN) => s != null && s !== "" && X.str(f, put(s), mode);
@@ -186,17 +188,21 @@ function leave() {
 
 // ---- Observers ------------------------------------------------------
 
+let ignore = "[data-ufse-ignore]";
 /** Whether events on `el` are to be left out entirely. */
 function ignored(el) {
-  return !el || !el.closest || !!el.closest("[data-ufse-ignore]" + (cfg.ignore ? "," + cfg.ignore : ""));
+  return !el || !el.closest || !!el.closest(ignore);
 }
 
-/** The element levels of a `sel`, nearest first: "tag id classes". */
+/** The element levels of a `sel`, nearest first, one per line: "tag id
+ *  class class class" (the core builds and bounds the selector). */
 function levels(el) {
-  const out = [];
-  for (; el && el.nodeType == 1 && out.length < 5; el = el.parentElement)
-    out.push(el.localName + " " + (el.id || "") + " " + (el.getAttribute("class") || "").trim().split(/\s+/).slice(0, 3).join(" "));
-  return out.join("\n");
+  let out = "";
+  for (let i = 0; el && i < 5; i++, el = el.parentElement) {
+    const c = el.classList;
+    out += (i ? "\n" : "") + el.localName + " " + el.id + " " + (c[0] || "") + " " + (c[1] || "") + " " + (c[2] || "");
+  }
+  return out;
 }
 
 function sel(el) {
@@ -356,6 +362,7 @@ function wrapHistory() {
 export async function init(options) {
   if (!stopped) return;
   cfg = Object.assign({}, options);
+  if (cfg.ignore) ignore += "," + cfg.ignore;
   if (cfg.respectDnt && (navigator.doNotTrack == "1" || window.doNotTrack == "1")) return;
   const src = cfg.wasm || WASM;
   const bytes = typeof src == "string" || src instanceof URL ? await (await fetch(src)).arrayBuffer() : src;

@@ -392,3 +392,12 @@ fn a_nav_url_goes_through_the_query_allowlist() {
     c.done();
     assert_eq!(batch_json(&mut c).get("events").at(0).get("url").str(), "https://shop.test/search?q=shoes");
 }
+
+#[test]
+fn names_are_found_by_index() {
+    let all: Vec<&str> = NAMES.split(' ').collect();
+    for (i, n) in all.iter().enumerate() {
+        assert_eq!(name(i as u32), n.as_bytes());
+    }
+    assert_eq!(name(all.len() as u32), b"_");
+}
