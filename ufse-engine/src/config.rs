@@ -37,6 +37,10 @@ pub struct RageClickConfig {
     pub max_interval_ms: i64,
     /// Largest distance (Euclidean, CSS px) between consecutive clicks.
     pub radius_px: f64,
+    /// A selection change within this long after a run's last click means
+    /// its clicks were selecting text (a double or triple click): the run
+    /// is dropped, not emitted.
+    pub select_ms: i64,
     /// Clicks matching these are transparent: they neither count nor break a run.
     pub ignore_selectors: SelectorList,
     /// Clicks whose whole label (`txt`, trimmed, case-insensitive) is one of
@@ -59,6 +63,7 @@ impl Default for RageClickConfig {
             min_clicks: 3,
             max_interval_ms: 1000,
             radius_px: 30.0,
+            select_ms: 500,
             ignore_selectors: SelectorList::default(),
             ignore_labels: ["+", "-", "\u{2212}", "next", "prev", "previous", ">", "<", "\u{bb}", "\u{ab}"]
                 .map(String::from)
@@ -106,6 +111,9 @@ pub struct DeadClickConfig {
     /// A reaction within this long after a later click on another element
     /// is that click's: the clicks before it still waiting do not get it.
     pub cause_ms: i64,
+    /// The page going hidden answers the latest click only within this
+    /// long (a button that opened a tab); later, the user left.
+    pub hidden_ms: i64,
     /// Clicks matching these are never dead.
     pub ignore_selectors: SelectorList,
 }
@@ -118,6 +126,7 @@ impl Default for DeadClickConfig {
             net_grace_ms: 10_000,
             repeat_ms: 1000,
             cause_ms: 100,
+            hidden_ms: 300,
             ignore_selectors: SelectorList::default(),
         }
     }
@@ -480,11 +489,13 @@ impl Catalogue {
         let span = |ms, key| check_ms(ms, key, true);
         check(self.rage_click.min_clicks >= 2, "rage_click.min_clicks", "must be at least 2")?;
         window(self.rage_click.max_interval_ms, "rage_click.max_interval_ms")?;
+        span(self.rage_click.select_ms, "rage_click.select_ms")?;
         check(self.rage_click.radius_px >= 0.0, "rage_click.radius_px", "must not be negative")?;
         window(self.dead_click.window_ms, "dead_click.window_ms")?;
         span(self.dead_click.net_grace_ms, "dead_click.net_grace_ms")?;
         span(self.dead_click.repeat_ms, "dead_click.repeat_ms")?;
         span(self.dead_click.cause_ms, "dead_click.cause_ms")?;
+        span(self.dead_click.hidden_ms, "dead_click.hidden_ms")?;
         window(self.error_click.window_ms, "error_click.window_ms")?;
         span(self.slow_click.min_delay_ms, "slow_click.min_delay_ms")?;
         window(self.failed_request.window_ms, "failed_request.window_ms")?;

@@ -18,6 +18,8 @@ struct Pending {
     /// Earliest reaction in the window so far (requests are reported when
     /// they end, so reactions do not arrive in time order).
     reaction: Option<i64>,
+    /// Earliest reaction the user could see (anything but a request).
+    seen: Option<i64>,
     /// Time the main thread spent in long tasks within the window, which
     /// extends it (at most by one more window): the page could not react.
     blocked: i64,
@@ -82,13 +84,19 @@ impl DeadClick {
         // touched by an event now: a session with many clicks waiting for
         // the net grace would otherwise be scanned whole on every event.
         // A reaction at time `at` answers every pending click whose window holds it.
+        let hidden = matches!(ev.body, Body::Vis { state: Visibility::Hidden });
+        let last = self.pending.as_ref().and_then(|q| q.last.as_ref());
         let at = match &ev.body {
             Body::Mutation { .. }
             | Body::Nav { .. }
             | Body::Scroll { .. }
             | Body::Input { .. }
             | Body::Select => Some(ev.ts),
-            Body::Vis { state: Visibility::Hidden } => Some(ev.ts),
+            // Only right after the latest click (a tab it opened): a page
+            // hidden later is the user leaving, often because nothing worked.
+            _ if hidden && last.is_some_and(|(ts, _)| *ts <= ev.ts && ev.ts - *ts <= cfg.hidden_ms) => {
+                Some(ev.ts)
+            }
             // A request is reported when it ends; it reacts when it starts.
             Body::Net { dur, .. } => Some(ev.ts - *dur as i64),
             _ => None,
@@ -103,7 +111,8 @@ impl DeadClick {
             // leaving the page are the user's own doing: they only ever
             // answer the latest click (a box ticked, a field clicked into,
             // a link to a new tab).
-            let latest_only = matches!(ev.body, Body::Input { .. } | Body::Select | Body::Vis { .. });
+            let latest_only = matches!(ev.body, Body::Input { .. } | Body::Select) || hidden;
+            let visible = !matches!(ev.body, Body::Net { .. });
             let cause =
                 q.last.as_ref().filter(|(ts, _)| *ts <= at && (latest_only || at - *ts <= cfg.cause_ms));
             for p in q.clicks.iter_mut().rev() {
@@ -113,6 +122,9 @@ impl DeadClick {
                 let others = cause.is_some_and(|(ts, sel)| p.click.ts < *ts && *p.click.sel != **sel);
                 if p.click.ts <= at && at <= p.window_end(cfg) && !others {
                     p.reaction = Some(p.reaction.map_or(at, |r| r.min(at)));
+                    if visible {
+                        p.seen = Some(p.seen.map_or(at, |r| r.min(at)));
+                    }
                 }
             }
         }
@@ -148,7 +160,7 @@ impl DeadClick {
         }
         let q = self.pending.get_or_insert_with(Default::default);
         q.last = Some((c.ev.ts, Arc::clone(&c.r.sel)));
-        q.clicks.push_back(Pending { click: c.to_ref(), reaction: None, blocked: 0 });
+        q.clicks.push_back(Pending { click: c.to_ref(), reaction: None, seen: None, blocked: 0 });
     }
 
     /// Clicks that may legitimately get no visible reaction are never dead.
@@ -174,7 +186,9 @@ impl DeadClick {
             None if cfg.enabled => {
                 emit.signal(SignalKind::DeadClick, c, p.window_end(cfg), 1, vec![c.seq]);
             }
-            Some(at) if slow.enabled && at - c.ts > slow.min_delay_ms => {
+            // Slow is what the user sees: a request sent at once does not
+            // make a click whose result shows 2 s later feel fast.
+            Some(_) if slow.enabled && p.seen.is_some_and(|at| at - c.ts > slow.min_delay_ms) => {
                 emit.signal(SignalKind::SlowClick, c, c.ts, 1, vec![c.seq]);
             }
             _ => {}

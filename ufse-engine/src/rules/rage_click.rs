@@ -69,6 +69,12 @@ impl RageClick {
                 run.last = (c.ev.ts, c.r.x, c.r.y);
                 run.seqs.push(c.ev.seq);
             }
+            // A selection right after the last click: the clicks were
+            // selecting text (browsers report one selection change for a
+            // fast double or triple click, after its last click).
+            (Body::Select, _) if self.run.as_ref().is_some_and(|r| ev.ts - r.last.0 <= cfg.select_ms) => {
+                self.run = None;
+            }
             // Selecting text, scrolling or typing between clicks means the
             // user is doing something else, not hammering a button.
             (Body::Select | Body::Scroll { .. } | Body::Input { .. }, _) => self.close(cfg, emit),
