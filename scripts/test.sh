@@ -32,5 +32,5 @@ cargo clippy -p ufse-sdk --target wasm32-unknown-unknown --locked -- -D warnings
 if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
 fi
-cargo build -p ufse-cli --locked   # the binary the end-to-end test starts
+# The end-to-end test starts target/debug/ufse, which `cargo test` built.
 (cd sdk-wasm && node --test test/)

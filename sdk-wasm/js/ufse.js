@@ -87,6 +87,8 @@ function touch(t) {
   session = { id: randomId(), start: t, last: t, seq: 0 };
   X.set(SID, put(session.id));
   X.set_seq(0);
+  // Kept at once: a reload before the first batch continues this session.
+  save();
 }
 
 function resume() {

@@ -6,43 +6,17 @@
 // playwright-core (npm ci).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+import { launch, startDemo } from "../browser.mjs";
 
-const root = new URL("../../", import.meta.url).pathname;
-const bin = process.env.UFSE_BIN || join(root, "target/debug/ufse");
 const SECRET = "SECRET-4111-gift";
 
-let server, data, demoUrl, browser;
-
-/** Starts `ufse serve --demo` on free ports; resolves with the demo's URL. */
-function startServer() {
-  data = mkdtempSync(join(tmpdir(), "ufse-e2e-"));
-  const args = ["serve", "--data-dir", data, "--listen", "127.0.0.1:0"];
-  args.push("--demo", "--demo-listen", "127.0.0.1:0", "--demo-dir", join(root, "sdk-wasm"));
-  server = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-  // The server's log, shown only if it stops early.
-  const log = [];
-  createInterface({ input: server.stderr }).on("line", (l) => log.push(l) > 200 && log.shift());
-  return new Promise((resolve, reject) => {
-    server.on("exit", (code) => reject(new Error(`ufse serve exited with ${code}:\n${log.join("\n")}`)));
-    createInterface({ input: server.stdout }).on("line", (line) => {
-      const m = /^demo shop on (http:\/\/\S+)/.exec(line);
-      if (m) resolve(m[1]);
-    });
-  });
-}
-
-function ufse(...args) {
-  return execFileSync(bin, [...args, "--data-dir", data, "--project", "demo"], { encoding: "utf8" });
-}
+let demo, browser;
 
 function incidents() {
-  return ufse("incidents", "list", "--json", "--limit", "500")
+  return demo
+    .ufse("incidents", "list", "--json", "--limit", "500")
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l));
@@ -57,30 +31,13 @@ function allBytes(dir) {
 }
 
 before(async () => {
-  demoUrl = await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  demo = await startDemo();
+  browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.removeAllListeners("exit");
-    server.kill("SIGTERM");
-    await exited;
-  }
-  if (data) rmSync(data, { recursive: true, force: true });
+  await demo?.stop();
 });
 
 test("a frustrated visit to the demo shop becomes the right incidents", { timeout: 120_000 }, async (t) => {
@@ -88,7 +45,7 @@ test("a frustrated visit to the demo shop becomes the right incidents", { timeou
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  await page.goto(demoUrl);
+  await page.goto(demo.url);
   await page.evaluate(() => window.ufseReady);
 
   const center = async (sel) => {
@@ -157,7 +114,7 @@ test("a frustrated visit to the demo shop becomes the right incidents", { timeou
     assert.equal(x.sid, sid);
   }
 
-  const timeline = ufse("sessions", "show", sid);
+  const timeline = demo.ufse("sessions", "show", sid);
   assert.match(timeline, /leaving/, "the last batch arrived by beacon");
-  for (const bytes of allBytes(data)) assert.ok(!bytes.includes(SECRET), "no input value anywhere");
+  for (const bytes of allBytes(demo.data)) assert.ok(!bytes.includes(SECRET), "no input value anywhere");
 });
