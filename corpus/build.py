@@ -13,7 +13,8 @@ rules are tuned; `holdout` must not be. Run from the repository root:
 
     python3 corpus/build.py
 
-It rewrites corpus/train.jsonl, corpus/holdout.jsonl and corpus/labels.jsonl.
+It rewrites corpus/train.jsonl, corpus/holdout.jsonl and corpus/labels.jsonl
+(keeping the labels of the browser-recorded sessions, see record.mjs).
 """
 
 import json
@@ -307,9 +308,13 @@ def main():
         with open("corpus/%s.jsonl" % split, "w") as f:
             for b in lines:
                 f.write(json.dumps(b, separators=(",", ":"), ensure_ascii=False) + "\n")
+    # The sessions recorded in a browser (corpus/record.mjs) keep their labels.
+    with open("corpus/labels.jsonl") as f:
+        recorded = [l for l in f if json.loads(l)["split"] == "browser"]
     with open("corpus/labels.jsonl", "w") as f:
         for l in labels:
             f.write(json.dumps(l, separators=(",", ":")) + "\n")
+        f.writelines(recorded)
 
 
 if __name__ == "__main__":

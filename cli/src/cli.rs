@@ -55,8 +55,9 @@ pub struct EvaluateArgs {
     /// The corpus: labels.jsonl plus one batches file per split.
     #[arg(long, value_name = "DIR", default_value = "corpus")]
     pub corpus: PathBuf,
-    /// Which sessions: train (may be looked at while tuning), holdout, or all.
-    #[arg(long, default_value = "holdout", value_parser = ["train", "holdout", "all"])]
+    /// Which sessions: train (may be looked at while tuning), holdout, browser
+    /// (recorded in a real browser against the demo shop), or all.
+    #[arg(long, default_value = "holdout", value_parser = ["train", "holdout", "browser", "all"])]
     pub split: String,
     /// Also list every session where the rules and the label disagree.
     #[arg(long)]

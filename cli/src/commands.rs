@@ -276,7 +276,8 @@ fn evaluate(cfg: &mut Config, args: EvaluateArgs, out: &mut Out) -> Result<ExitC
             labels.push(label);
         }
     }
-    let splits: &[&str] = if args.split == "all" { &["train", "holdout"] } else { &[args.split.as_str()] };
+    let splits: &[&str] =
+        if args.split == "all" { &["train", "holdout", "browser"] } else { &[args.split.as_str()] };
     let mut batches = String::new();
     for split in splits {
         batches.push_str(&read(&format!("{split}.jsonl"))?);

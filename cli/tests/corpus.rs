@@ -63,6 +63,21 @@ fn the_default_profile_on_the_labelled_corpus() {
 }
 
 #[test]
+fn the_default_profile_on_sessions_recorded_in_a_browser() {
+    // Scripted visits to the demo shop in headless Chromium, with the SDK
+    // (corpus/record.mjs): what a real browser and the real SDK send.
+    let browser = evaluate(&["--split", "browser"]);
+    assert!(summary(&browser)["sessions"].as_u64().unwrap() >= 40);
+    assert_eq!(summary(&browser)["lookalikes_with_signals"], 0, "no look-alike is flagged");
+    let kinds = scores(&browser);
+    let names: Vec<&str> = kinds.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(names, ["dead_click", "error_click", "failed_request", "rage_click", "slow_click"]);
+    for (kind, p, r) in kinds {
+        assert!(p >= 0.98 && r >= 0.98, "{kind}: precision {p}, recall {r}");
+    }
+}
+
+#[test]
 fn peer_profiles_are_scored_on_the_same_corpus() {
     // PostHog's rules have no stepper or text-selection exception: its rage
     // clicks fire on look-alikes the catalogue leaves alone.
