@@ -17,6 +17,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { launch, startDemo } from "../sdk-wasm/browser.mjs";
 
 const REPEATS = 4;
+/** The jitter's seed. The first recording (seed 1) was looked at while
+ *  fixing the rules it showed wrong; this one was recorded after, unseen. */
+const SEED = 2;
 const VIEWPORT = { width: 1280, height: 800 };
 
 /** A small seeded generator, so the jitter is the same from run to run. */
@@ -123,7 +126,7 @@ try {
       const page = await context.newPage();
       await page.goto(demo.url);
       await page.evaluate(() => window.ufseReady);
-      const r = rng(name.length * 1000 + i);
+      const r = rng(SEED * 1_000_003 + name.length * 1000 + i);
       const u = user(page, r);
       await u.wait(300, 900);
       const kinds = await scenario(u, page);
