@@ -16,7 +16,7 @@ const F_URL = 13, F_NAV = 14, F_X = 15, F_Y = 16, F_SEL = 17, F_EL = 18, F_TXT =
   F_N = 28, F_MSG = 29, F_SRC = 30, F_LINE = 31, F_COL = 32, F_STACK = 33, F_KIND = 34, F_METHOD = 35,
   F_STATUS = 36, F_DUR = 37, F_STATE = 38, F_NAME = 39, F_PROPS = 40;
 // String modes and envelope slots.
-const PLAIN = 0, LABEL = 1, URL_MODE = 2;
+const PLAIN = 0, LABEL = 1, URL_MODE = 2, LABEL_AS_IS = 3;
 const SID = 0, UID = 1, CTX = 2, ALLOW_QUERY = 3;
 
 const IDLE_MS = 30 * 60e3, MAX_AGE_MS = 24 * 3600e3, FLUSH_MS = 5e3, QUOTA = 65536;
@@ -230,7 +230,7 @@ function onClick(e) {
     const c = el.closest(CLICKABLE);
     if (c) {
       const label = c.getAttribute("aria-label") || (/^(button|submit)$/.test(c.type) && c.localName == "input" ? c.value : c.textContent);
-      str(F_TXT, (label || "").slice(0, 256), LABEL);
+      str(F_TXT, (label || "").slice(0, 256), cfg.allowText && c.matches(cfg.allowText) ? LABEL_AS_IS : LABEL);
     }
   });
 }
@@ -356,7 +356,8 @@ function wrapHistory() {
 
 /**
  * Starts the SDK. `key` and `endpoint` are required; options: `release`,
- * `uid`, `ignore` (CSS selectors whose subtrees are skipped),
+ * `uid`, `ignore` (CSS selectors whose subtrees are skipped), `allowText`
+ * (CSS selectors of clickable elements whose labels go unmasked),
  * `allowQuery` (query parameters kept in URLs), `respectDnt`, `wasm` (the
  * module's URL, bytes or compiled module; defaults to ufse.wasm beside
  * this file).

@@ -101,6 +101,9 @@ pub enum Text {
     /// A URL: the query string is dropped except allowlisted parameters,
     /// and a fragment that looks like parameters (has `=`) is dropped.
     Url,
+    /// A label the site allowlisted: as [`Text::Label`], digits and emails
+    /// kept.
+    LabelAsIs,
 }
 
 impl Text {
@@ -109,6 +112,7 @@ impl Text {
         match m {
             1 => Text::Label,
             2 => Text::Url,
+            3 => Text::LabelAsIs,
             _ => Text::Plain,
         }
     }
@@ -419,7 +423,8 @@ impl Core {
         w.byte(b'"');
         match mode {
             Text::Plain => w.esc(s),
-            Text::Label => write_label(s, &mut w),
+            Text::Label => write_label(s, &mut w, true),
+            Text::LabelAsIs => write_label(s, &mut w, false),
             Text::Url => write_url(s, allow_query.as_bytes(), &mut w),
         }
         w.byte(b'"');
@@ -571,10 +576,10 @@ fn arg(input: &[u8], len: u32) -> &[u8] {
     &input[..(len as usize).min(input.len())]
 }
 
-/// A label: trimmed, whitespace runs as one space, digits as `#`, words
-/// with an `@` as `[email]`, at most [`MAX_LABEL_CHARS`] characters;
-/// escaped for a JSON string.
-fn write_label(mut s: &[u8], w: &mut W<'_>) {
+/// A label: trimmed, whitespace runs as one space, at most
+/// [`MAX_LABEL_CHARS`] characters, escaped for a JSON string; if `mask`,
+/// digits as `#` and words with an `@` as `[email]`.
+fn write_label(mut s: &[u8], w: &mut W<'_>, mask: bool) {
     let (mut chars, mut space) = (0, false);
     while let [first, rest @ ..] = s {
         if is_space(*first) {
@@ -585,7 +590,7 @@ fn write_label(mut s: &[u8], w: &mut W<'_>) {
         let end = s.iter().position(|&b| is_space(b)).unwrap_or(s.len());
         let (word, tail) = s.split_at(end);
         s = tail;
-        let word: &[u8] = if has(word, b'@') { b"[email]" } else { word };
+        let word: &[u8] = if mask && has(word, b'@') { b"[email]" } else { word };
         for &b in if space { &b" "[..] } else { b"" }.iter().chain(word) {
             if b & 0xc0 != 0x80 {
                 if chars == MAX_LABEL_CHARS {
@@ -593,7 +598,7 @@ fn write_label(mut s: &[u8], w: &mut W<'_>) {
                 }
                 chars += 1;
             }
-            w.esc_byte(if b.is_ascii_digit() { b'#' } else { b });
+            w.esc_byte(if mask && b.is_ascii_digit() { b'#' } else { b });
         }
         space = false;
     }

@@ -250,7 +250,7 @@ fn a_click_is_encoded_as_the_wire_format_says() {
 fn labels_are_trimmed_collapsed_masked_and_short() {
     let label = |s: &str| {
         let mut out = Buf::<512>::new();
-        write_label(s.as_bytes(), &mut out.w());
+        write_label(s.as_bytes(), &mut out.w(), true);
         String::from_utf8(out.as_bytes().to_vec()).unwrap()
     };
     assert_eq!(label("  Order\n  #42 \t now "), "Order ### now");
@@ -259,6 +259,9 @@ fn labels_are_trimmed_collapsed_masked_and_short() {
     assert_eq!(label(&"é".repeat(100)).chars().count(), MAX_LABEL_CHARS);
     assert_eq!(label(&"ab ".repeat(40)).chars().count(), MAX_LABEL_CHARS);
     assert_eq!(label(""), "");
+    let mut out = Buf::<512>::new();
+    write_label(b" Order #42  for ann@example.com ", &mut out.w(), false);
+    assert_eq!(out.as_bytes(), b"Order #42 for ann@example.com", "allowlisted: trimmed, not masked");
 }
 
 #[test]

@@ -75,6 +75,8 @@ test("labels: trimmed, collapsed, digits and emails masked, 64 characters", asyn
   assert.equal(label("  Pay 4242\n 4242  to bob@shop.test "), "Pay #### #### to [email]");
   assert.equal([...label("😀".repeat(100))].length, 64);
   assert.equal(label('Say "hi"'), 'Say "hi"');
+  c.event(K.click, () => c.str(F.txt, " Page  12 ", 3));
+  assert.equal(c.batch().events[0].txt, "Page 12", "an allowlisted label is not masked");
 });
 
 test("URLs keep only allowlisted query parameters", async () => {
