@@ -154,8 +154,10 @@ async function pump() {
           wait = (+r.headers.get("Retry-After") || 0) * 1e3;
           throw 0;
         }
-        // Delivered, or refused for good (4xx): either way it is done.
-        queue.shift();
+        // Delivered, or refused for good (4xx): either way it is done. By
+        // identity: a hidden page may have sent the queue by beacon meanwhile.
+        const i = queue.indexOf(b);
+        if (i >= 0) queue.splice(i, 1);
         backoff = 0;
       } catch {
         backoff = Math.min(backoff ? backoff * 2 : 1e3, 60e3);
