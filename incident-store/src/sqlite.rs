@@ -68,6 +68,24 @@ impl SqliteStore {
     }
 }
 
+/// Mints a key for `project` in `tx`; only its digest and prefix are stored.
+async fn insert_key(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    project: &str,
+    now_ms: i64,
+) -> Result<String, StoreError> {
+    let key = new_key();
+    sqlx::query("INSERT INTO project_keys (digest, project, prefix, created_ms) VALUES (?, ?, ?, ?)")
+        .bind(key_digest(&key))
+        .bind(project)
+        .bind(&key[..9])
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("creating a key"))?;
+    Ok(key)
+}
+
 fn split_origins(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect()
 }
@@ -87,15 +105,7 @@ impl IncidentStore for SqliteStore {
         if inserted.rows_affected() == 0 {
             return Err(StoreError::ProjectExists(name.to_owned()));
         }
-        let key = new_key();
-        sqlx::query("INSERT INTO project_keys (digest, project, prefix, created_ms) VALUES (?, ?, ?, ?)")
-            .bind(key_digest(&key))
-            .bind(name)
-            .bind(&key[..9])
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("creating a key"))?;
+        let key = insert_key(&mut tx, name, now_ms).await?;
         tx.commit().await.map_err(db("creating a project"))?;
         Ok(key)
     }
@@ -174,15 +184,7 @@ impl IncidentStore for SqliteStore {
         if exists.is_none() {
             return Err(StoreError::NoSuchProject(project.to_owned()));
         }
-        let key = new_key();
-        sqlx::query("INSERT INTO project_keys (digest, project, prefix, created_ms) VALUES (?, ?, ?, ?)")
-            .bind(key_digest(&key))
-            .bind(project)
-            .bind(&key[..9])
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("rotating a key"))?;
+        let key = insert_key(&mut tx, project, now_ms).await?;
         tx.commit().await.map_err(db("rotating a key"))?;
         Ok(key)
     }
