@@ -486,7 +486,6 @@ impl Sessionizer {
         for key in idle {
             let mut s = self.sessions.remove(&key).expect("key was just listed");
             self.pending.remove(&key);
-            s.catch_up(self.scan_clock, &self.config);
             s.end(&self.config, &rules, &key, out);
             self.ended.insert(key, (s.live.part + 1, clock));
         }
