@@ -36,6 +36,8 @@ fn ingest_path(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("ingest_path");
     g.throughput(Throughput::Elements(BATCH_EVENTS as u64));
+    g.bench_function("gunzip", |b| b.iter(|| inflate(black_box(&gz))));
+    g.bench_function("parse_batch", |b| b.iter(|| parse_batch(black_box(&json), &limits).expect("valid")));
     g.bench_function("gunzip_parse_batch", |b| {
         b.iter(|| parse_batch(&inflate(black_box(&gz)), &limits).expect("valid"))
     });

@@ -1,5 +1,4 @@
-//! One event's fields, read straight from its JSON text.
-//!
+//! One event's fields, read straight from its JSON text.//!
 //! The edge and the processor read every event of every batch, so this is
 //! the hottest code in UFSE. Instead of building a `serde_json::Value` map
 //! per event and picking fields out of it, the fields are collected once
@@ -10,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -55,16 +54,26 @@ impl V<'_> {
                 out.push(path.to_owned());
             }
             V::Array(a) => {
-                for (i, v) in a.iter_mut().enumerate() {
+                for (i, v) in a.iter_mut().enumerate().filter(|(_, v)| v.is_over(max)) {
                     v.truncate(&format!("{path}[{i}]"), max, out);
                 }
             }
             V::Object(o) => {
-                for (k, v) in o.iter_mut() {
+                for (k, v) in o.iter_mut().filter(|(_, v)| v.is_over(max)) {
                     v.truncate(&format!("{path}.{k}"), max, out);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Whether some string under `self` is longer than `max` bytes.
+    fn is_over(&self, max: usize) -> bool {
+        match self {
+            V::Str(s) => s.len() > max,
+            V::Array(a) => a.iter().any(|v| v.is_over(max)),
+            V::Object(o) => o.iter().any(|(_, v)| v.is_over(max)),
+            _ => false,
         }
     }
 
@@ -90,6 +99,32 @@ impl V<'_> {
             V::F64(f) => Some(f),
             _ => None,
         }
+    }
+}
+
+/// An object key, borrowed from the input unless it had escapes (serde's
+/// own `Cow<str>` always copies).
+pub(crate) struct Key<'a>(pub Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Vis;
+        impl<'de> Visitor<'de> for Vis {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(Vis)
     }
 }
 
@@ -130,7 +165,7 @@ impl<'de> Visitor<'de> for VVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V<'de>, A::Error> {
         let mut items: Vec<(Cow<'de, str>, V<'de>)> = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(k)) = map.next_key()? {
             let v: V<'de> = map.next_value()?;
             // A repeated key: the last one wins, as in any JSON object reader.
             if let Some(i) = items.iter().position(|(n, _)| *n == k) {
@@ -155,25 +190,159 @@ impl<'de> Deserialize<'de> for V<'de> {
     }
 }
 
-/// An event object's fields in input order; `None` when the JSON value is
-/// not an object.
-#[derive(Debug, Default)]
-pub(crate) struct RawFields<'a>(pub Option<Vec<(Cow<'a, str>, V<'a>)>>);
+/// Every field name some known kind reads, in one list: an event's fields
+/// are sorted into a fixed slot per name while they are parsed, so a
+/// kind's builder finds each in one step, whatever order they came in.
+macro_rules! keys {
+    ($($k:ident = $name:literal,)*) => {
+        /// A known event field.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub(crate) enum K { $($k,)* }
 
-impl<'de> Deserialize<'de> for RawFields<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(RawFields(match V::deserialize(d)? {
-            V::Object(items) => Some(items),
-            _ => None,
-        }))
+        /// Field names, indexed by [`K`].
+        pub(crate) const KEYS: &[&str] = &[$($name,)*];
+
+        impl K {
+            fn of(name: &str) -> Option<K> {
+                Some(match name { $($name => K::$k,)* _ => return None })
+            }
+
+            /// The wire name.
+            pub fn name(self) -> &'static str {
+                KEYS[self as usize]
+            }
+        }
+    };
+}
+
+keys! {
+    T = "t", Ts = "ts", Seq = "seq", Url = "url", Nav = "nav", X = "x", Y = "y", Sel = "sel",
+    El = "el", Txt = "txt", Vh = "vh", N = "n", Msg = "msg", Src = "src", Line = "line",
+    Col = "col", Stack = "stack", Kind = "kind", Method = "method", Status = "status",
+    Dur = "dur", State = "state", Name = "name", Props = "props",
+}
+
+const N_KEYS: usize = KEYS.len();
+
+/// One event object's fields: the known ones in their slots, the others
+/// in input order. One is reused for every event of a batch.
+#[derive(Debug, Default)]
+pub(crate) struct EventFields<'a> {
+    known: [Option<V<'a>>; N_KEYS],
+    rest: Vec<(Cow<'a, str>, V<'a>)>,
+}
+
+impl<'a> EventFields<'a> {
+    fn clear(&mut self) {
+        self.known.iter_mut().for_each(|v| *v = None);
+        self.rest.clear();
+    }
+
+    fn set(&mut self, name: Cow<'a, str>, v: V<'a>) {
+        match K::of(&name) {
+            Some(k) => self.known[k as usize] = Some(v),
+            None => {
+                // A repeated key: the last one wins, as in any JSON object reader.
+                if let Some(i) = self.rest.iter().position(|(n, _)| *n == name) {
+                    self.rest.remove(i);
+                }
+                self.rest.push((name, v));
+            }
+        }
+    }
+
+    /// Takes a known field out.
+    pub fn take(&mut self, k: K) -> Option<V<'a>> {
+        self.known[k as usize].take()
+    }
+
+    /// Truncates every string longer than `max` bytes, pushing the dotted
+    /// path of each.
+    pub fn truncate(&mut self, max: usize, out: &mut Vec<String>) {
+        for (i, v) in self.known.iter_mut().enumerate() {
+            if let Some(v) = v.as_mut().filter(|v| v.is_over(max)) {
+                v.truncate(KEYS[i], max, out);
+            }
+        }
+        for (k, v) in self.rest.iter_mut().filter(|(_, v)| v.is_over(max)) {
+            v.truncate(k, max, out);
+        }
+    }
+
+    /// Takes what no builder took: unknown fields, passed on verbatim.
+    /// Leaves the fields empty.
+    pub fn take_extra(&mut self) -> Option<Box<Map<String, Value>>> {
+        let mut extra = Map::new();
+        for (i, v) in self.known.iter_mut().enumerate() {
+            if let Some(v) = v.take() {
+                extra.insert(KEYS[i].to_owned(), v.into_value());
+            }
+        }
+        extra.extend(self.rest.drain(..).map(|(k, v)| (k.into_owned(), v.into_value())));
+        (!extra.is_empty()).then(|| Box::new(extra))
     }
 }
 
-/// Converts an already-parsed object (tests, compatibility) to fields.
-pub(crate) fn from_map(m: Map<String, Value>) -> Vec<(Cow<'static, str>, V<'static>)> {
-    m.into_iter().map(|(k, v)| (Cow::Owned(k), from_value(v))).collect()
+/// Reads one element of a batch's `events` into reused [`EventFields`];
+/// its value is whether the element was an object.
+pub(crate) struct EventSeed<'f, 'a>(pub &'f mut EventFields<'a>);
+
+impl<'de> DeserializeSeed<'de> for EventSeed<'_, 'de> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        self.0.clear();
+        d.deserialize_any(self)
+    }
 }
 
+impl<'de> Visitor<'de> for EventSeed<'_, 'de> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while let Some(Key(k)) = map.next_key()? {
+            self.0.set(k, map.next_value()?);
+        }
+        Ok(true)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// Sorts an already-parsed object (tests, stored events) into fields.
+pub(crate) fn from_map(m: Map<String, Value>) -> EventFields<'static> {
+    let mut fields = EventFields::default();
+    for (k, v) in m {
+        fields.set(Cow::Owned(k), from_value(v));
+    }
+    fields
+}
+
+/// Converts a parsed value to a field value.
 fn from_value(v: Value) -> V<'static> {
     match v {
         Value::Null => V::Null,
@@ -189,6 +358,6 @@ fn from_value(v: Value) -> V<'static> {
         }
         Value::String(s) => V::Str(Cow::Owned(s)),
         Value::Array(a) => V::Array(a.into_iter().map(from_value).collect()),
-        Value::Object(m) => V::Object(from_map(m)),
+        Value::Object(m) => V::Object(m.into_iter().map(|(k, v)| (Cow::Owned(k), from_value(v))).collect()),
     }
 }

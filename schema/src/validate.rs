@@ -5,13 +5,14 @@
 //! event is dropped with one [`DropReason`] while the rest are accepted.
 
 use std::borrow::Cow;
+use std::fmt;
 
+use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::event::{Body, Element, ErrorKind, Event, NavType, Visibility};
-use crate::fields::{from_map, RawFields, V};
+use crate::fields::{from_map, EventFields, EventSeed, Key, K, V};
 use crate::reason::{DropReason, RejectReason};
 
 /// Largest accepted `ts`/`sent_at`: the last millisecond of year 9999.
@@ -106,82 +107,171 @@ pub struct ParsedBatch {
     pub truncated: Vec<Truncated>,
 }
 
-/// The envelope, with every field left as raw JSON so each can be checked
-/// on its own (one reason per problem) and events parsed one by one.
-#[derive(serde::Deserialize)]
+/// The envelope as found in one pass over the body: each field as a
+/// value, so each can be checked on its own (one reason per problem),
+/// while the events are validated as they stream by.
+#[derive(Default)]
 struct Envelope<'a> {
-    #[serde(borrow, default)]
-    v: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    sid: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    uid: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    sent_at: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    dropped: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    ctx: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    events: Option<Events<'a>>,
+    v: Option<V<'a>>,
+    sid: Option<V<'a>>,
+    uid: Option<V<'a>>,
+    sent_at: Option<V<'a>>,
+    dropped: Option<V<'a>>,
+    ctx: Option<V<'a>>,
+    events: Option<Events>,
 }
 
-/// `events` as found: an array of raw event texts, or something else.
-enum Events<'a> {
-    Array(Vec<&'a RawValue>),
+/// `events` as found.
+enum Events {
+    /// An array: its events validated, up to `max_events` of them.
+    Array(EventsOut),
     Null,
     NotArray,
 }
 
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Events<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Vis<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Vis<'a> {
-            type Value = Events<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an array of events")
+/// The events of an array, validated one by one.
+#[derive(Default)]
+struct EventsOut {
+    /// How many elements the array had.
+    len: usize,
+    events: Vec<Event>,
+    dropped: Vec<Dropped>,
+    truncated: Vec<Truncated>,
+}
+
+impl EventsOut {
+    /// Validates the element at `index`, read into `fields` (`is_object`
+    /// false when it was not an object).
+    fn push(&mut self, index: usize, is_object: bool, fields: &mut EventFields<'_>, max_string_bytes: usize) {
+        let mut paths = Vec::new();
+        match validate_fields(is_object, fields, max_string_bytes, &mut paths) {
+            Ok(ev) => {
+                self.truncated.extend(paths.into_iter().map(|field| Truncated { index: Some(index), field }));
+                self.events.push(ev);
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Events<'a>, A::Error> {
-                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(64));
-                while let Some(raw) = seq.next_element::<&'a RawValue>()? {
-                    v.push(raw);
-                }
-                Ok(Events::Array(v))
-            }
-            fn visit_unit<E>(self) -> Result<Events<'a>, E> {
-                Ok(Events::Null)
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Events<'a>, A::Error> {
-                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Events::NotArray)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Events<'a>, E> {
-                Ok(Events::NotArray)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Events<'a>, E> {
-                Ok(Events::NotArray)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Events<'a>, E> {
-                Ok(Events::NotArray)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Events<'a>, E> {
-                Ok(Events::NotArray)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Events<'a>, E> {
-                Ok(Events::NotArray)
-            }
+            Err(e) => self.dropped.push(Dropped {
+                index,
+                seq: e.seq,
+                reason: e.reason,
+                field: e.field.map(str::to_owned),
+            }),
         }
-        d.deserialize_any(Vis(std::marker::PhantomData))
     }
 }
 
-/// A present, non-null raw field parsed as `T`, or `None`.
-fn field<'a, T: serde::Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<Result<T, ()>> {
-    let raw = raw?;
-    if raw.get() == "null" {
-        return None;
+/// Reads the envelope; see [`Envelope`].
+struct EnvelopeSeed<'l>(&'l Limits);
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_> {
+    type Value = Envelope<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Envelope<'de>, D::Error> {
+        d.deserialize_map(self)
     }
-    Some(serde_json::from_str(raw.get()).map_err(|_| ()))
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
+    type Value = Envelope<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a batch object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
+        let mut env = Envelope::default();
+        while let Some(Key(key)) = map.next_key()? {
+            let slot = match &*key {
+                "v" => &mut env.v,
+                "sid" => &mut env.sid,
+                "uid" => &mut env.uid,
+                "sent_at" => &mut env.sent_at,
+                "dropped" => &mut env.dropped,
+                "ctx" => &mut env.ctx,
+                "events" => {
+                    if env.events.is_some() {
+                        return Err(A::Error::duplicate_field("events"));
+                    }
+                    env.events = Some(map.next_value_seed(EventsSeed(self.0))?);
+                    continue;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(env)
+    }
+}
+
+/// Reads `events`, validating each element as it is parsed; past
+/// `max_events` the rest are only checked to be JSON.
+struct EventsSeed<'l>(&'l Limits);
+
+impl<'de> DeserializeSeed<'de> for EventsSeed<'_> {
+    type Value = Events;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Events, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventsSeed<'_> {
+    type Value = Events;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of events")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Events, A::Error> {
+        let mut out = EventsOut { events: Vec::with_capacity(128), ..EventsOut::default() };
+        let mut fields = EventFields::default();
+        loop {
+            if out.len < self.0.max_events {
+                let Some(is_object) = seq.next_element_seed(EventSeed(&mut fields))? else { break };
+                out.push(out.len, is_object, &mut fields, self.0.max_string_bytes);
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            out.len += 1;
+        }
+        Ok(Events::Array(out))
+    }
+    fn visit_unit<E>(self) -> Result<Events, E> {
+        Ok(Events::Null)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Events, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Events::NotArray)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Events, E> {
+        Ok(Events::NotArray)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Events, E> {
+        Ok(Events::NotArray)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Events, E> {
+        Ok(Events::NotArray)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Events, E> {
+        Ok(Events::NotArray)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Events, E> {
+        Ok(Events::NotArray)
+    }
+}
+
+/// A present, non-null field.
+fn present<'a>(v: Option<V<'a>>) -> Option<V<'a>> {
+    v.filter(|v| *v != V::Null)
+}
+
+/// A field's JSON text, for messages.
+fn text(v: V<'_>) -> String {
+    v.into_value().to_string()
 }
 
 /// Parses and validates a decompressed batch body.
@@ -201,20 +291,26 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
             Err(e) => Rejection::new(RejectReason::InvalidJson, e.to_string()),
         });
     }
-    // One pass over the body: the envelope's fields stay raw, and the
-    // events are only delimited here, each parsed on its own below.
-    let env: Envelope<'_> =
-        serde_json::from_slice(body).map_err(|e| Rejection::new(RejectReason::InvalidJson, e.to_string()))?;
-    match env.v.map(|v| v.get()) {
-        None | Some("null") => return Err(Rejection::new(RejectReason::MissingVersion, "`v` is required")),
-        Some("1") => {}
+    // One pass over the body: the envelope's fields are kept as values
+    // and the events validated as they are read.
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let env = EnvelopeSeed(limits)
+        .deserialize(&mut de)
+        .and_then(|env| de.end().map(|()| env))
+        .map_err(|e| Rejection::new(RejectReason::InvalidJson, e.to_string()))?;
+    match present(env.v) {
+        None => return Err(Rejection::new(RejectReason::MissingVersion, "`v` is required")),
+        Some(V::U64(1)) => {}
         Some(v) => {
-            return Err(Rejection::new(RejectReason::UnsupportedVersion, format!("`v` must be 1, got {v}")))
+            return Err(Rejection::new(
+                RejectReason::UnsupportedVersion,
+                format!("`v` must be 1, got {}", text(v)),
+            ))
         }
     }
-    let sid = match field::<String>(env.sid) {
+    let sid = match present(env.sid) {
         None => return Err(Rejection::new(RejectReason::MissingSid, "`sid` is required")),
-        Some(Ok(s)) if valid_sid(&s) => s,
+        Some(V::Str(s)) if valid_sid(&s) => s.into_owned(),
         Some(_) => {
             return Err(Rejection::new(
                 RejectReason::BadSid,
@@ -222,9 +318,9 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
             ))
         }
     };
-    let uid = match field::<String>(env.uid) {
+    let uid = match present(env.uid) {
         None => None,
-        Some(Ok(s)) if s.chars().count() <= MAX_UID_CHARS => Some(s),
+        Some(V::Str(s)) if s.chars().count() <= MAX_UID_CHARS => Some(s.into_owned()),
         Some(_) => {
             return Err(Rejection::new(
                 RejectReason::BadUid,
@@ -232,73 +328,68 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
             ))
         }
     };
-    let sent_at = match field::<i64>(env.sent_at) {
+    let sent_at = match present(env.sent_at) {
         None => None,
-        Some(Ok(t)) if (0..=MAX_TS).contains(&t) => Some(t),
-        Some(_) => {
-            let got = env.sent_at.map_or("", |r| r.get());
-            return Err(Rejection::new(
-                RejectReason::BadSentAt,
-                format!("`sent_at` must be an integer ms time, got {got}"),
-            ));
-        }
+        Some(v) => match v.as_i64() {
+            Some(t) if (0..=MAX_TS).contains(&t) => Some(t),
+            _ => {
+                return Err(Rejection::new(
+                    RejectReason::BadSentAt,
+                    format!("`sent_at` must be an integer ms time, got {}", text(v)),
+                ))
+            }
+        },
     };
-    let sdk_dropped = match field::<u64>(env.dropped) {
+    let sdk_dropped = match present(env.dropped) {
         None => 0,
-        Some(Ok(n)) => n,
-        Some(Err(())) => {
-            let got = env.dropped.map_or("", |r| r.get());
+        Some(V::U64(n)) => n,
+        Some(v) => {
             return Err(Rejection::new(
                 RejectReason::BadDropped,
-                format!("`dropped` must be a non-negative integer, got {got}"),
-            ));
+                format!("`dropped` must be a non-negative integer, got {}", text(v)),
+            ))
         }
     };
     let mut truncated = Vec::new();
-    let ctx = match field::<Value>(env.ctx) {
+    let ctx = match present(env.ctx) {
         None => None,
-        Some(Ok(Value::Object(mut m))) => {
+        Some(mut ctx @ V::Object(_)) => {
             let mut paths = Vec::new();
-            truncate_map(&mut m, "ctx", limits.max_string_bytes, &mut paths);
+            ctx.truncate("ctx", limits.max_string_bytes, &mut paths);
             truncated.extend(paths.into_iter().map(|field| Truncated { index: None, field }));
-            Some(m)
+            match ctx.into_value() {
+                Value::Object(m) => Some(m),
+                _ => unreachable!("an object stays an object"),
+            }
         }
         Some(_) => return Err(Rejection::new(RejectReason::BadCtx, "`ctx` must be an object")),
     };
-    let raw_events = match env.events {
+    let out = match env.events {
         None | Some(Events::Null) => {
             return Err(Rejection::new(RejectReason::MissingEvents, "`events` is required"))
         }
-        Some(Events::Array(a)) => a,
+        Some(Events::Array(out)) => out,
         Some(Events::NotArray) => {
             return Err(Rejection::new(RejectReason::BadEvents, "`events` must be an array"))
         }
     };
-    if raw_events.len() > limits.max_events {
+    if out.len > limits.max_events {
         return Err(Rejection::new(
             RejectReason::TooManyEvents,
-            format!("{} events, the limit is {}", raw_events.len(), limits.max_events),
+            format!("{} events, the limit is {}", out.len, limits.max_events),
         ));
     }
-
-    let mut events = Vec::with_capacity(raw_events.len());
-    let mut dropped = Vec::new();
-    for (index, raw) in raw_events.into_iter().enumerate() {
-        let mut paths = Vec::new();
-        match parse_event_json(raw.get(), limits.max_string_bytes, &mut paths) {
-            Ok(ev) => {
-                truncated.extend(paths.into_iter().map(|field| Truncated { index: Some(index), field }));
-                events.push(ev);
-            }
-            Err(e) => dropped.push(Dropped {
-                index,
-                seq: e.seq,
-                reason: e.reason,
-                field: e.field.map(str::to_owned),
-            }),
-        }
-    }
-    Ok(ParsedBatch { sid, uid, sent_at, sdk_dropped, ctx, events, dropped, truncated })
+    truncated.extend(out.truncated);
+    Ok(ParsedBatch {
+        sid,
+        uid,
+        sent_at,
+        sdk_dropped,
+        ctx,
+        events: out.events,
+        dropped: out.dropped,
+        truncated,
+    })
 }
 
 /// `sid`: 1 to 128 characters of `[A-Za-z0-9_.:-]`.
@@ -319,78 +410,81 @@ pub struct EventError {
     pub field: Option<&'static str>,
 }
 
-struct Fields<'a> {
-    items: Vec<(Cow<'a, str>, V<'a>)>,
+/// A kind's builder's view of an event's fields.
+struct Fields<'f, 'a> {
+    f: &'f mut EventFields<'a>,
     seq: Option<u64>,
 }
 
-impl<'a> Fields<'a> {
+impl<'a> Fields<'_, 'a> {
     fn err(&self, reason: DropReason, field: &'static str) -> EventError {
         EventError { reason, seq: self.seq, field: Some(field) }
     }
 
-    fn take(&mut self, k: &str) -> Option<V<'a>> {
-        let i = self.items.iter().position(|(n, _)| n == k)?;
-        Some(self.items.remove(i).1)
+    fn take(&mut self, k: K) -> Option<V<'a>> {
+        self.f.take(k)
     }
 
-    fn opt_str(&mut self, k: &'static str) -> Result<Option<String>, EventError> {
+    fn opt_str(&mut self, k: K) -> Result<Option<String>, EventError> {
         match self.take(k) {
             None | Some(V::Null) => Ok(None),
             Some(V::Str(s)) => Ok(Some(s.into_owned())),
-            Some(_) => Err(self.err(DropReason::BadField, k)),
+            Some(_) => Err(self.err(DropReason::BadField, k.name())),
         }
     }
 
-    fn str(&mut self, k: &'static str) -> Result<String, EventError> {
-        self.opt_str(k)?.ok_or_else(|| self.err(DropReason::MissingField, k))
+    fn str(&mut self, k: K) -> Result<String, EventError> {
+        self.opt_str(k)?.ok_or_else(|| self.err(DropReason::MissingField, k.name()))
     }
 
     fn sel(&mut self) -> Result<String, EventError> {
-        let s = self.str("sel")?;
+        let s = self.str(K::Sel)?;
         if s.len() > MAX_SEL_BYTES {
             return Err(self.err(DropReason::FieldTooLong, "sel"));
         }
         Ok(s)
     }
 
-    fn opt_num(&mut self, k: &'static str) -> Result<Option<f64>, EventError> {
+    fn opt_num(&mut self, k: K) -> Result<Option<f64>, EventError> {
         match self.take(k) {
             None | Some(V::Null) => Ok(None),
             Some(v) => match v.as_f64() {
                 Some(f) if f.is_finite() => Ok(Some(f)),
-                _ => Err(self.err(DropReason::BadField, k)),
+                _ => Err(self.err(DropReason::BadField, k.name())),
             },
         }
     }
 
-    fn num(&mut self, k: &'static str) -> Result<f64, EventError> {
-        self.opt_num(k)?.ok_or_else(|| self.err(DropReason::MissingField, k))
+    fn num(&mut self, k: K) -> Result<f64, EventError> {
+        self.opt_num(k)?.ok_or_else(|| self.err(DropReason::MissingField, k.name()))
     }
 
     /// A non-negative integer count or duration; durations may come as
     /// fractional ms from `performance.now()` and are rounded.
-    fn opt_uint(&mut self, k: &'static str, allow_fraction: bool) -> Result<Option<u64>, EventError> {
+    fn opt_uint(&mut self, k: K, allow_fraction: bool) -> Result<Option<u64>, EventError> {
         match self.take(k) {
             None | Some(V::Null) => Ok(None),
             Some(V::U64(u)) => Ok(Some(u)),
             Some(V::F64(f)) if allow_fraction && (0.0..9.0e15).contains(&f) => Ok(Some(f.round() as u64)),
-            Some(_) => Err(self.err(DropReason::BadField, k)),
+            Some(_) => Err(self.err(DropReason::BadField, k.name())),
         }
     }
 
-    fn uint(&mut self, k: &'static str, allow_fraction: bool) -> Result<u64, EventError> {
-        self.opt_uint(k, allow_fraction)?.ok_or_else(|| self.err(DropReason::MissingField, k))
+    fn uint(&mut self, k: K, allow_fraction: bool) -> Result<u64, EventError> {
+        self.opt_uint(k, allow_fraction)?.ok_or_else(|| self.err(DropReason::MissingField, k.name()))
     }
 
     fn element(&mut self) -> Result<Element, EventError> {
-        let items = match self.take("el") {
+        let mut items = match self.take(K::El) {
             None => return Err(self.err(DropReason::MissingField, "el")),
             Some(V::Object(items)) => items,
             Some(_) => return Err(self.err(DropReason::BadField, "el")),
         };
-        let mut el = Fields { items, seq: self.seq };
-        let mut s = |k: &str, path: &'static str| match el.take(k) {
+        fn take<'a>(items: &mut Vec<(Cow<'a, str>, V<'a>)>, k: &str) -> Option<V<'a>> {
+            let i = items.iter().position(|(n, _)| n == k)?;
+            Some(items.remove(i).1)
+        }
+        let mut s = |k: &str, path: &'static str| match take(&mut items, k) {
             None | Some(V::Null) => Ok(None),
             Some(V::Str(s)) => Ok(Some(s.into_owned())),
             Some(_) => Err(self.err(DropReason::BadField, path)),
@@ -399,7 +493,7 @@ impl<'a> Fields<'a> {
         let r#type = s("type", "el.type")?.map(|t| t.to_ascii_lowercase());
         let href = s("href", "el.href")?;
         let target = s("target", "el.target")?;
-        let mut flag = |k: &str, path: &'static str| match el.take(k) {
+        let mut flag = |k: &str, path: &'static str| match take(&mut items, k) {
             None | Some(V::Null) => Ok(false),
             Some(V::Bool(b)) => Ok(b),
             Some(_) => Err(self.err(DropReason::BadField, path)),
@@ -407,14 +501,10 @@ impl<'a> Fields<'a> {
         let download = flag("download", "el.download")?;
         let editable = flag("editable", "el.editable")?;
         let in_link = flag("in_link", "el.in_link")?;
-        Ok(Element { tag, r#type, href, target, download, editable, in_link, extra: el.into_extra() })
-    }
-
-    /// What no builder took: unknown fields, passed on verbatim.
-    fn into_extra(self) -> Option<Box<Map<String, Value>>> {
-        (!self.items.is_empty()).then(|| {
-            Box::new(self.items.into_iter().map(|(k, v)| (k.into_owned(), v.into_value())).collect())
-        })
+        // What was left is unknown, passed on verbatim.
+        let extra = (!items.is_empty())
+            .then(|| Box::new(items.into_iter().map(|(k, v)| (k.into_owned(), v.into_value())).collect()));
+        Ok(Element { tag, r#type, href, target, download, editable, in_link, extra })
     }
 }
 
@@ -429,13 +519,11 @@ pub fn parse_event_json(
     max_string_bytes: usize,
     truncated: &mut Vec<String>,
 ) -> Result<Event, EventError> {
+    let mut fields = EventFields::default();
+    let mut de = serde_json::Deserializer::from_str(json);
+    let is_object = EventSeed(&mut fields).deserialize(&mut de).and_then(|o| de.end().map(|()| o));
     let not_object = EventError { reason: DropReason::EventNotObject, seq: None, field: None };
-    let RawFields(items) = serde_json::from_str::<RawFields<'_>>(json).map_err(|_| not_object.clone())?;
-    let mut items = items.ok_or(not_object)?;
-    for (k, v) in items.iter_mut() {
-        v.truncate(k, max_string_bytes, truncated);
-    }
-    build_event(items)
+    validate_fields(is_object.map_err(|_| not_object)?, &mut fields, max_string_bytes, truncated)
 }
 
 /// Validates one event object (strings already within their limits).
@@ -444,13 +532,30 @@ pub fn parse_event_json(
 ///
 /// The event's one [`EventError`] when it cannot be accepted.
 pub fn parse_event(m: Map<String, Value>) -> Result<Event, EventError> {
-    build_event(from_map(m))
+    build_event(&mut from_map(m))
 }
 
-fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
-    let mut f = Fields { items, seq: None };
+/// Truncates and validates one element of `events`, read into `fields`;
+/// `is_object` is false for an element that is not an object.
+fn validate_fields(
+    is_object: bool,
+    fields: &mut EventFields<'_>,
+    max_string_bytes: usize,
+    truncated: &mut Vec<String>,
+) -> Result<Event, EventError> {
+    if !is_object {
+        return Err(EventError { reason: DropReason::EventNotObject, seq: None, field: None });
+    }
+    fields.truncate(max_string_bytes, truncated);
+    build_event(fields)
+}
+
+/// Builds the event from its fields, taking what its kind knows; what is
+/// left is passed on as unknown fields.
+fn build_event(fields: &mut EventFields<'_>) -> Result<Event, EventError> {
+    let mut f = Fields { f: fields, seq: None };
     let bare = |reason| EventError { reason, seq: None, field: None };
-    let seq = match f.take("seq") {
+    let seq = match f.take(K::Seq) {
         None | Some(V::Null) => return Err(bare(DropReason::MissingSeq)),
         Some(v) => match v.as_u64() {
             Some(s) if (1..=MAX_SEQ).contains(&s) => s,
@@ -459,12 +564,12 @@ fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
     };
     f.seq = Some(seq);
     let with_seq = |reason| EventError { reason, seq: Some(seq), field: None };
-    let t = match f.take("t") {
+    let t = match f.take(K::T) {
         None | Some(V::Null) => return Err(with_seq(DropReason::MissingKind)),
-        Some(V::Str(t)) if !t.is_empty() => t.into_owned(),
+        Some(V::Str(t)) if !t.is_empty() => t,
         Some(_) => return Err(with_seq(DropReason::BadKind)),
     };
-    let ts = match f.take("ts") {
+    let ts = match f.take(K::Ts) {
         None | Some(V::Null) => return Err(with_seq(DropReason::MissingTs)),
         Some(v) => match v.as_i64() {
             Some(ts) if (0..=MAX_TS).contains(&ts) => ts,
@@ -472,7 +577,7 @@ fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
         },
     };
     let unknown = !matches!(
-        t.as_str(),
+        &*t,
         "nav"
             | "click"
             | "input"
@@ -488,10 +593,10 @@ fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
             | "custom"
     );
     // Unknown kinds keep every field, `url` included, verbatim.
-    let url = if unknown { None } else { f.opt_str("url")? };
-    let body = match t.as_str() {
+    let url = if unknown { None } else { f.opt_str(K::Url)? };
+    let body = match &*t {
         "nav" => {
-            let nav = f.str("nav")?;
+            let nav = f.str(K::Nav)?;
             let nav = NavType::parse(&nav).ok_or_else(|| f.err(DropReason::BadField, "nav"))?;
             if url.is_none() {
                 return Err(f.err(DropReason::MissingField, "url"));
@@ -499,34 +604,34 @@ fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
             Body::Nav { nav }
         }
         "click" => {
-            let x = f.num("x")?;
-            let y = f.num("y")?;
+            let x = f.num(K::X)?;
+            let y = f.num(K::Y)?;
             let sel = f.sel()?;
             let el = Box::new(f.element()?);
-            let txt = f.opt_str("txt")?;
+            let txt = f.opt_str(K::Txt)?;
             Body::Click { x, y, sel, el, txt }
         }
         "input" => Body::Input { sel: f.sel()? },
         "submit" => Body::Submit { sel: f.sel()? },
         "select" => Body::Select,
         "scroll" => {
-            let y = f.num("y")?;
-            let vh = f.opt_num("vh")?;
+            let y = f.num(K::Y)?;
+            let vh = f.opt_num(K::Vh)?;
             Body::Scroll { y, vh }
         }
-        "mutation" => Body::Mutation { n: f.uint("n", false)? },
+        "mutation" => Body::Mutation { n: f.uint(K::N, false)? },
         "move" => {
-            let x = f.num("x")?;
-            let y = f.num("y")?;
+            let x = f.num(K::X)?;
+            let y = f.num(K::Y)?;
             Body::Move { x, y }
         }
         "error" => {
-            let msg = f.str("msg")?;
-            let src = f.opt_str("src")?;
-            let line = f.opt_uint("line", false)?;
-            let col = f.opt_uint("col", false)?;
-            let stack = f.opt_str("stack")?;
-            let kind = match f.str("kind")?.as_str() {
+            let msg = f.str(K::Msg)?;
+            let src = f.opt_str(K::Src)?;
+            let line = f.opt_uint(K::Line, false)?;
+            let col = f.opt_uint(K::Col, false)?;
+            let stack = f.opt_str(K::Stack)?;
+            let kind = match f.str(K::Kind)?.as_str() {
                 "error" => ErrorKind::Error,
                 "rejection" => ErrorKind::Rejection,
                 _ => return Err(f.err(DropReason::BadField, "kind")),
@@ -534,12 +639,12 @@ fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
             Body::Error { msg, src, line, col, stack, kind }
         }
         "net" => {
-            let method = f.str("method")?;
-            let status = match f.uint("status", false)? {
+            let method = f.str(K::Method)?;
+            let status = match f.uint(K::Status, false)? {
                 s @ 0..=999 => s as u16,
                 _ => return Err(f.err(DropReason::BadField, "status")),
             };
-            let dur = f.uint("dur", true)?;
+            let dur = f.uint(K::Dur, true)?;
             if url.is_none() {
                 return Err(f.err(DropReason::MissingField, "url"));
             }
@@ -549,51 +654,26 @@ fn build_event(items: Vec<(Cow<'_, str>, V<'_>)>) -> Result<Event, EventError> {
             Body::Net { method, status, dur }
         }
         "vis" => {
-            let state = match f.str("state")?.as_str() {
+            let state = match f.str(K::State)?.as_str() {
                 "hidden" => Visibility::Hidden,
                 "visible" => Visibility::Visible,
                 _ => return Err(f.err(DropReason::BadField, "state")),
             };
             Body::Vis { state }
         }
-        "longtask" => Body::LongTask { dur: f.uint("dur", true)? },
+        "longtask" => Body::LongTask { dur: f.uint(K::Dur, true)? },
         "custom" => {
-            let name = f.str("name")?;
-            let props = match f.take("props") {
+            let name = f.str(K::Name)?;
+            let props = match f.take(K::Props) {
                 None | Some(V::Null) => None,
                 Some(p @ V::Object(_)) => Some(p.into_value()),
                 Some(_) => return Err(f.err(DropReason::BadField, "props")),
             };
             Body::Custom { name, props }
         }
-        _ => Body::Unknown { t },
+        _ => Body::Unknown { t: t.into_owned() },
     };
-    Ok(Event { ts, seq, url, body, extra: f.into_extra() })
-}
-
-/// Truncates every string under `m` longer than `max` bytes at a char
-/// boundary, recording the dotted path of each.
-fn truncate_map(m: &mut Map<String, Value>, prefix: &str, max: usize, out: &mut Vec<String>) {
-    for (k, v) in m.iter_mut() {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-        truncate_value(v, path, max, out);
-    }
-}
-
-fn truncate_value(v: &mut Value, path: String, max: usize, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) if s.len() > max => {
-            truncate_utf8(s, max);
-            out.push(path);
-        }
-        Value::Object(m) => truncate_map(m, &path, max, out),
-        Value::Array(a) => {
-            for (i, v) in a.iter_mut().enumerate() {
-                truncate_value(v, format!("{path}[{i}]"), max, out);
-            }
-        }
-        _ => {}
-    }
+    Ok(Event { ts, seq, url, body, extra: f.f.take_extra() })
 }
 
 /// Shortens `s` to at most `max` bytes without splitting a character.
