@@ -230,18 +230,41 @@ const N_KEYS: usize = KEYS.len();
 #[derive(Debug, Default)]
 pub(crate) struct EventFields<'a> {
     known: [Option<V<'a>>; N_KEYS],
+    /// Bit `k` is set when `known[k]` holds a value, so clearing and
+    /// collecting the leftovers visit only the fields an event had.
+    filled: u32,
     rest: Vec<(Cow<'a, str>, V<'a>)>,
 }
 
+const _: () = assert!(N_KEYS <= 32, "`filled` has one bit per known key");
+
 impl<'a> EventFields<'a> {
+    /// Indexes of the filled slots.
+    fn filled(&self) -> impl Iterator<Item = usize> {
+        let mut bits = self.filled;
+        std::iter::from_fn(move || {
+            let i = bits.trailing_zeros() as usize;
+            (bits != 0).then(|| {
+                bits &= bits - 1;
+                i
+            })
+        })
+    }
+
     fn clear(&mut self) {
-        self.known.iter_mut().for_each(|v| *v = None);
+        for i in self.filled() {
+            self.known[i] = None;
+        }
+        self.filled = 0;
         self.rest.clear();
     }
 
     fn set(&mut self, name: Cow<'a, str>, v: V<'a>) {
         match K::of(&name) {
-            Some(k) => self.known[k as usize] = Some(v),
+            Some(k) => {
+                self.known[k as usize] = Some(v);
+                self.filled |= 1 << k as u32;
+            }
             None => {
                 // A repeated key: the last one wins, as in any JSON object reader.
                 if let Some(i) = self.rest.iter().position(|(n, _)| *n == name) {
@@ -254,14 +277,15 @@ impl<'a> EventFields<'a> {
 
     /// Takes a known field out.
     pub fn take(&mut self, k: K) -> Option<V<'a>> {
+        self.filled &= !(1 << k as u32);
         self.known[k as usize].take()
     }
 
     /// Truncates every string longer than `max` bytes, pushing the dotted
     /// path of each.
     pub fn truncate(&mut self, max: usize, out: &mut Vec<String>) {
-        for (i, v) in self.known.iter_mut().enumerate() {
-            if let Some(v) = v.as_mut().filter(|v| v.is_over(max)) {
+        for i in self.filled() {
+            if let Some(v) = self.known[i].as_mut().filter(|v| v.is_over(max)) {
                 v.truncate(KEYS[i], max, out);
             }
         }
@@ -273,14 +297,18 @@ impl<'a> EventFields<'a> {
     /// Takes what no builder took: unknown fields, passed on verbatim.
     /// Leaves the fields empty.
     pub fn take_extra(&mut self) -> Option<Box<Map<String, Value>>> {
+        if self.filled == 0 && self.rest.is_empty() {
+            return None;
+        }
         let mut extra = Map::new();
-        for (i, v) in self.known.iter_mut().enumerate() {
-            if let Some(v) = v.take() {
+        for i in self.filled() {
+            if let Some(v) = self.known[i].take() {
                 extra.insert(KEYS[i].to_owned(), v.into_value());
             }
         }
+        self.filled = 0;
         extra.extend(self.rest.drain(..).map(|(k, v)| (k.into_owned(), v.into_value())));
-        (!extra.is_empty()).then(|| Box::new(extra))
+        Some(Box::new(extra))
     }
 }
 
