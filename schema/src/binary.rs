@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::event::{Body, Element, ErrorKind, Event, NavType, Visibility};
+use crate::event::{Body, Element, ErrorKind, Event, JsError, NavType, Visibility};
 
 const NAV: u8 = 0;
 const CLICK: u8 = 1;
@@ -94,7 +94,7 @@ pub fn encode_event(ev: &Event, out: &mut Vec<u8>) {
         Body::Scroll { .. } => SCROLL,
         Body::Mutation { .. } => MUTATION,
         Body::Move { .. } => MOVE,
-        Body::Error { .. } => ERROR,
+        Body::Error(_) => ERROR,
         Body::Net { .. } => NET,
         Body::Vis { .. } => VIS,
         Body::LongTask { .. } => LONGTASK,
@@ -130,7 +130,8 @@ pub fn encode_event(ev: &Event, out: &mut Vec<u8>) {
             w.f64(*x);
             w.f64(*y);
         }
-        Body::Error { msg, src, line, col, stack, kind } => {
+        Body::Error(e) => {
+            let JsError { msg, src, line, col, stack, kind } = &**e;
             w.str(msg);
             w.opt_str(src.as_deref());
             w.opt_u64(*line);
@@ -301,7 +302,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, BinaryError> {
             let col = r.opt_u64()?;
             let stack = r.opt_str()?;
             let kind = if r.flag()? { ErrorKind::Rejection } else { ErrorKind::Error };
-            Body::Error { msg, src, line, col, stack, kind }
+            Body::Error(Box::new(JsError { msg, src, line, col, stack, kind }))
         }
         NET => {
             let method = r.str()?;

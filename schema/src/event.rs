@@ -132,6 +132,23 @@ impl Element {
     }
 }
 
+/// An uncaught error or unhandled rejection (`error` events).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsError {
+    /// Message.
+    pub msg: String,
+    /// Script URL.
+    pub src: Option<String>,
+    /// Line.
+    pub line: Option<u64>,
+    /// Column.
+    pub col: Option<u64>,
+    /// Stack trace.
+    pub stack: Option<String>,
+    /// Error or rejection.
+    pub kind: ErrorKind,
+}
+
 /// The kind-specific part of an event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
@@ -185,21 +202,8 @@ pub enum Body {
         /// y in px.
         y: f64,
     },
-    /// Uncaught JS error.
-    Error {
-        /// Message.
-        msg: String,
-        /// Script URL.
-        src: Option<String>,
-        /// Line.
-        line: Option<u64>,
-        /// Column.
-        col: Option<u64>,
-        /// Stack trace.
-        stack: Option<String>,
-        /// Error or rejection.
-        kind: ErrorKind,
-    },
+    /// Uncaught JS error (boxed: it is the largest body, and rare).
+    Error(Box<JsError>),
     /// A fetch/XHR that finished at `ts`; the request's URL is the event's `url`.
     Net {
         /// HTTP method.
@@ -245,7 +249,7 @@ impl Body {
             Body::Scroll { .. } => "scroll",
             Body::Mutation { .. } => "mutation",
             Body::Move { .. } => "move",
-            Body::Error { .. } => "error",
+            Body::Error(_) => "error",
             Body::Net { .. } => "net",
             Body::Vis { .. } => "vis",
             Body::LongTask { .. } => "longtask",
@@ -341,7 +345,8 @@ impl Serialize for Event {
                 m.serialize_entry("x", x)?;
                 m.serialize_entry("y", y)?;
             }
-            Body::Error { msg, src, line, col, stack, kind } => {
+            Body::Error(e) => {
+                let JsError { msg, src, line, col, stack, kind } = &**e;
                 m.serialize_entry("msg", msg)?;
                 put_opt(&mut m, "src", src)?;
                 put_opt(&mut m, "line", line)?;

@@ -18,7 +18,7 @@ mod reason;
 mod validate;
 
 pub use binary::{decode_event, encode_event, event_list, BinaryError};
-pub use event::{Body, Element, ErrorKind, Event, NavType, Visibility};
+pub use event::{Body, Element, ErrorKind, Event, JsError, NavType, Visibility};
 pub use log_batch::{
     corrected_ts, log_key, skew_offset, DecodeError, LogBatch, LOG_FORMAT_VERSION, MAX_SKEW_MS,
 };

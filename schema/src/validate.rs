@@ -11,7 +11,7 @@ use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::event::{Body, Element, ErrorKind, Event, NavType, Visibility};
+use crate::event::{Body, Element, ErrorKind, Event, JsError, NavType, Visibility};
 use crate::fields::{from_map, EventFields, EventSeed, Key, K, V};
 use crate::reason::{DropReason, RejectReason};
 
@@ -636,7 +636,7 @@ fn build_event(fields: &mut EventFields<'_>) -> Result<Event, EventError> {
                 "rejection" => ErrorKind::Rejection,
                 _ => return Err(f.err(DropReason::BadField, "kind")),
             };
-            Body::Error { msg, src, line, col, stack, kind }
+            Body::Error(Box::new(JsError { msg, src, line, col, stack, kind }))
         }
         "net" => {
             let method = f.str(K::Method)?;
@@ -798,9 +798,9 @@ mod tests {
             &Limits::default(),
         )
         .unwrap();
-        let Body::Error { msg, .. } = &b.events[0].body else { panic!("not an error") };
-        assert_eq!(msg.len(), 8192);
-        assert!(msg.chars().all(|c| c == 'é'));
+        let Body::Error(e) = &b.events[0].body else { panic!("not an error") };
+        assert_eq!(e.msg.len(), 8192);
+        assert!(e.msg.chars().all(|c| c == 'é'));
         assert_eq!(
             b.truncated,
             vec![

@@ -185,7 +185,7 @@ impl State {
                 self.dead.react(|c| ev.ts >= c && ev.ts - c <= window)
             }
             Body::Select => self.close(emit),
-            Body::Error { .. } if r.error_click.enabled => {
+            Body::Error(_) if r.error_click.enabled => {
                 if let Some(c) = self.clicks.back().filter(|c| ev.ts - c.ts <= r.error_click.window_ms) {
                     emit.signal(SignalKind::ErrorClick, c, ev.ts, 1, vec![c.seq, ev.seq]);
                 }

@@ -210,7 +210,7 @@ impl State {
             }
             // Every action still going may have caused it; each is judged
             // against its own end when decided.
-            Body::Error { .. } => {
+            Body::Error(_) => {
                 for a in self.actions.iter_mut().filter(|a| horizon(a)) {
                     a.errors.push((ev.seq, ev.ts));
                 }

@@ -35,7 +35,7 @@ impl ErrorClick {
         match &ev.body {
             Body::Nav { .. } => self.last = None,
             Body::Click { .. } => self.last = click.map(|c| Box::new(c.to_ref())),
-            Body::Error { .. } => {
+            Body::Error(_) => {
                 if let Some(c) = &self.last {
                     if ev.ts - c.ts <= cfg.window_ms {
                         emit.signal(SignalKind::ErrorClick, c, ev.ts, 1, vec![c.seq, ev.seq]);
