@@ -1,9 +1,11 @@
 //! Reading a request body within limits, and inflating gzip without
 //! letting a bomb cost more than the decompressed limit.
 
-use std::io::Read;
+use std::cell::RefCell;
+use std::io::{self, Cursor, Read};
 
 use bytes::Bytes;
+use flate2::bufread::GzDecoder;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use ufse_schema::{RejectReason, Rejection};
@@ -62,10 +64,7 @@ pub(crate) fn decode(raw: Bytes, enc: Encoding, max: usize) -> Result<Bytes, Rej
         return Ok(raw);
     }
     let mut out = Vec::with_capacity((raw.len() * 4).min(max));
-    // Read at most one byte past the limit: enough to know it is over,
-    // never enough to let a bomb fill memory.
-    let mut dec = flate2::read::MultiGzDecoder::new(&raw[..]).take(max as u64 + 1);
-    dec.read_to_end(&mut out).map_err(|e| {
+    inflate(raw, max, &mut out).map_err(|e| {
         Rejection::new(RejectReason::InvalidGzip, format!("the gzip body does not inflate: {e}"))
     })?;
     if out.len() > max {
@@ -75,6 +74,39 @@ pub(crate) fn decode(raw: Bytes, enc: Encoding, max: usize) -> Result<Bytes, Rej
         ));
     }
     Ok(Bytes::from(out))
+}
+
+thread_local! {
+    /// One decoder per thread, reset for each body: a new one would
+    /// allocate and zero its 32 KiB window every time.
+    static GZIP: RefCell<Option<GzDecoder<Cursor<Bytes>>>> = const { RefCell::new(None) };
+}
+
+/// Inflates every gzip member of `raw` into `out`, stopping one byte past
+/// `max`: enough to know it is over, never enough to let a bomb fill memory.
+fn inflate(raw: Bytes, max: usize, out: &mut Vec<u8>) -> io::Result<()> {
+    GZIP.with_borrow_mut(|slot| {
+        let len = raw.len() as u64;
+        let mut input = Cursor::new(raw);
+        loop {
+            let dec = match slot {
+                Some(dec) => {
+                    dec.reset(input);
+                    dec
+                }
+                None => slot.insert(GzDecoder::new(input)),
+            };
+            let budget = (max + 1 - out.len()) as u64;
+            dec.by_ref().take(budget).read_to_end(out)?;
+            // Members may follow one another (RFC 1952, section 2.2).
+            let end = dec.get_ref().position();
+            if out.len() > max || end >= len {
+                return Ok(());
+            }
+            input = Cursor::new(dec.get_ref().get_ref().clone());
+            input.set_position(end);
+        }
+    })
 }
 
 #[cfg(test)]
@@ -112,6 +144,46 @@ mod tests {
         assert_eq!(e.reason, RejectReason::InvalidGzip);
         let e = decode(Bytes::from_static(b"{}"), Encoding::Gzip, 1000).unwrap_err();
         assert_eq!(e.reason, RejectReason::InvalidGzip);
+    }
+
+    #[test]
+    fn every_member_is_inflated_and_trailing_garbage_is_invalid() {
+        let mut two = gz(b"{\"a\":").to_vec();
+        two.extend_from_slice(&gz(b"1}"));
+        assert_eq!(
+            decode(Bytes::from(two.clone()), Encoding::Gzip, 100).unwrap(),
+            Bytes::from_static(b"{\"a\":1}")
+        );
+        // The limit counts across members.
+        let e = decode(Bytes::from(two.clone()), Encoding::Gzip, 6).unwrap_err();
+        assert_eq!(e.reason, RejectReason::DecompressedTooLarge);
+        two.extend_from_slice(b"junk");
+        assert_eq!(
+            decode(Bytes::from(two), Encoding::Gzip, 100).unwrap_err().reason,
+            RejectReason::InvalidGzip
+        );
+    }
+
+    #[test]
+    fn the_reused_decoder_starts_clean_after_a_failure() {
+        let good = gz(b"{\"ok\":true}");
+        let corrupt = {
+            let mut c = good.to_vec();
+            let n = c.len();
+            c[n / 2] ^= 0xff;
+            Bytes::from(c)
+        };
+        for _ in 0..3 {
+            assert_eq!(
+                decode(corrupt.clone(), Encoding::Gzip, 100).unwrap_err().reason,
+                RejectReason::InvalidGzip
+            );
+            assert_eq!(
+                decode(good.clone(), Encoding::Gzip, 100).unwrap(),
+                Bytes::from_static(b"{\"ok\":true}")
+            );
+        }
+        assert_eq!(decode(Bytes::new(), Encoding::Gzip, 100).unwrap_err().reason, RejectReason::InvalidGzip);
     }
 
     #[test]
