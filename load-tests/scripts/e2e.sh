@@ -4,11 +4,14 @@
 # (extra arguments go to ufse-load), waits until the processor has stored
 # every acknowledged event, and prints ingest rate, latency and the
 # end-to-end rate (acknowledged events / (sending time + time until all
-# were processed)), plus the CPU seconds each server thread used. With
+# were processed)), the spread of the per-second ingest rate while
+# batches were arriving (a paced run's latency belongs to that rate, not
+# to the run's average, which its ramp and tail pull down), plus the CPU
+# seconds each server thread used. With
 # RECALL=1 it also scores the injected frustration against the incidents.
 #
 #   cargo build --release -p ufse-cli -p ufse-load-tests
-#   bash load-tests/scripts/e2e.sh --sessions 4000 --batches-per-session 90 --max-prebuilt-mb 900 --connections 128
+#   bash load-tests/scripts/e2e.sh --sessions 4000 --batches-per-session 160 --max-prebuilt-mb 1400 --connections 128
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$root/target/release"
@@ -30,8 +33,15 @@ recall=()
 if [ "${RECALL:-0}" = 1 ]; then
     recall=(--check-recall --ufse-bin "$bin/ufse" --data-dir "$work/data")
 fi
+# The server's accepted-events counter, once a second.
+while kill -0 "$server" 2>/dev/null; do
+    echo "$(date +%s.%N) $(curl -s 127.0.0.1:18080/metrics | awk '/^ufse_ingest_events_accepted_total/ {print $2}')"
+    sleep 1
+done > "$work/accepted.txt" &
+sampler=$!
 "$bin/ufse-load" --url http://127.0.0.1:18080 --key "$key" --json "${recall[@]}" "$@" > "$work/load.json"
 loaded=$(date +%s.%N)
+kill "$sampler"
 total=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['acked']['events'])" "$work/load.json")
 while true; do
     done_events=$(curl -s 127.0.0.1:18080/metrics | awk '/^ufse_processor_events_total/ {print $2}')
@@ -43,9 +53,14 @@ stored=$(date +%s.%N)
 for t in /proc/$server/task/*; do
     echo "$(cat "$t/comm") $(awk '{print ($14 + $15) / 100}' "$t/stat")"
 done | awk '{cpu[$1] += $2} END {printf "server CPU s:"; for (k in cpu) printf " %s=%.1f", k, cpu[k]; print ""}'
-python3 - "$work/load.json" "$loaded" "$stored" <<'PY'
-import json, sys
+python3 - "$work/load.json" "$loaded" "$stored" "$work/accepted.txt" <<'PY'
+import json, statistics, sys
 d = json.load(open(sys.argv[1])); loaded, stored = map(float, sys.argv[2:4])
+samples = [tuple(map(float, l.split())) for l in open(sys.argv[4]) if len(l.split()) == 2]
+rates = [(n1 - n0) / (t1 - t0) for (t0, n0), (t1, n1) in zip(samples, samples[1:]) if n1 > n0]
+if rates:
+    print(f"ingest per second while batches arrived ({len(rates)} s): median {statistics.median(rates):.0f}, "
+          f"max {max(rates):.0f}")
 a, l, dur = d["acked"], d["latency_ms"], d["duration_secs"]
 total = dur + (stored - loaded)
 print(f"acked {a['events']} events in {dur:.1f} s ({a['events_per_sec']:.0f}/s), "
