@@ -1,10 +1,13 @@
-//! One event's fields, read straight from its JSON text.//!
-//! The edge and the processor read every event of every batch, so this is
-//! the hottest code in UFSE. Instead of building a `serde_json::Value` map
-//! per event and picking fields out of it, the fields are collected once
-//! as a short list of lightly typed values — strings borrowed from the
-//! input where they need no unescaping — and the kind's builder takes what
-//! it knows; whatever is left is an unknown field, kept verbatim.
+//! One event's fields, read straight from its JSON text.
+//!
+//! The edge reads every event of every batch, so this is the hottest code
+//! in UFSE. Instead of building a `serde_json::Value` map per event and
+//! picking fields out of it, each event's fields are sorted, as they are
+//! parsed, into one slot per field name some kind knows ([`K`]) plus a
+//! short list of the others: lightly typed values, strings borrowed from
+//! the input where they need no unescaping. The kind's builder takes what
+//! it knows from its slots; whatever is left is an unknown field, kept
+//! verbatim. One set of slots is reused for all the events of a batch.
 
 use std::borrow::Cow;
 use std::fmt;
