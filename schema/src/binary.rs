@@ -361,7 +361,7 @@ pub fn split_event_list(bytes: &[u8]) -> Result<(Vec<&[u8]>, &[u8]), BinaryError
 }
 
 /// A serde adapter that keeps events in their binary form (a byte string
-/// holding an [`encode_event_list`] list), for state snapshots:
+/// holding a length-prefixed list of binary events), for state snapshots:
 /// `#[serde(with = "ufse_schema::event_list")]` on a `Vec<Event>`.
 /// Compact binary serde formats cannot carry the JSON-shaped [`Event`].
 pub mod event_list {
