@@ -1,13 +1,16 @@
 // A real `ufse serve --demo` and a headless Chromium, for the end-to-end
 // test (test/e2e.test.mjs) and the browser-recorded corpus
-// (corpus/record.mjs). Needs the binary (target/debug/ufse, which
+// (corpus/record.mjs); and a page with the single-file build whose
+// endpoint the test answers itself (test/single-file.test.mjs,
+// test/delivery.test.mjs). Needs the binary (target/debug/ufse, which
 // `cargo test` and `cargo build -p ufse-cli` build, or $UFSE_BIN), the built SDK (build.sh), Debian's chromium ($CHROMIUM) and
 // playwright-core (npm ci).
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { gunzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 
 export const root = new URL("../", import.meta.url).pathname;
@@ -63,4 +66,49 @@ export function launch() {
       "--disable-sync",
     ],
   });
+}
+
+const PAGE = `<!doctype html><html><head>
+<meta http-equiv="Content-Security-Policy" content="script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'">
+</head><body><button id="go" class="btn">Pay 42 now</button>
+<script src="/ufse.min.js"></script><script src="/start.js"></script></body></html>`;
+const START = `window.ready = ufse.init({ key: "uk_test", endpoint: location.origin });`;
+
+/** Answers a batch as the server does when it takes it whole. */
+export const accept = (route) => route.fulfill({ status: 202, body: '{"accepted":1,"dropped":[],"truncated":[]}' });
+
+/**
+ * Opens http://sdk.test/ in `browser`: a button, the single-file build
+ * (dist/ufse.min.js) loaded by a script tag under a strict CSP, and
+ * `ufse.init` done. Everything is served by request interception; each
+ * batch the SDK sends is handed, parsed, to `onBatch(sent, route)`, which
+ * answers it (or holds it). `sent` is `{ gz, key, type, batch }`, `type`
+ * being Chromium's resource type (`fetch`, or `ping` for a beacon).
+ * Returns the page and the errors it logged.
+ */
+export async function sdkPage(browser, onBatch) {
+  const page = await browser.newPage();
+  await page.route("http://sdk.test/**", (route) => {
+    const req = route.request();
+    const url = new URL(req.url());
+    if (url.pathname == "/v1/batch") {
+      const body = req.postDataBuffer();
+      const gz = body[0] == 0x1f;
+      const batch = JSON.parse((gz ? gunzipSync(body) : body).toString());
+      return onBatch({ gz, key: url.searchParams.get("key"), type: req.resourceType(), batch }, route);
+    }
+    const files = {
+      "/": [PAGE, "text/html"],
+      "/start.js": [START, "text/javascript"],
+      "/ufse.min.js": [readFileSync(join(root, "sdk-wasm/dist/ufse.min.js")), "text/javascript"],
+    };
+    const f = files[url.pathname];
+    return f ? route.fulfill({ status: 200, contentType: f[1], body: f[0] }) : route.fulfill({ status: 404 });
+  });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() == "error" && errors.push(m.text()));
+  await page.goto("http://sdk.test/");
+  await page.evaluate(() => window.ready);
+  return { page, errors };
 }

@@ -134,7 +134,8 @@ async function gzip(bytes) {
 function enqueue(b) {
   if (!b) return;
   queue.push(b);
-  while (queue.length > MAX_QUEUE) X.lost(queue.shift().n);
+  // Over the bound the oldest batch goes, unless it is on its way.
+  while (queue.length > MAX_QUEUE) X.lost(queue.splice(queue[0].f ? 1 : 0, 1)[0].n);
 }
 
 /** Sends what is queued, one batch at a time, retrying with backoff. */
@@ -144,10 +145,14 @@ async function pump() {
   try {
     while (queue.length && navigator.onLine !== false) {
       const b = queue[0];
+      // On its way (a full queue drops others); 2 once a keepalive fetch
+      // carries it, which the browser finishes even if the page goes.
+      b.f = 1;
       const body = b.gz || (b.gz = await gzip(b.body));
       const keepalive = inflight + body.length <= QUOTA;
       let wait = 0;
       inflight += keepalive ? body.length : 0;
+      if (keepalive) b.f = 2;
       try {
         const r = await origFetch(target(), { method: "POST", body, keepalive, credentials: "omit" });
         if (r.status == 429 || r.status >= 500) {
@@ -163,6 +168,7 @@ async function pump() {
         backoff = Math.min(backoff ? backoff * 2 : 1e3, 60e3);
         await new Promise((r) => setTimeout(r, Math.max(wait, backoff * (0.5 + Math.random() / 2))));
       } finally {
+        b.f = 0;
         inflight -= keepalive ? body.length : 0;
       }
     }
@@ -184,6 +190,9 @@ function leave() {
   if (stopped) return;
   enqueue(take());
   for (const b of queue.splice(0)) {
+    // A keepalive fetch on its way outlives the page: sending it again
+    // would only take beacon quota the rest needs.
+    if (b.f > 1) continue;
     const body = b.gz || b.body;
     if (!navigator.sendBeacon(target(), body)) X.lost(b.n);
   }

@@ -5,43 +5,13 @@
 // endpoint are served by request interception; no server is needed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
-import { launch } from "../browser.mjs";
-
-const PAGE = `<!doctype html><html><head>
-<meta http-equiv="Content-Security-Policy" content="script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'">
-</head><body><button id="go" class="btn">Pay 42 now</button>
-<script src="/ufse.min.js"></script><script src="/start.js"></script></body></html>`;
-const START = `window.ready = ufse.init({ key: "uk_test", endpoint: location.origin });`;
+import { accept, launch, sdkPage } from "../browser.mjs";
 
 test("the script-tag build records and sends under a strict CSP", { timeout: 60_000 }, async () => {
   const browser = await launch();
   try {
-    const page = await browser.newPage();
     const batches = [];
-    await page.route("http://sdk.test/**", (route) => {
-      const req = route.request();
-      const url = new URL(req.url());
-      if (url.pathname == "/v1/batch") {
-        const body = req.postDataBuffer();
-        const gz = body[0] == 0x1f;
-        batches.push({ gz, key: url.searchParams.get("key"), batch: JSON.parse((gz ? gunzipSync(body) : body).toString()) });
-        return route.fulfill({ status: 202, body: '{"accepted":1,"dropped":[],"truncated":[]}' });
-      }
-      const files = {
-        "/": [PAGE, "text/html"],
-        "/start.js": [START, "text/javascript"],
-        "/ufse.min.js": [readFileSync(new URL("../dist/ufse.min.js", import.meta.url)), "text/javascript"],
-      };
-      const f = files[url.pathname];
-      return f ? route.fulfill({ status: 200, contentType: f[1], body: f[0] }) : route.fulfill({ status: 404 });
-    });
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("console", (m) => m.type() == "error" && errors.push(m.text()));
-    await page.goto("http://sdk.test/");
-    await page.evaluate(() => window.ready);
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
     await page.click("#go");
     await page.evaluate(() => (ufse.track("paid", { amount: 42 }), ufse.flush()));
     assert.deepEqual(errors, []);

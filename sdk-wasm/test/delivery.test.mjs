@@ -1,0 +1,87 @@
+// Delivery when the endpoint is slow, in headless Chromium with the
+// single-file build: the test holds the first request open while the page
+// keeps producing batches, so the one on its way meets a full queue and a
+// page that goes away. Every event must then arrive exactly once or be
+// counted in a later batch's `dropped`, never both.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { accept, launch, sdkPage } from "../browser.mjs";
+
+/** Waits until `ok()` holds, for at most 10 s. */
+async function until(ok, what) {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(ok(), `timed out waiting for ${what}`);
+}
+
+/** A page whose first batch hangs until `release()`; `sent` lists every batch. */
+async function slowEndpoint(browser) {
+  const sent = [];
+  let held;
+  const { page, errors } = await sdkPage(browser, (s, route) => {
+    sent.push(s);
+    if (!held) held = route;
+    else return accept(route);
+  });
+  return { page, errors, sent, held: () => held, release: () => accept(held) };
+}
+
+const seqs = (sent) => sent.flatMap((s) => s.batch.events.map((e) => e.seq));
+const names = (sent) => sent.flatMap((s) => s.batch.events.map((e) => e.name)).filter(Boolean);
+
+test("a full queue never counts the batch on its way as lost", { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    const { page, errors, sent, release } = await slowEndpoint(browser);
+    // 40 one-event batches behind the first: the queue holds 30, so some
+    // must go, but not the one the SDK is already sending.
+    await page.evaluate(() => {
+      for (let i = 0; i < 41; i++) ufse.track(`t${i}`), ufse.flush();
+    });
+    await until(() => sent.length == 1, "the first batch");
+    await release();
+    await until(() => names(sent).includes("t40"), "the last batch");
+    // The count of what was lost goes out with the next batch.
+    await page.evaluate(() => (ufse.track("after"), ufse.flush()));
+    await until(() => names(sent).includes("after"), "the batch after");
+
+    const got = seqs(sent);
+    assert.equal(new Set(got).size, got.length, "no event twice");
+    assert.ok(names(sent).includes("t0"), "the batch on its way arrived");
+    const lost = sent.reduce((n, s) => n + (s.batch.dropped || 0), 0);
+    assert.ok(lost > 0, "the queue overflowed");
+    assert.equal(got.length + lost, Math.max(...got), "every event arrived or was counted lost, once");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("leaving does not send again what a keepalive fetch carries", { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    const { page, errors, sent, release } = await slowEndpoint(browser);
+    // (Not awaiting flush: it settles only once the held batch is answered.)
+    await page.evaluate(() => void (ufse.track("first"), ufse.flush()));
+    await until(() => sent.length == 1, "the first batch");
+    // Queued behind it, then the page is hidden and left: the queue goes by beacon.
+    await page.evaluate(() => {
+      ufse.track("second");
+      ufse.flush();
+      dispatchEvent(new PageTransitionEvent("pagehide"));
+    });
+    await until(() => names(sent).includes("second"), "the beacon");
+    await release();
+
+    assert.equal(sent[0].type, "fetch");
+    assert.deepEqual(
+      sent.filter((s) => s.type == "ping").flatMap((s) => s.batch.events.map((e) => e.name)),
+      ["second"],
+      "the beacon carries only what no fetch was carrying"
+    );
+    const got = seqs(sent);
+    assert.equal(new Set(got).size, got.length, "no event twice");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
