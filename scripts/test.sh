@@ -5,8 +5,10 @@
 #
 # Installs what it needs (a Rust toolchain with rustfmt and clippy; for
 # the browser SDK the wasm32 target, binaryen and its npm dev dependencies,
-# see sdk-wasm/build.sh, and Debian's chromium for its end-to-end test) and
-# starts nothing else: the embedded mode needs no outside services.
+# see sdk-wasm/build.sh, and Debian's chromium for its end-to-end test).
+# The scale-out store's tests need PostgreSQL: the one running on
+# 127.0.0.1:5432 is used, and where none runs it is started, or installed
+# and started; the script stops only what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,25 @@ if ! command -v cargo >/dev/null 2>&1; then
     fi
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== PostgreSQL on 127.0.0.1:5432"
+postgres_up() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }
+pg_started=
+if ! postgres_up; then
+    if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+        fresh=1
+    fi
+    pg_started=$(ls /etc/postgresql | sort -V | tail -1)
+    pg_ctlcluster --skip-systemctl-redirect "$pg_started" main start
+    for _ in $(seq 50); do postgres_up && break; sleep 0.2; done
+    # A fresh install asks TCP clients for a password: give it one.
+    if [ -n "${fresh:-}" ]; then
+        runuser -u postgres -- psql -q -c "ALTER USER postgres PASSWORD 'postgres'"
+    fi
+fi
+trap 'if [ -n "$pg_started" ]; then pg_ctlcluster --skip-systemctl-redirect "$pg_started" main stop; fi' EXIT
+export UFSE_TEST_POSTGRES_URL="${UFSE_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -8,11 +8,15 @@
 //!
 //! - [`IncidentStore`], [`RawEventStore`]: the traits other backends fill in.
 //! - [`SqliteStore`], [`SqliteEventStore`]: the embedded default, via sqlx.
+//! - [`PgStore`], [`PgEventStore`]: the same on PostgreSQL, for scale-out.
+//! - `sql`: the statements and write algorithm both backends share.
 //! - `fingerprint`: incident ids, issue fingerprints, path templates, severity.
 //! - `model`: the stored types and [`StoreError`].
 
 mod fingerprint;
 mod model;
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::future::Future;
@@ -21,6 +25,7 @@ pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, R
 pub use model::{
     EventRef, Incident, Issue, KeyInfo, KeyStatus, ListFilter, Project, StoreError, WriteBatch, WriteStats,
 };
+pub use postgres::{PgEventStore, PgStore};
 pub use sqlite::{SqliteEventStore, SqliteStore};
 
 use sha2::{Digest, Sha256};

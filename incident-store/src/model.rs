@@ -19,7 +19,7 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("cannot migrate {path}: {source}")]
     Migrate {
-        /// The database file.
+        /// The database (a file, or a URL and schema).
         path: String,
         /// The migrator's error.
         #[source]
@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A project name outside `[A-Za-z0-9_-]{1,64}`.
     #[error("invalid project name `{0}`: use 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'")]
     InvalidProjectName(String),
+    /// A PostgreSQL schema name outside `[A-Za-z0-9_-]{1,64}`.
+    #[error("invalid schema name `{0}`: use 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'")]
+    InvalidSchemaName(String),
     /// The project exists already.
     #[error("project `{0}` already exists")]
     ProjectExists(String),

@@ -1,0 +1,98 @@
+//! The store on PostgreSQL (sqlx), for deployments that outgrow one
+//! machine: the tables of the SQLite store with PostgreSQL's types, and
+//! the same statements (`sql`), so both pass one conformance suite
+//! (`tests/conformance`). Several processors may write at once; see `sql`
+//! for why that is safe.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use ufse_sessionizer::SessionSummary;
+
+use crate::model::db;
+use crate::{
+    key_digest, new_key, path_template, severity, valid_project_name, EventRef, Incident, IncidentStore,
+    Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore, Reach, StoreError, WriteBatch, WriteStats,
+};
+
+static META_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static EVENT_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres-events");
+
+/// Connects to `url` (`postgres://user@host:port/db`), with every table
+/// in `schema` (created if missing), and migrates it.
+async fn open_pool(
+    url: &str,
+    schema: &str,
+    migrator: &sqlx::migrate::Migrator,
+) -> Result<PgPool, StoreError> {
+    if !valid_project_name(schema) {
+        return Err(StoreError::InvalidSchemaName(schema.to_owned()));
+    }
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(db("parsing the PostgreSQL URL"))?
+        .options([("search_path", schema)]);
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await
+        .map_err(db("connecting to PostgreSQL"))?;
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        .execute(&pool)
+        .await
+        .map_err(db("creating the schema"))?;
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|source| StoreError::Migrate { path: format!("PostgreSQL schema {schema}"), source })?;
+    Ok(pool)
+}
+
+/// Projects, keys, sessions, incidents and issues in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` and migrates the tables in `schema`.
+    ///
+    /// # Errors
+    ///
+    /// When the server cannot be reached or the schema migrated.
+    pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
+        Ok(PgStore { pool: open_pool(url, schema, &META_MIGRATIONS).await? })
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The raw-event index in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgEventStore {
+    pool: PgPool,
+}
+
+impl PgEventStore {
+    /// Connects to `url` and migrates the table in `schema`.
+    ///
+    /// # Errors
+    ///
+    /// When the server cannot be reached or the schema migrated.
+    pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
+        Ok(PgEventStore { pool: open_pool(url, schema, &EVENT_MIGRATIONS).await? })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+crate::sql::impl_stores!(PgStore, PgEventStore, Postgres, lock = " FOR UPDATE");

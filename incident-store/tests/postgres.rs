@@ -1,0 +1,65 @@
+//! The PostgreSQL store against a real server: the conformance suite the
+//! SQLite store passes too. The server is `UFSE_TEST_POSTGRES_URL`, which
+//! `scripts/test.sh` sets (starting PostgreSQL if it must); run by hand
+//! without it, every test here says so and passes without checking
+//! anything. Each test works in a schema of its own, dropped at its end.
+
+mod conformance;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use conformance::{conformance_tests, Fixture};
+use ufse_incident_store::{PgEventStore, PgStore};
+
+const URL_VAR: &str = "UFSE_TEST_POSTGRES_URL";
+
+/// A store in a schema of its own.
+struct InSchema<S> {
+    store: S,
+    url: String,
+    schema: String,
+}
+
+impl<S> Fixture for InSchema<S> {
+    type Store = S;
+    fn store(&self) -> &S {
+        &self.store
+    }
+    async fn done(self) {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA \"{}\" CASCADE", self.schema)).execute(&mut conn).await.unwrap();
+    }
+}
+
+/// The server's URL and a schema name no other test (or run) uses.
+fn target() -> Option<(String, String)> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let Ok(url) = std::env::var(URL_VAR) else {
+        eprintln!("SKIPPED: {URL_VAR} is not set; scripts/test.sh sets it and runs these tests");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let schema = format!("ufse_test_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    Some((url, schema))
+}
+
+async fn meta() -> Option<InSchema<PgStore>> {
+    let (url, schema) = target()?;
+    let store = PgStore::connect(&url, &schema).await.unwrap();
+    Some(InSchema { store, url, schema })
+}
+
+async fn events() -> Option<InSchema<PgEventStore>> {
+    let (url, schema) = target()?;
+    let store = PgEventStore::connect(&url, &schema).await.unwrap();
+    Some(InSchema { store, url, schema })
+}
+
+conformance_tests!(meta().await, events().await);
+
+#[tokio::test]
+async fn a_bad_schema_name_is_refused_before_any_sql() {
+    let Some((url, _)) = target() else { return };
+    let e = PgStore::connect(&url, "x\"; DROP TABLE y; --").await.unwrap_err();
+    assert!(matches!(e, ufse_incident_store::StoreError::InvalidSchemaName(_)), "{e}");
+}
