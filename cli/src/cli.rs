@@ -39,6 +39,10 @@ pub enum Command {
     /// Sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Create or update the store's tables: the PostgreSQL schema when
+    /// `[postgres] url` is set, the SQLite files otherwise (every command
+    /// also does this when it opens the store).
+    Migrate,
     /// Run the rules over newline-delimited batches, offline.
     Detect(DetectArgs),
     /// Replay a stored session: its timeline, with the signals inline.

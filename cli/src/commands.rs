@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use ufse_incident_store::{IncidentStore, ListFilter, RawEventStore, SqliteEventStore, SqliteStore};
+use ufse_incident_store::{
+    IncidentStore, ListFilter, PgEventStore, PgStore, RawEventStore, SqliteEventStore, SqliteStore,
+};
 
 use crate::cli::{
     Cli, Command, DetectArgs, EvaluateArgs, KeysCommand, ListArgs, ListCommand, ProjectsCommand, RulesArgs,
@@ -56,20 +58,60 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub async fn open_store(cfg: &Config) -> Result<SqliteStore> {
+/// The configured stores: PostgreSQL when `[postgres] url` is set, else
+/// the SQLite files in the data directory. Opening migrates them.
+pub enum Stores {
+    /// `ufse.db` and `events.db` in the data directory.
+    Embedded(SqliteStore, SqliteEventStore),
+    /// Both in one PostgreSQL schema.
+    Postgres(PgStore, PgEventStore),
+}
+
+pub async fn open_stores(cfg: &Config) -> Result<Stores> {
+    if let Some(url) = &cfg.postgres.url {
+        let schema = &cfg.postgres.schema;
+        let what = || format!("cannot open the PostgreSQL store (schema {schema}; [postgres] url)");
+        let store = PgStore::connect(url, schema).await.with_context(what)?;
+        let events = PgEventStore::connect(url, schema).await.with_context(what)?;
+        return Ok(Stores::Postgres(store, events));
+    }
     std::fs::create_dir_all(&cfg.data.dir)
         .with_context(|| format!("cannot create data directory {}", cfg.data.dir.display()))?;
     let path = cfg.data.dir.join("ufse.db");
-    SqliteStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))
-}
-
-pub async fn open_event_store(cfg: &Config) -> Result<SqliteEventStore> {
+    let store = SqliteStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
     let path = cfg.data.dir.join("events.db");
-    SqliteEventStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))
+    let events =
+        SqliteEventStore::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(Stores::Embedded(store, events))
 }
 
 async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<ExitCode> {
-    let store = open_store(cfg).await?;
+    let stores = open_stores(cfg).await?;
+    if let Command::Migrate = cmd {
+        out.line(match &stores {
+            Stores::Embedded(..) => format!("migrated the SQLite store in {}", cfg.data.dir.display()),
+            Stores::Postgres(..) => format!("migrated the PostgreSQL store, schema {}", cfg.postgres.schema),
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = match &stores {
+        Stores::Embedded(store, events) => run_store_command(cmd, cfg, out, store, events).await,
+        Stores::Postgres(store, events) => run_store_command(cmd, cfg, out, store, events).await,
+    };
+    match stores {
+        Stores::Embedded(store, events) => (store.close().await, events.close().await),
+        Stores::Postgres(store, events) => (store.close().await, events.close().await),
+    };
+    code
+}
+
+async fn run_store_command(
+    cmd: Command,
+    cfg: &Config,
+    out: &mut Out,
+    store: &impl IncidentStore,
+    events: &impl RawEventStore,
+) -> Result<ExitCode> {
     match cmd {
         Command::Projects(ProjectsCommand::Create { name }) => {
             let key = store.create_project(&name, now_ms()).await?;
@@ -156,16 +198,16 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
         }
         Command::Sessions(SessionsCommand::Show { sid, project }) => {
             let parts = store.session(&project, &sid).await?;
-            let refs = open_event_store(cfg).await?.session_refs(&project, &sid).await?;
-            let events = ufse_processor::session_events(&cfg.data.dir.join("log"), &project, &sid, &refs)?;
-            if parts.is_empty() && events.is_empty() {
+            let refs = events.session_refs(&project, &sid).await?;
+            let logged = ufse_processor::session_events(&cfg.data.dir.join("log"), &project, &sid, &refs)?;
+            if parts.is_empty() && logged.is_empty() {
                 bail!("no session {sid} in project {project}");
             }
             if out.json {
                 for p in &parts {
                     out.json_line(&serde_json::json!({"type": "summary", "summary": p}))?;
                 }
-                for e in &events {
+                for e in &logged {
                     out.json_line(&serde_json::json!({"type": "event", "event": e}))?;
                 }
             } else {
@@ -187,14 +229,14 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
                         if signals.is_empty() { "none".into() } else { signals.join(" ") }
                     ))?;
                 }
-                let start = events.first().and_then(|e| e["ts"].as_i64()).unwrap_or(0);
-                for e in &events {
+                let start = logged.first().and_then(|e| e["ts"].as_i64()).unwrap_or(0);
+                for e in &logged {
                     out.line(crate::replay::timeline_line(e, start))?;
                 }
             }
         }
         Command::Replay(args) => {
-            let refs = open_event_store(cfg).await?.session_refs(&args.project, &args.sid).await?;
+            let refs = events.session_refs(&args.project, &args.sid).await?;
             let log = cfg.data.dir.join("log");
             let batches = ufse_processor::session_batches(&log, &args.project, &args.sid, &refs)?;
             let events = ufse_processor::batch_events(&batches);
@@ -210,7 +252,9 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
             let other = other.map(|r| crate::replay::Run { signals: run(&r), rules: r });
             crate::replay::print(out, &args, &events, &base, other.as_ref())?;
         }
-        Command::Serve(_) | Command::Detect(_) | Command::Evaluate(_) => unreachable!("handled by dispatch"),
+        Command::Serve(_) | Command::Detect(_) | Command::Evaluate(_) | Command::Migrate => {
+            unreachable!("handled by dispatch and store_command")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

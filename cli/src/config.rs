@@ -28,6 +28,23 @@ impl Default for DataConfig {
     }
 }
 
+/// `[postgres]`: the store on PostgreSQL instead of the embedded SQLite
+/// files (projects, keys, sessions, incidents, issues, the raw-event index).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `postgres://user[:password]@host[:port]/database`; unset, the store is embedded.
+    pub url: Option<String>,
+    /// Schema holding UFSE's tables (created if missing).
+    pub schema: String,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig { url: None, schema: "ufse".into() }
+    }
+}
+
 /// `[engine]`: which rules run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -73,9 +90,11 @@ pub struct Config {
     pub processor: ProcessorConfig,
     /// `[engine]`
     pub engine: EngineConfig,
+    /// `[postgres]`
+    pub postgres: PostgresConfig,
 }
 
-const SECTIONS: &[&str] = &["data", "ingest", "log", "sessionizer", "processor", "engine"];
+const SECTIONS: &[&str] = &["data", "ingest", "log", "sessionizer", "processor", "engine", "postgres"];
 
 impl Config {
     /// Reads `file` (if any), then applies `UFSE_<SECTION>_<KEY>` from `env`.
@@ -137,6 +156,7 @@ impl Config {
         load!(sessionizer);
         load!(processor);
         load!(engine);
+        load!(postgres);
         Ok(cfg)
     }
 }

@@ -2,21 +2,23 @@
 //! in one process, with graceful shutdown on SIGTERM or SIGINT.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use ufse_engine::RuleSet;
 use ufse_event_log::{system_clock, EmbeddedLog};
-use ufse_incident_store::{IncidentStore, StoreError};
+use ufse_incident_store::{IncidentStore, RawEventStore, StoreError};
 use ufse_ingest::{Demo, Edge};
 use ufse_processor::Processor;
 
-use crate::commands::{now_ms, open_event_store, open_store};
+use crate::commands::{now_ms, open_stores, Stores};
 use crate::config::Config;
 
 /// `--demo`: where the demo shop listens and where its files are.
@@ -41,117 +43,134 @@ pub fn serve(cfg: Config, demo: Option<DemoArgs>) -> Result<ExitCode> {
     let metrics =
         PrometheusBuilder::new().install_recorder().context("cannot install the metrics recorder")?;
     rt.block_on(async {
-        let store = open_store(&cfg).await?;
-        let events = open_event_store(&cfg).await?;
-        let mut stdout = std::io::stdout();
-        if let Some(key) = store.ensure_default_project(now_ms()).await? {
-            writeln!(stdout, "default project key: {key}")?;
+        match open_stores(&cfg).await? {
+            Stores::Embedded(store, events) => run(cfg, demo, rules, listen, metrics, store, events).await,
+            Stores::Postgres(store, events) => run(cfg, demo, rules, listen, metrics, store, events).await,
         }
-        let log_dir = cfg.data.dir.join("log");
-        let log = EmbeddedLog::open(&log_dir, cfg.log.clone(), system_clock())
-            .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
-
-        let stop = Arc::new(AtomicBool::new(false));
-        let processor = Processor::new(
-            cfg.processor.clone(),
-            cfg.sessionizer.clone(),
-            rules,
-            log.consumer("processor")?,
-            store.clone(),
-            events.clone(),
-            cfg.data.dir.join("snapshots"),
-            tokio::runtime::Handle::current(),
-        )
-        .retention({
-            let log = log.clone();
-            move || {
-                log.enforce_retention()?;
-                Ok(log.start_offsets())
-            }
-        });
-        let (done_tx, mut done_rx) = oneshot::channel();
-        let thread = std::thread::Builder::new()
-            .name("processor".into())
-            .spawn({
-                let stop = Arc::clone(&stop);
-                move || {
-                    let _ = done_tx.send(processor.run(stop));
-                }
-            })
-            .context("cannot start the processor thread")?;
-
-        let upkeep = tokio::spawn({
-            let metrics = metrics.clone();
-            async move {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    metrics.run_upkeep();
-                }
-            }
-        });
-
-        let listener =
-            TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-        let endpoint = format!("http://{}", listener.local_addr()?);
-        writeln!(stdout, "listening on {endpoint}")?;
-        let demo_task = match demo {
-            Some(d) => {
-                let key = match store.create_project("demo", now_ms()).await {
-                    Err(StoreError::ProjectExists(_)) => store.rotate_key("demo", now_ms()).await?,
-                    r => r?,
-                };
-                let demo = Demo { dir: d.dir, key, endpoint };
-                let l = TcpListener::bind(&d.listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {} for the demo", d.listen))?;
-                writeln!(
-                    stdout,
-                    "demo shop on http://{} (project demo: ufse incidents list --project demo)",
-                    l.local_addr()?
-                )?;
-                Some(tokio::spawn(ufse_ingest::serve_demo(l, demo)))
-            }
-            None => None,
-        };
-        stdout.flush()?;
-        let ready = Arc::new(AtomicBool::new(true));
-        let edge = Arc::new(Edge::new(
-            cfg.ingest.clone(),
-            store.clone(),
-            log.producer(),
-            Arc::clone(&ready),
-            Some(metrics),
-            Arc::new(now_ms),
-        ));
-        let mut early: Option<Result<(), ufse_processor::ProcessorError>> = None;
-        let shutdown = async {
-            tokio::select! {
-                () = shutdown_signal() => tracing::info!("shutting down: draining requests"),
-                r = &mut done_rx => {
-                    tracing::error!("the processor stopped; shutting down");
-                    early = Some(r.unwrap_or(Ok(())));
-                }
-            }
-        };
-        ufse_ingest::serve(listener, edge, shutdown).await?;
-        if let Some(t) = demo_task {
-            t.abort();
-        }
-        // Nothing new can come in: let the processor catch up, snapshot, commit.
-        stop.store(true, Ordering::Release);
-        let result = match early {
-            Some(r) => r,
-            None => done_rx.await.unwrap_or(Ok(())),
-        };
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        upkeep.abort();
-        log.close();
-        store.close().await;
-        events.close().await;
-        result.map_err(|e| anyhow!(e)).context("the processor failed")?;
-        tracing::info!("stopped cleanly");
-        Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Serves on `store` and `events` until a signal or a processor failure.
+async fn run<S, E>(
+    cfg: Config,
+    demo: Option<DemoArgs>,
+    rules: Arc<RuleSet>,
+    listen: SocketAddr,
+    metrics: PrometheusHandle,
+    store: S,
+    events: E,
+) -> Result<ExitCode>
+where
+    S: IncidentStore + Clone,
+    E: RawEventStore + Clone,
+{
+    let mut stdout = std::io::stdout();
+    if let Some(key) = store.ensure_default_project(now_ms()).await? {
+        writeln!(stdout, "default project key: {key}")?;
+    }
+    let log_dir = cfg.data.dir.join("log");
+    let log = EmbeddedLog::open(&log_dir, cfg.log.clone(), system_clock())
+        .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let processor = Processor::new(
+        cfg.processor.clone(),
+        cfg.sessionizer.clone(),
+        rules,
+        log.consumer("processor")?,
+        store.clone(),
+        events.clone(),
+        cfg.data.dir.join("snapshots"),
+        tokio::runtime::Handle::current(),
+    )
+    .retention({
+        let log = log.clone();
+        move || {
+            log.enforce_retention()?;
+            Ok(log.start_offsets())
+        }
+    });
+    let (done_tx, mut done_rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("processor".into())
+        .spawn({
+            let stop = Arc::clone(&stop);
+            move || {
+                let _ = done_tx.send(processor.run(stop));
+            }
+        })
+        .context("cannot start the processor thread")?;
+
+    let upkeep = tokio::spawn({
+        let metrics = metrics.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                metrics.run_upkeep();
+            }
+        }
+    });
+
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    writeln!(stdout, "listening on {endpoint}")?;
+    let demo_task = match demo {
+        Some(d) => {
+            let key = match store.create_project("demo", now_ms()).await {
+                Err(StoreError::ProjectExists(_)) => store.rotate_key("demo", now_ms()).await?,
+                r => r?,
+            };
+            let demo = Demo { dir: d.dir, key, endpoint };
+            let l = TcpListener::bind(&d.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} for the demo", d.listen))?;
+            writeln!(
+                stdout,
+                "demo shop on http://{} (project demo: ufse incidents list --project demo)",
+                l.local_addr()?
+            )?;
+            Some(tokio::spawn(ufse_ingest::serve_demo(l, demo)))
+        }
+        None => None,
+    };
+    stdout.flush()?;
+    let ready = Arc::new(AtomicBool::new(true));
+    let edge = Arc::new(Edge::new(
+        cfg.ingest.clone(),
+        store.clone(),
+        log.producer(),
+        Arc::clone(&ready),
+        Some(metrics),
+        Arc::new(now_ms),
+    ));
+    let mut early: Option<Result<(), ufse_processor::ProcessorError>> = None;
+    let shutdown = async {
+        tokio::select! {
+            () = shutdown_signal() => tracing::info!("shutting down: draining requests"),
+            r = &mut done_rx => {
+                tracing::error!("the processor stopped; shutting down");
+                early = Some(r.unwrap_or(Ok(())));
+            }
+        }
+    };
+    ufse_ingest::serve(listener, edge, shutdown).await?;
+    if let Some(t) = demo_task {
+        t.abort();
+    }
+    // Nothing new can come in: let the processor catch up, snapshot, commit.
+    stop.store(true, Ordering::Release);
+    let result = match early {
+        Some(r) => r,
+        None => done_rx.await.unwrap_or(Ok(())),
+    };
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    upkeep.abort();
+    log.close();
+    store.close().await;
+    events.close().await;
+    result.map_err(|e| anyhow!(e)).context("the processor failed")?;
+    tracing::info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -105,6 +105,8 @@ pub trait IncidentStore: Send + Sync + 'static {
         project: &str,
         sid: &str,
     ) -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
+    /// Closes the connections, waiting for those in use to finish.
+    fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
 /// The index of raw events kept for replay: which log records hold each
@@ -120,4 +122,6 @@ pub trait RawEventStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(u32, u64)>, StoreError>> + Send;
     /// Forgets positions below each partition's oldest retained offset (`start[partition]`).
     fn prune(&self, start: &[u64]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Closes the connections, waiting for those in use to finish.
+    fn close(&self) -> impl Future<Output = ()> + Send;
 }

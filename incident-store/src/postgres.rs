@@ -18,16 +18,13 @@ use crate::{
     Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore, Reach, StoreError, WriteBatch, WriteStats,
 };
 
-static META_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-static EVENT_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres-events");
+/// One migration set for both stores: they share a schema, and with it
+/// sqlx's table of applied migrations.
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connects to `url` (`postgres://user@host:port/db`), with every table
 /// in `schema` (created if missing), and migrates it.
-async fn open_pool(
-    url: &str,
-    schema: &str,
-    migrator: &sqlx::migrate::Migrator,
-) -> Result<PgPool, StoreError> {
+async fn open_pool(url: &str, schema: &str) -> Result<PgPool, StoreError> {
     if !valid_project_name(schema) {
         return Err(StoreError::InvalidSchemaName(schema.to_owned()));
     }
@@ -44,7 +41,7 @@ async fn open_pool(
         .execute(&pool)
         .await
         .map_err(db("creating the schema"))?;
-    migrator
+    MIGRATIONS
         .run(&pool)
         .await
         .map_err(|source| StoreError::Migrate { path: format!("PostgreSQL schema {schema}"), source })?;
@@ -64,12 +61,7 @@ impl PgStore {
     ///
     /// When the server cannot be reached or the schema migrated.
     pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
-        Ok(PgStore { pool: open_pool(url, schema, &META_MIGRATIONS).await? })
-    }
-
-    /// Closes the pool, waiting for connections to finish.
-    pub async fn close(&self) {
-        self.pool.close().await;
+        Ok(PgStore { pool: open_pool(url, schema).await? })
     }
 }
 
@@ -86,12 +78,7 @@ impl PgEventStore {
     ///
     /// When the server cannot be reached or the schema migrated.
     pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
-        Ok(PgEventStore { pool: open_pool(url, schema, &EVENT_MIGRATIONS).await? })
-    }
-
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
+        Ok(PgEventStore { pool: open_pool(url, schema).await? })
     }
 }
 

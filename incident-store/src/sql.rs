@@ -84,6 +84,10 @@ macro_rules! impl_stores {
         }
 
         impl IncidentStore for $meta {
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
             async fn create_project(&self, name: &str, now_ms: i64) -> Result<String, StoreError> {
                 if !valid_project_name(name) {
                     return Err(StoreError::InvalidProjectName(name.to_owned()));
@@ -490,6 +494,10 @@ macro_rules! impl_stores {
         }
 
         impl RawEventStore for $events {
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
             async fn write_refs(&self, refs: &[EventRef]) -> Result<u64, StoreError> {
                 let refs: Vec<&EventRef> = refs.iter().filter(|r| r.events.count > 0).collect();
                 if refs.is_empty() {

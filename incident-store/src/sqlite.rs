@@ -56,11 +56,6 @@ impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(SqliteStore { pool: open_pool(path, &META_MIGRATIONS).await? })
     }
-
-    /// Closes the pool, waiting for connections to finish.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 /// Raw events in their own SQLite file.
@@ -77,11 +72,6 @@ impl SqliteEventStore {
     /// When the file cannot be opened or migrated.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(SqliteEventStore { pool: open_pool(path, &EVENT_MIGRATIONS).await? })
-    }
-
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
     }
 }
 
