@@ -51,7 +51,7 @@ macro_rules! conformance_tests {
 }
 pub(crate) use conformance_tests;
 
-fn signal(sid: &str, uid: Option<&str>, kind: SignalKind, ts: i64, url: &str) -> SessionSignal {
+pub fn signal(sid: &str, uid: Option<&str>, kind: SignalKind, ts: i64, url: &str) -> SessionSignal {
     SessionSignal {
         project: "default".into(),
         uid: uid.map(Into::into),
@@ -69,7 +69,7 @@ fn signal(sid: &str, uid: Option<&str>, kind: SignalKind, ts: i64, url: &str) ->
     }
 }
 
-fn filter() -> ListFilter {
+pub fn filter() -> ListFilter {
     ListFilter { project: "default".into(), kind: None, since_ms: None, limit: 100 }
 }
 
