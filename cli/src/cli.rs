@@ -104,6 +104,9 @@ pub struct ServeArgs {
     pub listen: Option<String>,
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// The store on PostgreSQL at this URL (`[postgres] url`), in `[postgres] schema`.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
     /// Also serve the demo shop (project `demo`, a new key each start).
     #[arg(long)]
     pub demo: bool,

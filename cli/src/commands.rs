@@ -30,6 +30,9 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
             if let Some(l) = s.listen {
                 cfg.ingest.listen = l;
             }
+            if s.postgres.is_some() {
+                cfg.postgres.url = s.postgres;
+            }
             apply_rules_args(&mut cfg, s.rules);
             let demo = s.demo.then_some(crate::serve::DemoArgs { listen: s.demo_listen, dir: s.demo_dir });
             crate::serve::serve(cfg, demo)?

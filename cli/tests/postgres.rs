@@ -70,8 +70,10 @@ fn serve_stores_in_postgres_and_every_command_reads_it_back() {
     assert_eq!(server.terminate(), Some(0));
     assert!(!dir.path().join("ufse.db").exists(), "nothing went to the embedded store");
 
-    // A restart finds the project and its key in PostgreSQL: no new default project.
-    let again = Server::start(dir.path(), &env);
+    // A restart (given the URL by flag this time) finds the project and
+    // its key in PostgreSQL: no new default project.
+    let again =
+        Server::start_with(dir.path(), &[("UFSE_POSTGRES_SCHEMA", schema.as_str())], &["--postgres", &url]);
     assert!(again.key.is_none(), "the default project exists already");
     assert_eq!(again.terminate(), Some(0));
 

@@ -29,9 +29,15 @@ pub struct Server {
 impl Server {
     /// Starts `ufse serve --listen 127.0.0.1:0` on `dir` with extra env.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with(dir, env, &[])
+    }
+
+    /// `start`, with extra arguments to `serve`.
+    pub fn start_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut cmd = Command::new(ufse_bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         for (k, v) in env {
