@@ -65,6 +65,24 @@ pub(crate) fn summaries_in_lock_order(summaries: &[SessionSummary]) -> Vec<&Sess
 /// that serializes key rotations (`FOR UPDATE` where rows can be locked).
 macro_rules! impl_stores {
     ($meta:ty, $events:ty, $db:ty, lock = $lock:literal) => {
+        /// Rows of `sql`, a listing whose parameters are the filter's
+        /// project, kind, since and limit, in that order.
+        async fn list(
+            pool: &sqlx::Pool<$db>,
+            sql: &'static str,
+            f: &ListFilter,
+            what: &'static str,
+        ) -> Result<Vec<<$db as sqlx::Database>::Row>, StoreError> {
+            sqlx::query(sql)
+                .bind(&f.project)
+                .bind(&f.kind)
+                .bind(f.since_ms)
+                .bind(i64::from(f.limit))
+                .fetch_all(pool)
+                .await
+                .map_err(db(what))
+        }
+
         /// Mints a key for `project` in `tx`; only its digest and prefix are stored.
         async fn insert_key(
             tx: &mut sqlx::Transaction<'_, $db>,
@@ -394,17 +412,9 @@ macro_rules! impl_stores {
             }
 
             async fn incidents(&self, f: &ListFilter) -> Result<Vec<Incident>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT * FROM incidents WHERE project = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
-                     AND (CAST($3 AS BIGINT) IS NULL OR ts >= $3) ORDER BY ts DESC, id LIMIT $4",
-                )
-                .bind(&f.project)
-                .bind(&f.kind)
-                .bind(f.since_ms)
-                .bind(i64::from(f.limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("listing incidents"))?;
+                let sql = "SELECT * FROM incidents WHERE project = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
+                     AND (CAST($3 AS BIGINT) IS NULL OR ts >= $3) ORDER BY ts DESC, id LIMIT $4";
+                let rows = list(&self.pool, sql, f, "listing incidents").await?;
                 rows.into_iter()
                     .map(|r| {
                         let evidence: String = r.get("evidence");
@@ -431,17 +441,9 @@ macro_rules! impl_stores {
             }
 
             async fn issues(&self, f: &ListFilter) -> Result<Vec<Issue>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT * FROM issues WHERE project = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
-                     AND (CAST($3 AS BIGINT) IS NULL OR last_seen >= $3) ORDER BY last_seen DESC, fingerprint LIMIT $4",
-                )
-                .bind(&f.project)
-                .bind(&f.kind)
-                .bind(f.since_ms)
-                .bind(i64::from(f.limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("listing issues"))?;
+                let sql = "SELECT * FROM issues WHERE project = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
+                     AND (CAST($3 AS BIGINT) IS NULL OR last_seen >= $3) ORDER BY last_seen DESC, fingerprint LIMIT $4";
+                let rows = list(&self.pool, sql, f, "listing issues").await?;
                 Ok(rows
                     .into_iter()
                     .map(|r| Issue {
