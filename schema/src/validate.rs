@@ -489,8 +489,12 @@ impl<'a> Fields<'_, 'a> {
             Some(V::Str(s)) => Ok(Some(s.into_owned())),
             Some(_) => Err(self.err(DropReason::BadField, path)),
         };
-        let tag = s("tag", "el.tag")?.map(|t| t.to_ascii_lowercase());
-        let r#type = s("type", "el.type")?.map(|t| t.to_ascii_lowercase());
+        let lower = |mut t: String| {
+            t.make_ascii_lowercase();
+            t
+        };
+        let tag = s("tag", "el.tag")?.map(lower);
+        let r#type = s("type", "el.type")?.map(lower);
         let href = s("href", "el.href")?;
         let target = s("target", "el.target")?;
         let mut flag = |k: &str, path: &'static str| match take(&mut items, k) {
