@@ -40,9 +40,7 @@ impl V<'_> {
             V::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
             V::Str(s) => Value::String(s.into_owned()),
             V::Array(a) => Value::Array(a.into_iter().map(V::into_value).collect()),
-            V::Object(o) => {
-                Value::Object(o.into_iter().map(|(k, v)| (k.into_owned(), v.into_value())).collect())
-            }
+            V::Object(o) => Value::Object(object_map(o)),
         }
     }
 
@@ -103,6 +101,20 @@ impl V<'_> {
             _ => None,
         }
     }
+}
+
+/// An object's fields as a JSON map.
+pub(crate) fn object_map(items: Vec<(Cow<'_, str>, V<'_>)>) -> Map<String, Value> {
+    items.into_iter().map(|(k, v)| (k.into_owned(), v.into_value())).collect()
+}
+
+/// Adds a field to an object's list: a repeated key replaces the earlier
+/// one (the last one wins, as in any JSON object reader).
+fn put_last<'a>(items: &mut Vec<(Cow<'a, str>, V<'a>)>, k: Cow<'a, str>, v: V<'a>) {
+    if let Some(i) = items.iter().position(|(n, _)| *n == k) {
+        items.remove(i);
+    }
+    items.push((k, v));
 }
 
 /// An object key, borrowed from the input unless it had escapes (serde's
@@ -169,12 +181,7 @@ impl<'de> Visitor<'de> for VVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V<'de>, A::Error> {
         let mut items: Vec<(Cow<'de, str>, V<'de>)> = Vec::with_capacity(map.size_hint().unwrap_or(8));
         while let Some(Key(k)) = map.next_key()? {
-            let v: V<'de> = map.next_value()?;
-            // A repeated key: the last one wins, as in any JSON object reader.
-            if let Some(i) = items.iter().position(|(n, _)| *n == k) {
-                items.remove(i);
-            }
-            items.push((k, v));
+            put_last(&mut items, k, map.next_value()?);
         }
         Ok(V::Object(items))
     }
@@ -268,13 +275,7 @@ impl<'a> EventFields<'a> {
                 self.known[k as usize] = Some(v);
                 self.filled |= 1 << k as u32;
             }
-            None => {
-                // A repeated key: the last one wins, as in any JSON object reader.
-                if let Some(i) = self.rest.iter().position(|(n, _)| *n == name) {
-                    self.rest.remove(i);
-                }
-                self.rest.push((name, v));
-            }
+            None => put_last(&mut self.rest, name, v),
         }
     }
 
@@ -310,7 +311,7 @@ impl<'a> EventFields<'a> {
             }
         }
         self.filled = 0;
-        extra.extend(self.rest.drain(..).map(|(k, v)| (k.into_owned(), v.into_value())));
+        extra.append(&mut object_map(std::mem::take(&mut self.rest)));
         Some(Box::new(extra))
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::event::{Body, Element, ErrorKind, Event, JsError, NavType, Visibility};
-use crate::fields::{from_map, EventFields, EventSeed, Key, K, V};
+use crate::fields::{from_map, object_map, EventFields, EventSeed, Key, K, V};
 use crate::reason::{DropReason, RejectReason};
 
 /// Largest accepted `ts`/`sent_at`: the last millisecond of year 9999.
@@ -357,10 +357,8 @@ pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<ParsedBatch, Rejectio
             let mut paths = Vec::new();
             ctx.truncate("ctx", limits.max_string_bytes, &mut paths);
             truncated.extend(paths.into_iter().map(|field| Truncated { index: None, field }));
-            match ctx.into_value() {
-                Value::Object(m) => Some(m),
-                _ => unreachable!("an object stays an object"),
-            }
+            let V::Object(items) = ctx else { unreachable!("matched as an object") };
+            Some(object_map(items))
         }
         Some(_) => return Err(Rejection::new(RejectReason::BadCtx, "`ctx` must be an object")),
     };
@@ -506,8 +504,7 @@ impl<'a> Fields<'_, 'a> {
         let editable = flag("editable", "el.editable")?;
         let in_link = flag("in_link", "el.in_link")?;
         // What was left is unknown, passed on verbatim.
-        let extra = (!items.is_empty())
-            .then(|| Box::new(items.into_iter().map(|(k, v)| (k.into_owned(), v.into_value())).collect()));
+        let extra = (!items.is_empty()).then(|| Box::new(object_map(items)));
         Ok(Element { tag, r#type, href, target, download, editable, in_link, extra })
     }
 }
