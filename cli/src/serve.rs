@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::oneshot;
 use ufse_engine::RuleSet;
 use ufse_event_log::{system_clock, EmbeddedLog};
@@ -64,6 +65,7 @@ where
     S: IncidentStore + Clone,
     E: RawEventStore + Clone,
 {
+    let mut signals = ShutdownSignals::watch()?;
     let mut stdout = std::io::stdout();
     if let Some(key) = store.ensure_default_project(now_ms()).await? {
         writeln!(stdout, "default project key: {key}")?;
@@ -146,7 +148,7 @@ where
     let mut early: Option<Result<(), ufse_processor::ProcessorError>> = None;
     let shutdown = async {
         tokio::select! {
-            () = shutdown_signal() => tracing::info!("shutting down: draining requests"),
+            () = signals.recv() => tracing::info!("shutting down: draining requests"),
             r = &mut done_rx => {
                 tracing::error!("the processor stopped; shutting down");
                 early = Some(r.unwrap_or(Ok(())));
@@ -173,21 +175,25 @@ where
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// SIGTERM and SIGINT, watched from before the server says it listens:
+/// until a handler is registered, a signal takes the default action and
+/// kills the process without a drain.
+struct ShutdownSignals {
+    term: Signal,
+    int: Signal,
+}
+
+impl ShutdownSignals {
+    fn watch() -> Result<Self> {
+        let watch = |kind| signal(kind).context("cannot watch SIGTERM and SIGINT");
+        Ok(ShutdownSignals { term: watch(SignalKind::terminate())?, int: watch(SignalKind::interrupt())? })
+    }
+
+    /// Resolves on the first of them.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
     }
 }
