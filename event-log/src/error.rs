@@ -16,6 +16,10 @@ pub enum LogError {
     /// The writer stopped after an earlier i/o failure; the log must be reopened (which recovers).
     #[error("log writer stopped after an earlier failure: {0}")]
     Poisoned(String),
+    /// A remote log (Kafka) did not confirm the record in time or refused it; the caller should
+    /// answer 503 and let the client retry.
+    #[error("log unavailable: {0}")]
+    Unavailable(String),
     /// An operating-system error on the named file or directory.
     #[error("i/o error on {path}")]
     Io {

@@ -1,6 +1,6 @@
 //! The durable, partitioned, append-only event log between the ingest edge and the processor:
 //! the embedded, local-disk stand-in for Kafka. This crate owns the Kafka-shaped traits
-//! ([`LogProducer`], [`LogConsumer`]) that a future rdkafka backend will also implement, and the
+//! ([`LogProducer`], [`LogConsumer`]) that the `ufse-kafka` crate also implements, and the
 //! embedded implementation ([`EmbeddedLog`]): segment files with CRC-checked frames, crash
 //! recovery that truncates torn tails, a single writer thread doing group commit (one fsync per
 //! touched file per round, futures resolve only once durable), consumer groups with atomically
@@ -99,9 +99,13 @@ pub trait LogProducer: Send + Sync + 'static {
 /// What one [`LogConsumer::poll`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Polled {
-    /// These partitions are now owned by this consumer.
+    /// These partitions are now owned by this consumer. Until the next poll the owner may
+    /// [`LogConsumer::seek`] each to where its restored state resumes; reading starts there, or
+    /// at the group's committed offset. No record of them comes before this report.
     Assigned(Vec<u32>),
-    /// These partitions are no longer owned: commit what has been processed for them.
+    /// These partitions are being taken away: every record of them already returned has been
+    /// handed over, and until the next poll a [`LogConsumer::commit`] for them still counts.
+    /// The next poll completes the handover, so another member can take them.
     Revoked(Vec<u32>),
     /// Durable records, in offset order within each partition.
     Records(Vec<Record>),
