@@ -105,6 +105,22 @@ pub trait IncidentStore: Send + Sync + 'static {
         project: &str,
         sid: &str,
     ) -> impl Future<Output = Result<Vec<SessionSummary>, StoreError>> + Send;
+    /// Stores a processor's snapshot of one log partition under `scope`, unless one at a later
+    /// offset is stored already (a member that lost the partition may still be writing); returns
+    /// whether it was stored.
+    fn save_partition_state(
+        &self,
+        scope: &str,
+        partition: u32,
+        next_offset: u64,
+        state: &[u8],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The snapshot of one log partition under `scope`, with the offset it resumes at.
+    fn load_partition_state(
+        &self,
+        scope: &str,
+        partition: u32,
+    ) -> impl Future<Output = Result<Option<(u64, Vec<u8>)>, StoreError>> + Send;
     /// Closes the connections, waiting for those in use to finish.
     fn close(&self) -> impl Future<Output = ()> + Send;
 }

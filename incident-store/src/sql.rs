@@ -493,6 +493,45 @@ macro_rules! impl_stores {
                     })
                     .collect()
             }
+
+            async fn save_partition_state(
+                &self,
+                scope: &str,
+                partition: u32,
+                next_offset: u64,
+                state: &[u8],
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO partition_state (scope, \"partition\", next_offset, state) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (scope, \"partition\") DO UPDATE
+                     SET next_offset = excluded.next_offset, state = excluded.state
+                     WHERE partition_state.next_offset <= excluded.next_offset",
+                )
+                .bind(scope)
+                .bind(i64::from(partition))
+                .bind(next_offset as i64)
+                .bind(state)
+                .execute(&self.pool)
+                .await
+                .map_err(db("storing a partition snapshot"))?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn load_partition_state(
+                &self,
+                scope: &str,
+                partition: u32,
+            ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT next_offset, state FROM partition_state WHERE scope = $1 AND \"partition\" = $2",
+                )
+                .bind(scope)
+                .bind(i64::from(partition))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("reading a partition snapshot"))?;
+                Ok(row.map(|r| (r.get::<i64, _>("next_offset") as u64, r.get("state"))))
+            }
         }
 
         impl RawEventStore for $events {

@@ -28,7 +28,8 @@ macro_rules! conformance_tests {
             rotating_a_key_revokes_every_other_key_of_the_project,
             incidents_are_idempotent_and_issue_counts_exact,
             project_sessions_are_counted_once_and_widen_severity,
-            sessions_upsert_by_part);
+            sessions_upsert_by_part,
+            partition_snapshots_only_move_forward);
         #[tokio::test]
         async fn event_references_are_idempotent_ordered_and_pruned_with_the_log() {
             if let Some(f) = $events {
@@ -176,6 +177,21 @@ pub async fn sessions_upsert_by_part(store: &impl IncidentStore) {
     s.ended = true;
     store.write("ufse", &WriteBatch { signals: vec![], summaries: vec![s.clone()] }).await.unwrap();
     assert_eq!(store.session("default", "s1").await.unwrap(), vec![s]);
+}
+
+pub async fn partition_snapshots_only_move_forward(store: &impl IncidentStore) {
+    let scope = "kafka/ufse-events/g";
+    assert_eq!(store.load_partition_state(scope, 3).await.unwrap(), None);
+    assert!(store.save_partition_state(scope, 3, 10, b"at 10").await.unwrap());
+    assert!(store.save_partition_state(scope, 3, 20, b"at 20").await.unwrap());
+    // A member that lost the partition writes late: the newer snapshot stays.
+    assert!(!store.save_partition_state(scope, 3, 15, b"at 15").await.unwrap());
+    assert_eq!(store.load_partition_state(scope, 3).await.unwrap(), Some((20, b"at 20".to_vec())));
+    // The same offset again (a replay reaching the same state) is stored.
+    assert!(store.save_partition_state(scope, 3, 20, b"again").await.unwrap());
+    // Other partitions and other scopes (groups) are apart.
+    assert_eq!(store.load_partition_state(scope, 4).await.unwrap(), None);
+    assert_eq!(store.load_partition_state("kafka/ufse-events/other", 3).await.unwrap(), None);
 }
 
 pub async fn event_references_are_idempotent_ordered_and_pruned_with_the_log(store: &impl RawEventStore) {
