@@ -11,16 +11,16 @@
 //!
 //! - [`ProcessorConfig`]: the `[processor]` section.
 //! - [`Processor`]: the loop; run it on its own thread with [`Processor::run`].
-//! - `snapshot`: the per-partition snapshot files.
+//! - [`Snapshots`]: where the per-partition snapshots live (files or the store).
 //! - [`session_events`]: a session's stored events, read back from the log.
 
 mod replay;
 mod snapshot;
 
 pub use replay::{batch_events, session_batches, session_events};
+pub use snapshot::Snapshots;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,8 +33,6 @@ use ufse_event_log::{LogConsumer, LogError, Polled, Record};
 use ufse_incident_store::{EventRef, IncidentStore, RawEventStore, StoreError, WriteBatch};
 use ufse_schema::LogBatch;
 use ufse_sessionizer::{Output, SessionSummary, Sessionizer, SessionizerConfig};
-
-use snapshot::SnapshotDir;
 
 /// `[processor]`: how the log is consumed and results stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,10 +67,10 @@ pub enum ProcessorError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// A snapshot could not be written or read.
-    #[error("snapshot {path}: {detail}")]
+    #[error("snapshot in {place}: {detail}")]
     Snapshot {
-        /// The file.
-        path: PathBuf,
+        /// The file, or the store's scope and partition.
+        place: String,
         /// What went wrong.
         detail: String,
     },
@@ -80,7 +78,7 @@ pub enum ProcessorError {
     #[error("log record in {path}: {detail}")]
     Record {
         /// The partition directory.
-        path: PathBuf,
+        path: std::path::PathBuf,
         /// What went wrong.
         detail: String,
     },
@@ -106,7 +104,7 @@ pub struct Processor<S, E> {
     consumer: Box<dyn LogConsumer>,
     store: S,
     events: E,
-    snapshots: SnapshotDir,
+    snapshots: Snapshots,
     partitions: BTreeMap<u32, Partition>,
     rt: Handle,
     /// Applies log retention and returns each partition's oldest retained offset.
@@ -115,7 +113,7 @@ pub struct Processor<S, E> {
 
 impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
     /// A processor over `consumer`, storing into `store` and `events`,
-    /// with snapshots under `snapshot_dir`. Store calls run on `rt`.
+    /// keeping partition snapshots in `snapshots`. Store calls run on `rt`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: ProcessorConfig,
@@ -124,7 +122,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
         consumer: Box<dyn LogConsumer>,
         store: S,
         events: E,
-        snapshot_dir: PathBuf,
+        snapshots: Snapshots,
         rt: Handle,
     ) -> Self {
         Processor {
@@ -134,7 +132,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
             consumer,
             store,
             events,
-            snapshots: SnapshotDir::new(snapshot_dir),
+            snapshots,
             partitions: BTreeMap::new(),
             rt,
             retention: None,
@@ -191,7 +189,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
 
     fn assign(&mut self, partitions: &[u32]) -> Result<(), ProcessorError> {
         for &p in partitions {
-            let restored = self.snapshots.load(p, self.sessionizer.clone(), Arc::clone(&self.rules))?;
+            let restored = self.load_snapshot(p)?;
             let (sessions, next) = match restored {
                 Some((sessions, next)) => {
                     self.consumer.seek(p, next)?;
@@ -232,6 +230,10 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 // Not ours (a revocation raced the poll): another member will process it.
                 continue;
             };
+            if rec.offset < part.next {
+                // Already in the restored state: a snapshot newer than the group's commit.
+                continue;
+            }
             part.next = rec.offset + 1;
             let at = rec.append_ms as i64;
             if rec.is_tick() {
@@ -288,11 +290,33 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
             if part.next == part.snapshotted {
                 continue;
             }
-            self.snapshots.store(p, &part.sessions, part.next)?;
+            let bytes = snapshot::encode(&part.sessions, part.next)
+                .map_err(|e| snapshot::error(self.snapshots.place(p), e))?;
+            match &self.snapshots {
+                Snapshots::Dir(dir) => snapshot::write_file(dir, p, &bytes)
+                    .map_err(|e| snapshot::error(self.snapshots.place(p), e))?,
+                Snapshots::Store(scope) => {
+                    self.rt.block_on(self.store.save_partition_state(scope, p, part.next, &bytes))?;
+                }
+            }
             self.consumer.commit(p, part.next)?;
             part.snapshotted = part.next;
         }
         Ok(())
+    }
+
+    /// Partition `p`'s snapshot and the offset it resumes at, if there is one.
+    fn load_snapshot(&self, p: u32) -> Result<Option<(Sessionizer, u64)>, ProcessorError> {
+        let place = || self.snapshots.place(p);
+        let bytes = match &self.snapshots {
+            Snapshots::Dir(dir) => snapshot::read_file(dir, p).map_err(|e| snapshot::error(place(), e))?,
+            Snapshots::Store(scope) => {
+                self.rt.block_on(self.store.load_partition_state(scope, p))?.map(|(_, state)| state)
+            }
+        };
+        bytes
+            .map(|b| snapshot::decode(&b, place, self.sessionizer.clone(), Arc::clone(&self.rules)))
+            .transpose()
     }
 
     fn retain(&mut self) -> Result<(), ProcessorError> {
