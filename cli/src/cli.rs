@@ -25,8 +25,17 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run every role in one process on embedded storage.
+    /// Run every role in one process: on embedded storage, or on the
+    /// engines `[kafka]` and `[postgres]` name.
     Serve(ServeArgs),
+    /// Run only the HTTP edge, producing to Kafka (`[kafka] brokers`).
+    Ingest(RoleArgs),
+    /// Run only the processor, as a member of `[kafka] group`: consume,
+    /// detect, store (PostgreSQL with `[postgres] url`).
+    Process(RoleArgs),
+    /// Manage the Kafka topic.
+    #[command(subcommand)]
+    Kafka(KafkaCommand),
     /// Manage projects and their write keys.
     #[command(subcommand)]
     Projects(ProjectsCommand),
@@ -107,6 +116,9 @@ pub struct ServeArgs {
     /// The store on PostgreSQL at this URL (`[postgres] url`), in `[postgres] schema`.
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
+    /// The event log on Kafka at these bootstrap servers (`[kafka] brokers`).
+    #[arg(long, value_name = "HOST:PORT,...")]
+    pub kafka: Option<String>,
     /// Also serve the demo shop (project `demo`, a new key each start).
     #[arg(long)]
     pub demo: bool,
@@ -116,6 +128,34 @@ pub struct ServeArgs {
     /// The SDK's directory, with `demo/` and the built `dist/`.
     #[arg(long, value_name = "DIR", default_value = "sdk-wasm", requires = "demo")]
     pub demo_dir: std::path::PathBuf,
+}
+
+/// `ingest` / `process`
+#[derive(Debug, Args)]
+pub struct RoleArgs {
+    /// Address to listen on [default: 127.0.0.1:8080] (`ingest` only); port 0 picks a free one.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// Kafka bootstrap servers (`[kafka] brokers`).
+    #[arg(long, value_name = "HOST:PORT,...")]
+    pub kafka: Option<String>,
+    /// The store on PostgreSQL at this URL (`[postgres] url`), in `[postgres] schema`.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+}
+
+/// `kafka ...`
+#[derive(Debug, Subcommand)]
+pub enum KafkaCommand {
+    /// Create the topic with `[kafka] partitions`, `replication_factor` and
+    /// `retention_ms`, unless it exists (brokers may not create topics).
+    Init {
+        /// Kafka bootstrap servers (`[kafka] brokers`).
+        #[arg(long, value_name = "HOST:PORT,...")]
+        kafka: Option<String>,
+    },
 }
 
 /// Rule selection, shared by `serve` and `detect`.

@@ -11,12 +11,15 @@ use ufse_incident_store::{
     IncidentStore, ListFilter, PgEventStore, PgStore, RawEventStore, SqliteEventStore, SqliteStore,
 };
 
+use ufse_kafka::TopicInit;
+
 use crate::cli::{
-    Cli, Command, DetectArgs, EvaluateArgs, KeysCommand, ListArgs, ListCommand, ProjectsCommand, RulesArgs,
-    SessionsCommand,
+    Cli, Command, DetectArgs, EvaluateArgs, KafkaCommand, KeysCommand, ListArgs, ListCommand,
+    ProjectsCommand, RulesArgs, SessionsCommand,
 };
 use crate::config::Config;
 use crate::output::{fmt_ms, Out};
+use crate::serve::Role;
 
 /// Wall-clock ms; only for stamping and for relative `--since`.
 pub fn now_ms() -> i64 {
@@ -27,15 +30,23 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
     let mut out = Out::new(args.json);
     let code = match args.command {
         Command::Serve(s) => {
-            if let Some(l) = s.listen {
-                cfg.ingest.listen = l;
-            }
-            if s.postgres.is_some() {
-                cfg.postgres.url = s.postgres;
-            }
-            apply_rules_args(&mut cfg, s.rules);
+            apply_role_args(&mut cfg, s.listen, s.rules, s.kafka, s.postgres);
             let demo = s.demo.then_some(crate::serve::DemoArgs { listen: s.demo_listen, dir: s.demo_dir });
-            crate::serve::serve(cfg, demo)?
+            crate::serve::serve(cfg, Role::All, demo)?
+        }
+        Command::Ingest(a) => {
+            apply_role_args(&mut cfg, a.listen, a.rules, a.kafka, a.postgres);
+            crate::serve::serve(cfg, Role::Ingest, None)?
+        }
+        Command::Process(a) => {
+            apply_role_args(&mut cfg, a.listen, a.rules, a.kafka, a.postgres);
+            crate::serve::serve(cfg, Role::Process, None)?
+        }
+        Command::Kafka(KafkaCommand::Init { kafka }) => {
+            if kafka.is_some() {
+                cfg.kafka.brokers = kafka.unwrap_or_default();
+            }
+            runtime()?.block_on(kafka_init(&cfg, &mut out))?
         }
         Command::Detect(d) => detect(&mut cfg, d, &mut out)?,
         Command::Evaluate(e) => evaluate(&mut cfg, e, &mut out)?,
@@ -43,6 +54,50 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
     };
     out.flush()?;
     Ok(code)
+}
+
+/// The flags the serving roles share override their config keys.
+fn apply_role_args(
+    cfg: &mut Config,
+    listen: Option<String>,
+    rules: RulesArgs,
+    kafka: Option<String>,
+    postgres: Option<String>,
+) {
+    if let Some(l) = listen {
+        cfg.ingest.listen = l;
+    }
+    if let Some(k) = kafka {
+        cfg.kafka.brokers = k;
+    }
+    if postgres.is_some() {
+        cfg.postgres.url = postgres;
+    }
+    apply_rules_args(cfg, rules);
+}
+
+/// `ufse kafka init`.
+async fn kafka_init(cfg: &Config, out: &mut Out) -> Result<ExitCode> {
+    let k = &cfg.kafka;
+    if !k.enabled() {
+        bail!("no Kafka brokers: set [kafka] brokers, UFSE_KAFKA_BROKERS or --kafka");
+    }
+    match ufse_kafka::init_topic(k)
+        .await
+        .with_context(|| format!("cannot create topic {} on {}", k.topic, k.brokers))?
+    {
+        TopicInit::Created { partitions } => {
+            out.line(format!("created topic {} with {partitions} partitions", k.topic))?
+        }
+        TopicInit::Existed { partitions } if partitions == k.partitions => {
+            out.line(format!("topic {} exists with {partitions} partitions", k.topic))?;
+        }
+        TopicInit::Existed { partitions } => out.line(format!(
+            "topic {} exists with {partitions} partitions, not the {} configured; left as it is",
+            k.topic, k.partitions
+        ))?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn apply_rules_args(cfg: &mut Config, r: RulesArgs) {
@@ -201,8 +256,12 @@ async fn run_store_command(
         }
         Command::Sessions(SessionsCommand::Show { sid, project }) => {
             let parts = store.session(&project, &sid).await?;
-            let refs = events.session_refs(&project, &sid).await?;
-            let logged = ufse_processor::session_events(&cfg.data.dir.join("log"), &project, &sid, &refs)?;
+            let logged = if cfg.kafka.enabled() {
+                Vec::new()
+            } else {
+                let refs = events.session_refs(&project, &sid).await?;
+                ufse_processor::session_events(&cfg.data.dir.join("log"), &project, &sid, &refs)?
+            };
             if parts.is_empty() && logged.is_empty() {
                 bail!("no session {sid} in project {project}");
             }
@@ -239,6 +298,9 @@ async fn run_store_command(
             }
         }
         Command::Replay(args) => {
+            if cfg.kafka.enabled() {
+                bail!("replay reads the embedded event log; with [kafka] brokers set, events are not read back yet");
+            }
             let refs = events.session_refs(&args.project, &args.sid).await?;
             let log = cfg.data.dir.join("log");
             let batches = ufse_processor::session_batches(&log, &args.project, &args.sid, &refs)?;
@@ -255,7 +317,13 @@ async fn run_store_command(
             let other = other.map(|r| crate::replay::Run { signals: run(&r), rules: r });
             crate::replay::print(out, &args, &events, &base, other.as_ref())?;
         }
-        Command::Serve(_) | Command::Detect(_) | Command::Evaluate(_) | Command::Migrate => {
+        Command::Serve(_)
+        | Command::Ingest(_)
+        | Command::Process(_)
+        | Command::Kafka(_)
+        | Command::Detect(_)
+        | Command::Evaluate(_)
+        | Command::Migrate => {
             unreachable!("handled by dispatch and store_command")
         }
     }

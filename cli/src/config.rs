@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use ufse_engine::RuleSet;
 use ufse_event_log::EmbeddedLogConfig;
 use ufse_ingest::IngestConfig;
+use ufse_kafka::KafkaConfig;
 use ufse_processor::ProcessorConfig;
 use ufse_sessionizer::SessionizerConfig;
 
@@ -92,9 +93,12 @@ pub struct Config {
     pub engine: EngineConfig,
     /// `[postgres]`
     pub postgres: PostgresConfig,
+    /// `[kafka]`
+    pub kafka: KafkaConfig,
 }
 
-const SECTIONS: &[&str] = &["data", "ingest", "log", "sessionizer", "processor", "engine", "postgres"];
+pub(crate) const SECTIONS: &[&str] =
+    &["data", "ingest", "log", "sessionizer", "processor", "engine", "postgres", "kafka"];
 
 impl Config {
     /// Reads `file` (if any), then applies `UFSE_<SECTION>_<KEY>` from `env`.
@@ -157,6 +161,7 @@ impl Config {
         load!(processor);
         load!(engine);
         load!(postgres);
+        load!(kafka);
         Ok(cfg)
     }
 }

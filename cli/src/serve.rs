@@ -1,5 +1,7 @@
-//! `ufse serve`: the edge, the embedded log, the processor and the store
-//! in one process, with graceful shutdown on SIGTERM or SIGINT.
+//! The serving roles: `ufse serve` runs the edge and the processor in one
+//! process (over the embedded log, or Kafka when `[kafka] brokers` is set);
+//! `ufse ingest` and `ufse process` run one each, sharing Kafka. All shut
+//! down gracefully on SIGTERM or SIGINT.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -8,16 +10,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::oneshot;
 use ufse_engine::RuleSet;
-use ufse_event_log::{system_clock, EmbeddedLog};
+use ufse_event_log::{system_clock, EmbeddedLog, LogConsumer, LogProducer};
 use ufse_incident_store::{IncidentStore, RawEventStore, StoreError};
 use ufse_ingest::{Demo, Edge};
-use ufse_processor::Processor;
+use ufse_kafka::{KafkaConsumer, KafkaProducer, KafkaWatermarks};
+use ufse_processor::{Processor, ProcessorError, Snapshots};
 
 use crate::commands::{now_ms, open_stores, Stores};
 use crate::config::Config;
@@ -28,7 +31,35 @@ pub struct DemoArgs {
     pub dir: std::path::PathBuf,
 }
 
-pub fn serve(cfg: Config, demo: Option<DemoArgs>) -> Result<ExitCode> {
+/// Which roles one process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `ufse serve`: the edge and the processor.
+    All,
+    /// `ufse ingest`: the edge alone, producing to Kafka.
+    Ingest,
+    /// `ufse process`: the processor alone, one member of the Kafka consumer group.
+    Process,
+}
+
+impl Role {
+    fn edge(self) -> bool {
+        self != Role::Process
+    }
+
+    fn processor(self) -> bool {
+        self != Role::Ingest
+    }
+}
+
+pub fn serve(cfg: Config, role: Role, demo: Option<DemoArgs>) -> Result<ExitCode> {
+    if role != Role::All && !cfg.kafka.enabled() {
+        let name = if role == Role::Ingest { "ingest" } else { "process" };
+        bail!(
+            "`ufse {name}` runs one role of a deployment that shares a Kafka topic: set [kafka] brokers \
+             (UFSE_KAFKA_BROKERS or --kafka), or run every role with `ufse serve`"
+        );
+    }
     if let Some(d) = &demo {
         Demo::check_files(&d.dir).map_err(|e| anyhow!(e))?;
     }
@@ -43,136 +74,221 @@ pub fn serve(cfg: Config, demo: Option<DemoArgs>) -> Result<ExitCode> {
         .context("cannot start the runtime")?;
     let metrics =
         PrometheusBuilder::new().install_recorder().context("cannot install the metrics recorder")?;
+    let serving = Serving { cfg, role, demo, rules, listen, metrics };
     rt.block_on(async {
-        match open_stores(&cfg).await? {
-            Stores::Embedded(store, events) => run(cfg, demo, rules, listen, metrics, store, events).await,
-            Stores::Postgres(store, events) => run(cfg, demo, rules, listen, metrics, store, events).await,
+        match open_stores(&serving.cfg).await? {
+            Stores::Embedded(store, events) => serving.run(store, events).await,
+            Stores::Postgres(store, events) => serving.run(store, events).await,
         }
     })
 }
 
-/// Serves on `store` and `events` until a signal or a processor failure.
-async fn run<S, E>(
+/// What one serving process was asked to run.
+struct Serving {
     cfg: Config,
+    role: Role,
     demo: Option<DemoArgs>,
     rules: Arc<RuleSet>,
     listen: SocketAddr,
     metrics: PrometheusHandle,
-    store: S,
-    events: E,
-) -> Result<ExitCode>
+}
+
+/// The processor thread, and how it ended.
+struct ProcessorThread {
+    thread: std::thread::JoinHandle<()>,
+    done: oneshot::Receiver<Result<(), ProcessorError>>,
+}
+
+impl Serving {
+    /// Serves on `store` and `events` until a signal or a processor failure.
+    async fn run<S, E>(self, store: S, events: E) -> Result<ExitCode>
+    where
+        S: IncidentStore + Clone,
+        E: RawEventStore + Clone,
+    {
+        let Serving { cfg, role, demo, rules, listen, metrics } = self;
+        let mut signals = ShutdownSignals::watch()?;
+        let mut stdout = std::io::stdout();
+        if let Some(key) = store.ensure_default_project(now_ms()).await? {
+            writeln!(stdout, "default project key: {key}")?;
+        }
+        let log = if cfg.kafka.enabled() {
+            None
+        } else {
+            let dir = cfg.data.dir.join("log");
+            let log = EmbeddedLog::open(&dir, cfg.log.clone(), system_clock())
+                .with_context(|| format!("cannot open the event log in {}", dir.display()))?;
+            Some(log)
+        };
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut processor = match role.processor() {
+            true => Some(start_processor(&cfg, log.as_ref(), rules, &store, &events, Arc::clone(&stop))?),
+            false => None,
+        };
+        let upkeep = tokio::spawn({
+            let metrics = metrics.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    metrics.run_upkeep();
+                }
+            }
+        });
+
+        // Ends on a signal, or with the processor's result if it stopped first.
+        let mut early: Option<Result<(), ProcessorError>> = None;
+        let shutdown = async {
+            let died = async {
+                match processor.as_mut() {
+                    Some(p) => (&mut p.done).await.unwrap_or(Ok(())),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = signals.recv() => tracing::info!("shutting down: draining requests"),
+                r = died => {
+                    tracing::error!("the processor stopped; shutting down");
+                    early = Some(r);
+                }
+            }
+        };
+        if role.edge() {
+            let producer = match &log {
+                Some(log) => log.producer(),
+                None => {
+                    let p = tokio::task::block_in_place(|| KafkaProducer::open(&cfg.kafka))
+                        .with_context(|| format!("cannot produce to Kafka at {}", cfg.kafka.brokers))?;
+                    Arc::new(p) as Arc<dyn LogProducer>
+                }
+            };
+            let listener =
+                TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let endpoint = format!("http://{}", listener.local_addr()?);
+            writeln!(stdout, "listening on {endpoint}")?;
+            let demo_task = match demo {
+                Some(d) => Some(start_demo(d, &store, endpoint, &mut stdout).await?),
+                None => None,
+            };
+            stdout.flush()?;
+            let ready = Arc::new(AtomicBool::new(true));
+            let edge = Arc::new(Edge::new(
+                cfg.ingest.clone(),
+                store.clone(),
+                producer,
+                Arc::clone(&ready),
+                Some(metrics),
+                Arc::new(now_ms),
+            ));
+            ufse_ingest::serve(listener, edge, shutdown).await?;
+            if let Some(t) = demo_task {
+                t.abort();
+            }
+        } else {
+            writeln!(stdout, "processing from {} as a member of group {}", cfg.kafka.topic, cfg.kafka.group)?;
+            stdout.flush()?;
+            shutdown.await;
+        }
+        // Nothing new can come in: let the processor catch up, snapshot, commit.
+        stop.store(true, Ordering::Release);
+        let mut result = Ok(());
+        if let Some(p) = processor {
+            result = match early {
+                Some(r) => r,
+                None => p.done.await.unwrap_or(Ok(())),
+            };
+            let _ = tokio::task::spawn_blocking(move || p.thread.join()).await;
+        }
+        upkeep.abort();
+        if let Some(log) = log {
+            log.close();
+        }
+        store.close().await;
+        events.close().await;
+        result.map_err(|e| anyhow!(e)).context("the processor failed")?;
+        tracing::info!("stopped cleanly");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Starts the processor on its own thread: over the embedded `log`, or as a member of the Kafka
+/// consumer group with its snapshots in the store, where the other members find them.
+fn start_processor<S, E>(
+    cfg: &Config,
+    log: Option<&EmbeddedLog>,
+    rules: Arc<RuleSet>,
+    store: &S,
+    events: &E,
+    stop: Arc<AtomicBool>,
+) -> Result<ProcessorThread>
 where
     S: IncidentStore + Clone,
     E: RawEventStore + Clone,
 {
-    let mut signals = ShutdownSignals::watch()?;
-    let mut stdout = std::io::stdout();
-    if let Some(key) = store.ensure_default_project(now_ms()).await? {
-        writeln!(stdout, "default project key: {key}")?;
-    }
-    let log_dir = cfg.data.dir.join("log");
-    let log = EmbeddedLog::open(&log_dir, cfg.log.clone(), system_clock())
-        .with_context(|| format!("cannot open the event log in {}", log_dir.display()))?;
-
-    let stop = Arc::new(AtomicBool::new(false));
+    let (consumer, snapshots): (Box<dyn LogConsumer>, _) = match log {
+        Some(log) => (log.consumer("processor")?, Snapshots::Dir(cfg.data.dir.join("snapshots"))),
+        None => {
+            let k = &cfg.kafka;
+            let consumer = tokio::task::block_in_place(|| KafkaConsumer::open(k))
+                .with_context(|| format!("cannot consume from Kafka at {}", k.brokers))?;
+            (Box::new(consumer), Snapshots::Store(format!("kafka/{}/{}", k.topic, k.group)))
+        }
+    };
     let processor = Processor::new(
         cfg.processor.clone(),
         cfg.sessionizer.clone(),
         rules,
-        log.consumer("processor")?,
+        consumer,
         store.clone(),
         events.clone(),
-        cfg.data.dir.join("snapshots"),
+        snapshots,
         tokio::runtime::Handle::current(),
-    )
-    .retention({
-        let log = log.clone();
-        move || {
-            log.enforce_retention()?;
-            Ok(log.start_offsets())
+    );
+    let processor = match log {
+        Some(log) => {
+            let log = log.clone();
+            processor.retention(move || {
+                log.enforce_retention()?;
+                Ok(log.start_offsets())
+            })
         }
-    });
-    let (done_tx, mut done_rx) = oneshot::channel();
+        // The brokers apply the topic's retention; the raw-event index follows it.
+        None => {
+            let watermarks = KafkaWatermarks::open(&cfg.kafka)?;
+            processor.retention(move || watermarks.start_offsets())
+        }
+    };
+    let (done_tx, done) = oneshot::channel();
     let thread = std::thread::Builder::new()
         .name("processor".into())
-        .spawn({
-            let stop = Arc::clone(&stop);
-            move || {
-                let _ = done_tx.send(processor.run(stop));
-            }
+        .spawn(move || {
+            let _ = done_tx.send(processor.run(stop));
         })
         .context("cannot start the processor thread")?;
+    Ok(ProcessorThread { thread, done })
+}
 
-    let upkeep = tokio::spawn({
-        let metrics = metrics.clone();
-        async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                metrics.run_upkeep();
-            }
-        }
-    });
-
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
-    writeln!(stdout, "listening on {endpoint}")?;
-    let demo_task = match demo {
-        Some(d) => {
-            let key = match store.create_project("demo", now_ms()).await {
-                Err(StoreError::ProjectExists(_)) => store.rotate_key("demo", now_ms()).await?,
-                r => r?,
-            };
-            let demo = Demo { dir: d.dir, key, endpoint };
-            let l = TcpListener::bind(&d.listen)
-                .await
-                .with_context(|| format!("cannot listen on {} for the demo", d.listen))?;
-            writeln!(
-                stdout,
-                "demo shop on http://{} (project demo: ufse incidents list --project demo)",
-                l.local_addr()?
-            )?;
-            Some(tokio::spawn(ufse_ingest::serve_demo(l, demo)))
-        }
-        None => None,
+/// Serves the demo shop beside the API, with a fresh key of project `demo`.
+async fn start_demo<S: IncidentStore>(
+    d: DemoArgs,
+    store: &S,
+    endpoint: String,
+    stdout: &mut std::io::Stdout,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let key = match store.create_project("demo", now_ms()).await {
+        Err(StoreError::ProjectExists(_)) => store.rotate_key("demo", now_ms()).await?,
+        r => r?,
     };
-    stdout.flush()?;
-    let ready = Arc::new(AtomicBool::new(true));
-    let edge = Arc::new(Edge::new(
-        cfg.ingest.clone(),
-        store.clone(),
-        log.producer(),
-        Arc::clone(&ready),
-        Some(metrics),
-        Arc::new(now_ms),
-    ));
-    let mut early: Option<Result<(), ufse_processor::ProcessorError>> = None;
-    let shutdown = async {
-        tokio::select! {
-            () = signals.recv() => tracing::info!("shutting down: draining requests"),
-            r = &mut done_rx => {
-                tracing::error!("the processor stopped; shutting down");
-                early = Some(r.unwrap_or(Ok(())));
-            }
-        }
-    };
-    ufse_ingest::serve(listener, edge, shutdown).await?;
-    if let Some(t) = demo_task {
-        t.abort();
-    }
-    // Nothing new can come in: let the processor catch up, snapshot, commit.
-    stop.store(true, Ordering::Release);
-    let result = match early {
-        Some(r) => r,
-        None => done_rx.await.unwrap_or(Ok(())),
-    };
-    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-    upkeep.abort();
-    log.close();
-    store.close().await;
-    events.close().await;
-    result.map_err(|e| anyhow!(e)).context("the processor failed")?;
-    tracing::info!("stopped cleanly");
-    Ok(ExitCode::SUCCESS)
+    let demo = Demo { dir: d.dir, key, endpoint };
+    let l = TcpListener::bind(&d.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} for the demo", d.listen))?;
+    writeln!(
+        stdout,
+        "demo shop on http://{} (project demo: ufse incidents list --project demo)",
+        l.local_addr()?
+    )?;
+    Ok(tokio::spawn(ufse_ingest::serve_demo(l, demo)))
 }
 
 /// SIGTERM and SIGINT, watched from before the server says it listens:
