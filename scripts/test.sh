@@ -6,9 +6,11 @@
 # Installs what it needs (a Rust toolchain with rustfmt and clippy; for
 # the browser SDK the wasm32 target, binaryen and its npm dev dependencies,
 # see sdk-wasm/build.sh, and Debian's chromium for its end-to-end test).
-# The scale-out store's tests need PostgreSQL: the one running on
-# 127.0.0.1:5432 is used, and where none runs it is started, or installed
-# and started; the script stops only what it started.
+# The scale-out tests need PostgreSQL and a Kafka-protocol broker: the
+# PostgreSQL running on 127.0.0.1:5432 is used, and where none runs it is
+# started, or installed and started; the broker is tansu (installed with
+# cargo once), started on 127.0.0.1:9092 unless one answers there. The
+# script stops only what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,8 +40,36 @@ if ! postgres_up; then
         runuser -u postgres -- psql -q -c "ALTER USER postgres PASSWORD 'postgres'"
     fi
 fi
-trap 'if [ -n "$pg_started" ]; then pg_ctlcluster --skip-systemctl-redirect "$pg_started" main stop; fi' EXIT
+tansu_pid= tansu_dir=
+stop_services() {
+    if [ -n "$tansu_pid" ]; then
+        kill "$tansu_pid" 2>/dev/null || true
+        wait "$tansu_pid" 2>/dev/null || true
+        rm -rf "$tansu_dir"
+    fi
+    if [ -n "$pg_started" ]; then pg_ctlcluster --skip-systemctl-redirect "$pg_started" main stop; fi
+}
+trap stop_services EXIT
 export UFSE_TEST_POSTGRES_URL="${UFSE_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+
+echo "== Kafka protocol: tansu on 127.0.0.1:9092"
+# Built from crates.io once (about 9 minutes on two cores), then cached in ~/.cargo/bin.
+if ! command -v tansu >/dev/null 2>&1; then
+    cargo install tansu --locked --no-default-features --features libsql
+fi
+export UFSE_TEST_TANSU="$(command -v tansu)"
+kafka_up() { (exec 3<>/dev/tcp/127.0.0.1/9092) 2>/dev/null; }
+if ! kafka_up; then
+    # Its SQLite storage, in a throwaway directory (its memory storage skips offsets on fetch).
+    tansu_dir=$(mktemp -d)
+    (cd "$tansu_dir" && exec tansu broker --listener-url tcp://127.0.0.1:9092 \
+        --advertised-listener-url tcp://127.0.0.1:9092 --storage-engine sqlite://tansu.db) \
+        >"$tansu_dir/broker.log" 2>&1 &
+    tansu_pid=$!
+    for _ in $(seq 100); do kafka_up && break; sleep 0.1; done
+    kafka_up || { cat "$tansu_dir/broker.log" >&2; echo "tansu did not start" >&2; exit 1; }
+fi
+export UFSE_TEST_KAFKA_BROKERS="${UFSE_TEST_KAFKA_BROKERS:-127.0.0.1:9092}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
