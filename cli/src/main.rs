@@ -8,6 +8,8 @@
 mod cli;
 mod commands;
 mod config;
+#[cfg(test)]
+mod deploy_check;
 mod output;
 mod replay;
 mod serve;

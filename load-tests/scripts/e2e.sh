@@ -12,18 +12,52 @@
 #
 #   cargo build --release -p ufse-cli -p ufse-load-tests
 #   bash load-tests/scripts/e2e.sh --sessions 4000 --batches-per-session 160 --max-prebuilt-mb 1400 --connections 128
+#
+# With KAFKA_PROCESSORS=N it measures the scaled-out roles instead: a
+# fresh topic (KAFKA_PARTITIONS, default 4) on the broker at
+# UFSE_KAFKA_BROKERS (default 127.0.0.1:9092), `ufse ingest` on
+# 127.0.0.1:18080 and N `ufse process` members of one group, storing into
+# a fresh schema of the PostgreSQL at UFSE_POSTGRES_URL (default the local
+# one); "stored" is then every event in the schema's raw-event index.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$root/target/release"
 work="$(mktemp -d)"
-trap 'kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+processors=()
+stop_all() {
+    for p in "$server" "${processors[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    if [ -n "${KAFKA_PROCESSORS:-}" ]; then
+        psql "$UFSE_POSTGRES_URL" -qc "DROP SCHEMA IF EXISTS \"$UFSE_POSTGRES_SCHEMA\" CASCADE" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+server=
+trap stop_all EXIT
 
-UFSE_INGEST_CLIENT_EVENTS_PER_SEC=0 "$bin/ufse" serve --listen 127.0.0.1:18080 --data-dir "$work/data" \
-    > "$work/out.txt" 2> "$work/err.txt" &
-server=$!
+export UFSE_INGEST_CLIENT_EVENTS_PER_SEC=0
+if [ -n "${KAFKA_PROCESSORS:-}" ]; then
+    export UFSE_KAFKA_BROKERS="${UFSE_KAFKA_BROKERS:-127.0.0.1:9092}"
+    export UFSE_POSTGRES_URL="${UFSE_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+    export UFSE_KAFKA_TOPIC="ufse_bench_$$" UFSE_KAFKA_GROUP="ufse_bench_$$" UFSE_POSTGRES_SCHEMA="ufse_bench_$$"
+    export UFSE_KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-4}" UFSE_KAFKA_REPLICATION_FACTOR=1
+    "$bin/ufse" kafka init --data-dir "$work/data" >/dev/null
+    "$bin/ufse" ingest --listen 127.0.0.1:18080 --data-dir "$work/data" > "$work/out.txt" 2> "$work/err.txt" &
+    server=$!
+    for i in $(seq "$KAFKA_PROCESSORS"); do
+        "$bin/ufse" process --data-dir "$work/data" > /dev/null 2> "$work/process-$i.txt" &
+        processors+=($!)
+    done
+    stored_events() {
+        psql "$UFSE_POSTGRES_URL" -Atc "SELECT COALESCE(SUM(n), 0) FROM \"$UFSE_POSTGRES_SCHEMA\".event_refs"
+    }
+else
+    "$bin/ufse" serve --listen 127.0.0.1:18080 --data-dir "$work/data" > "$work/out.txt" 2> "$work/err.txt" &
+    server=$!
+    stored_events() { curl -s 127.0.0.1:18080/metrics | awk '/^ufse_processor_events_total/ {print $2}'; }
+fi
 for _ in $(seq 50); do grep -q '^listening on' "$work/out.txt" 2>/dev/null && break; sleep 0.1; done
 if ! grep -q '^listening on' "$work/out.txt"; then
-    echo "ufse serve did not start (is 127.0.0.1:18080 taken?):" >&2
+    echo "ufse did not start (is 127.0.0.1:18080 taken?):" >&2
     cat "$work/err.txt" >&2
     exit 1
 fi
@@ -44,7 +78,7 @@ loaded=$(date +%s.%N)
 kill "$sampler"
 total=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['acked']['events'])" "$work/load.json")
 while true; do
-    done_events=$(curl -s 127.0.0.1:18080/metrics | awk '/^ufse_processor_events_total/ {print $2}')
+    done_events=$(stored_events)
     [ "${done_events:-0}" -ge "$total" ] && break
     sleep 0.2
 done
