@@ -108,17 +108,8 @@ pub struct ReplayArgs {
 /// `serve`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free one.
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
     #[command(flatten)]
-    pub rules: RulesArgs,
-    /// The store on PostgreSQL at this URL (`[postgres] url`), in `[postgres] schema`.
-    #[arg(long, value_name = "URL")]
-    pub postgres: Option<String>,
-    /// The event log on Kafka at these bootstrap servers (`[kafka] brokers`).
-    #[arg(long, value_name = "HOST:PORT,...")]
-    pub kafka: Option<String>,
+    pub role: RoleArgs,
     /// Also serve the demo shop (project `demo`, a new key each start).
     #[arg(long)]
     pub demo: bool,
@@ -130,15 +121,15 @@ pub struct ServeArgs {
     pub demo_dir: std::path::PathBuf,
 }
 
-/// `ingest` / `process`
+/// The flags of the serving roles (`serve`, `ingest`, `process`).
 #[derive(Debug, Args)]
 pub struct RoleArgs {
-    /// Address to listen on [default: 127.0.0.1:8080] (`ingest` only); port 0 picks a free one.
+    /// Address to listen on [default: 127.0.0.1:8080] (not `process`); port 0 picks a free one.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     #[command(flatten)]
     pub rules: RulesArgs,
-    /// Kafka bootstrap servers (`[kafka] brokers`).
+    /// The event log on Kafka at these bootstrap servers (`[kafka] brokers`).
     #[arg(long, value_name = "HOST:PORT,...")]
     pub kafka: Option<String>,
     /// The store on PostgreSQL at this URL (`[postgres] url`), in `[postgres] schema`.

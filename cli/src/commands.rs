@@ -10,12 +10,11 @@ use anyhow::{bail, Context, Result};
 use ufse_incident_store::{
     IncidentStore, ListFilter, PgEventStore, PgStore, RawEventStore, SqliteEventStore, SqliteStore,
 };
-
 use ufse_kafka::TopicInit;
 
 use crate::cli::{
     Cli, Command, DetectArgs, EvaluateArgs, KafkaCommand, KeysCommand, ListArgs, ListCommand,
-    ProjectsCommand, RulesArgs, SessionsCommand,
+    ProjectsCommand, RoleArgs, RulesArgs, SessionsCommand,
 };
 use crate::config::Config;
 use crate::output::{fmt_ms, Out};
@@ -30,16 +29,16 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
     let mut out = Out::new(args.json);
     let code = match args.command {
         Command::Serve(s) => {
-            apply_role_args(&mut cfg, s.listen, s.rules, s.kafka, s.postgres);
+            apply_role_args(&mut cfg, s.role);
             let demo = s.demo.then_some(crate::serve::DemoArgs { listen: s.demo_listen, dir: s.demo_dir });
             crate::serve::serve(cfg, Role::All, demo)?
         }
         Command::Ingest(a) => {
-            apply_role_args(&mut cfg, a.listen, a.rules, a.kafka, a.postgres);
+            apply_role_args(&mut cfg, a);
             crate::serve::serve(cfg, Role::Ingest, None)?
         }
         Command::Process(a) => {
-            apply_role_args(&mut cfg, a.listen, a.rules, a.kafka, a.postgres);
+            apply_role_args(&mut cfg, a);
             crate::serve::serve(cfg, Role::Process, None)?
         }
         Command::Kafka(KafkaCommand::Init { kafka }) => {
@@ -57,23 +56,17 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
 }
 
 /// The flags the serving roles share override their config keys.
-fn apply_role_args(
-    cfg: &mut Config,
-    listen: Option<String>,
-    rules: RulesArgs,
-    kafka: Option<String>,
-    postgres: Option<String>,
-) {
-    if let Some(l) = listen {
+fn apply_role_args(cfg: &mut Config, a: RoleArgs) {
+    if let Some(l) = a.listen {
         cfg.ingest.listen = l;
     }
-    if let Some(k) = kafka {
+    if let Some(k) = a.kafka {
         cfg.kafka.brokers = k;
     }
-    if postgres.is_some() {
-        cfg.postgres.url = postgres;
+    if a.postgres.is_some() {
+        cfg.postgres.url = a.postgres;
     }
-    apply_rules_args(cfg, rules);
+    apply_rules_args(cfg, a.rules);
 }
 
 /// `ufse kafka init`.

@@ -88,6 +88,22 @@ impl Drop for Role {
     }
 }
 
+/// Owned `(name, value)` pairs, for the roles' environment.
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// `ufse kafka init` with `env`; returns what it printed.
+fn kafka_init(env: &[(String, String)]) -> String {
+    let out = Command::new(ufse_bin())
+        .args(["kafka", "init"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// On a failing test, shows what the roles logged (their temp directory goes with the test).
 struct ShowLogsOnPanic<'a>(&'a Path);
 
@@ -189,8 +205,8 @@ fn two_processors_and_a_sigkill_store_what_one_uninterrupted_processor_stores() 
     let dir = tempfile::tempdir().unwrap();
     let topic = unique("ufse_test");
     let (schema, baseline) = (unique("ufse_kafka_test"), unique("ufse_kafka_base"));
-    let env = |schema: &str, group: &str| -> Vec<(String, String)> {
-        [
+    let env = |schema: &str, group: &str| {
+        vars(&[
             ("UFSE_KAFKA_BROKERS", brokers.as_str()),
             ("UFSE_KAFKA_TOPIC", topic.as_str()),
             ("UFSE_KAFKA_PARTITIONS", "4"),
@@ -200,23 +216,11 @@ fn two_processors_and_a_sigkill_store_what_one_uninterrupted_processor_stores() 
             ("UFSE_PROCESSOR_SNAPSHOT_INTERVAL_MS", "1000"),
             ("UFSE_POSTGRES_URL", url.as_str()),
             ("UFSE_POSTGRES_SCHEMA", schema),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        ])
     };
     let group = format!("{topic}_g");
     let run = env(&schema, &group);
-    let init = Command::new(ufse_bin())
-        .args(["kafka", "init"])
-        .envs(run.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
-    assert_eq!(
-        String::from_utf8_lossy(&init.stdout).trim(),
-        format!("created topic {topic} with 4 partitions")
-    );
+    assert_eq!(kafka_init(&run), format!("created topic {topic} with 4 partitions"));
 
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     let _logs = ShowLogsOnPanic(dir.path());
@@ -345,7 +349,7 @@ fn the_edge_answers_503_while_the_broker_is_down_and_recovers_by_itself() {
     let mut broker = Broker::start(&tansu);
     let dir = tempfile::tempdir().unwrap();
     let schema = unique("ufse_kafka_outage");
-    let env: Vec<(String, String)> = [
+    let env = vars(&[
         ("UFSE_KAFKA_BROKERS", broker.addr().as_str()),
         ("UFSE_KAFKA_PARTITIONS", "2"),
         ("UFSE_KAFKA_REPLICATION_FACTOR", "1"),
@@ -356,16 +360,8 @@ fn the_edge_answers_503_while_the_broker_is_down_and_recovers_by_itself() {
         ("UFSE_KAFKA_CLIENT", r#"{ "enable.idempotence" = "false" }"#),
         ("UFSE_POSTGRES_URL", url.as_str()),
         ("UFSE_POSTGRES_SCHEMA", schema.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let init = Command::new(ufse_bin())
-        .args(["kafka", "init"])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    ]);
+    assert_eq!(kafka_init(&env), "created topic ufse-events with 2 partitions");
     let log = dir.path().join("ingest.log");
     let _logs = ShowLogsOnPanic(dir.path());
     let ingest = Role::start("ingest", dir.path(), &env, &log);
