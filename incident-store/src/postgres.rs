@@ -37,14 +37,31 @@ async fn open_pool(url: &str, schema: &str) -> Result<PgPool, StoreError> {
         .connect_with(opts)
         .await
         .map_err(db("connecting to PostgreSQL"))?;
+    // Every role opens the store as it starts, so several may create and migrate the same
+    // schema at once: `CREATE SCHEMA IF NOT EXISTS` races (a unique violation), hence one lock
+    // per schema, held on one connection around both (the migrations run on the pool). A
+    // failure drops the pool, closing the connection and its lock.
+    let mut conn = pool.acquire().await.map_err(db("connecting to PostgreSQL"))?;
+    let lock = format!("ufse schema {schema}");
+    sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+        .bind(&lock)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("locking the schema for migration"))?;
     sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-        .execute(&pool)
+        .execute(&mut *conn)
         .await
         .map_err(db("creating the schema"))?;
     MIGRATIONS
         .run(&pool)
         .await
         .map_err(|source| StoreError::Migrate { path: format!("PostgreSQL schema {schema}"), source })?;
+    sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+        .bind(&lock)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("unlocking the schema"))?;
+    drop(conn);
     Ok(pool)
 }
 

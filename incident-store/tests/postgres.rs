@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use conformance::{conformance_tests, Fixture};
-use ufse_incident_store::{PgEventStore, PgStore};
+use ufse_incident_store::{IncidentStore, PgEventStore, PgStore};
 
 const URL_VAR: &str = "UFSE_TEST_POSTGRES_URL";
 
@@ -122,4 +122,24 @@ async fn concurrent_writers_neither_deadlock_nor_count_twice() {
     assert_eq!(issues.iter().map(|i| i.incidents).sum::<u64>(), 30, "each incident counted once");
     assert_eq!(store.list_projects().await.unwrap()[0].sessions, 7, "each session counted once");
     f.done().await;
+}
+
+/// Every role opens (and so migrates) the store as it starts: several
+/// processes creating the same fresh schema at once must all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_opened_at_once_on_a_fresh_schema_all_migrate() {
+    let Some((url, schema)) = target() else { return };
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, schema) = (url.clone(), schema.clone());
+            tokio::spawn(async move { PgStore::connect(&url, &schema).await })
+        })
+        .collect();
+    for task in opening {
+        let store = task.await.unwrap();
+        assert!(store.is_ok(), "{:?}", store.as_ref().err());
+        store.unwrap().close().await;
+    }
+    let events = PgEventStore::connect(&url, &schema).await.unwrap();
+    InSchema { store: events, url, schema }.done().await;
 }
