@@ -540,7 +540,7 @@ macro_rules! impl_stores {
             }
 
             async fn write_refs(&self, refs: &[EventRef]) -> Result<u64, StoreError> {
-                let refs: Vec<&EventRef> = refs.iter().filter(|r| r.events.count > 0).collect();
+                let refs: Vec<&EventRef> = refs.iter().filter(|r| !r.events.positions.is_empty()).collect();
                 if refs.is_empty() {
                     return Ok(0);
                 }
@@ -556,7 +556,7 @@ macro_rules! impl_stores {
                             .push_bind(&e.sid)
                             .push_bind(i64::from(r.partition))
                             .push_bind(r.offset as i64)
-                            .push_bind(i64::from(e.count))
+                            .push_bind(e.positions.len() as i64)
                             .push_bind(e.first_ts)
                             .push_bind(e.max_cts);
                     });

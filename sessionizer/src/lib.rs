@@ -124,16 +124,17 @@ pub struct SessionSignal {
 }
 
 /// What one batch of one session added to the raw event store: how many
-/// new unique events, and their time range. The events themselves stay in
-/// the log record they came in, which the store points at.
+/// new unique events, where they are in the batch, and their time range.
+/// The events themselves stay in the log record they came in, which the
+/// store points at (and which an archive copies them from).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoredEvents {
     /// Project name.
     pub project: String,
     /// Session id.
     pub sid: String,
-    /// New unique events in the batch.
-    pub count: u32,
+    /// Positions in the batch of its new unique events, ascending.
+    pub positions: Vec<u32>,
     /// Smallest client time.
     pub first_ts: i64,
     /// Largest skew-corrected time.
@@ -409,7 +410,7 @@ impl Sessionizer {
                 *vh = batch_vh;
             }
             if self.keep_events {
-                stored.count += 1;
+                stored.positions.push(i as u32);
                 stored.first_ts = stored.first_ts.min(ev.ts);
                 stored.max_cts = stored.max_cts.max(corrected_ts(ev.ts, batch.skew_ms, batch.received_ms));
             }
@@ -429,7 +430,7 @@ impl Sessionizer {
                 _ => session.buffer.push_back(ev),
             }
         }
-        if stored.count > 0 {
+        if !stored.positions.is_empty() {
             stored.project = batch.project;
             stored.sid = batch.sid;
             out.events.push(stored);

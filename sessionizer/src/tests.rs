@@ -52,7 +52,7 @@ fn late_duplicate_and_conflicting_events_are_counted_not_evaluated() {
     assert_eq!(out.drops.get(&DropReason::SeqConflict), Some(&1));
     assert_eq!(out.drops.get(&DropReason::Late), Some(&1));
     assert_eq!(
-        out.events.iter().map(|c| c.count).collect::<Vec<_>>(),
+        out.events.iter().map(|c| c.positions.len()).collect::<Vec<_>>(),
         vec![2, 1],
         "the duplicate and the conflict are not stored"
     );

@@ -213,7 +213,7 @@ fn at(partition: u32, offset: u64, sid: &str, n: u32) -> EventRef {
         events: StoredEvents {
             project: "default".into(),
             sid: sid.into(),
-            count: n,
+            positions: (0..n).collect(),
             first_ts: 1,
             max_cts: 2,
         },
