@@ -26,12 +26,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every role in one process: on embedded storage, or on the
-    /// engines `[kafka]` and `[postgres]` name.
+    /// engines `[kafka]`, `[postgres]` and `[clickhouse]` name.
     Serve(ServeArgs),
     /// Run only the HTTP edge, producing to Kafka (`[kafka] brokers`).
     Ingest(RoleArgs),
     /// Run only the processor, as a member of `[kafka] group`: consume,
-    /// detect, store (PostgreSQL with `[postgres] url`).
+    /// detect, store (PostgreSQL with `[postgres] url`; raw events and
+    /// signals in ClickHouse with `[clickhouse] url`).
     Process(RoleArgs),
     /// Manage the Kafka topic.
     #[command(subcommand)]
@@ -49,8 +50,9 @@ pub enum Command {
     #[command(subcommand)]
     Sessions(SessionsCommand),
     /// Create or update the store's tables: the PostgreSQL schema when
-    /// `[postgres] url` is set, the SQLite files otherwise (every command
-    /// also does this when it opens the store).
+    /// `[postgres] url` is set, the SQLite files otherwise, and ClickHouse's
+    /// when `[clickhouse] url` is set (every command also does this when it
+    /// opens them).
     Migrate,
     /// Run the rules over newline-delimited batches, offline.
     Detect(DetectArgs),
@@ -135,6 +137,10 @@ pub struct RoleArgs {
     /// The store on PostgreSQL at this URL (`[postgres] url`), in `[postgres] schema`.
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
+    /// Raw events and signals also in ClickHouse at this HTTP URL (`[clickhouse] url`), in
+    /// `[clickhouse] database` (not `ingest`).
+    #[arg(long, value_name = "URL")]
+    pub clickhouse: Option<String>,
 }
 
 /// `kafka ...`

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use ufse_clickhouse::ClickHouse;
 use ufse_incident_store::{
     IncidentStore, ListFilter, PgEventStore, PgStore, RawEventStore, SqliteEventStore, SqliteStore,
 };
 use ufse_kafka::TopicInit;
+use ufse_schema::LogBatch;
 
 use crate::cli::{
     Cli, Command, DetectArgs, EvaluateArgs, KafkaCommand, KeysCommand, ListArgs, ListCommand,
@@ -65,6 +67,9 @@ fn apply_role_args(cfg: &mut Config, a: RoleArgs) {
     }
     if a.postgres.is_some() {
         cfg.postgres.url = a.postgres;
+    }
+    if let Some(c) = a.clickhouse {
+        cfg.clickhouse.url = c;
     }
     apply_rules_args(cfg, a.rules);
 }
@@ -143,6 +148,10 @@ async fn store_command(cmd: Command, cfg: &Config, out: &mut Out) -> Result<Exit
             Stores::Embedded(..) => format!("migrated the SQLite store in {}", cfg.data.dir.display()),
             Stores::Postgres(..) => format!("migrated the PostgreSQL store, schema {}", cfg.postgres.schema),
         })?;
+        if cfg.clickhouse.enabled() {
+            ClickHouse::open(&cfg.clickhouse).await?;
+            out.line(format!("migrated the ClickHouse tables, database {}", cfg.clickhouse.database))?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let code = match &stores {
@@ -249,11 +258,9 @@ async fn run_store_command(
         }
         Command::Sessions(SessionsCommand::Show { sid, project }) => {
             let parts = store.session(&project, &sid).await?;
-            let logged = if cfg.kafka.enabled() {
-                Vec::new()
-            } else {
-                let refs = events.session_refs(&project, &sid).await?;
-                ufse_processor::session_events(&cfg.data.dir.join("log"), &project, &sid, &refs)?
+            let logged = match session_batches(cfg, events, &project, &sid).await? {
+                Some(batches) => ufse_processor::batch_events(&batches),
+                None => Vec::new(),
             };
             if parts.is_empty() && logged.is_empty() {
                 bail!("no session {sid} in project {project}");
@@ -291,12 +298,12 @@ async fn run_store_command(
             }
         }
         Command::Replay(args) => {
-            if cfg.kafka.enabled() {
-                bail!("replay reads the embedded event log; with [kafka] brokers set, events are not read back yet");
-            }
-            let refs = events.session_refs(&args.project, &args.sid).await?;
-            let log = cfg.data.dir.join("log");
-            let batches = ufse_processor::session_batches(&log, &args.project, &args.sid, &refs)?;
+            let Some(batches) = session_batches(cfg, events, &args.project, &args.sid).await? else {
+                bail!(
+                    "replay reads events from ClickHouse or the embedded log; with [kafka] brokers set, \
+                     set [clickhouse] url too"
+                );
+            };
             let events = ufse_processor::batch_events(&batches);
             if events.is_empty() {
                 bail!("no session {} in project {}", args.sid, args.project);
@@ -321,6 +328,26 @@ async fn run_store_command(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A session's stored batches, in log order: from ClickHouse when it is
+/// configured, else from the embedded log through the raw-event index;
+/// `None` where neither holds them (Kafka without ClickHouse).
+async fn session_batches(
+    cfg: &Config,
+    events: &impl RawEventStore,
+    project: &str,
+    sid: &str,
+) -> Result<Option<Vec<LogBatch>>> {
+    if cfg.clickhouse.enabled() {
+        let ch = ClickHouse::open(&cfg.clickhouse).await?;
+        return Ok(Some(ch.session_batches(project, sid).await?));
+    }
+    if cfg.kafka.enabled() {
+        return Ok(None);
+    }
+    let refs = events.session_refs(project, sid).await?;
+    Ok(Some(ufse_processor::session_batches(&cfg.data.dir.join("log"), project, sid, &refs)?))
 }
 
 fn filter(a: ListArgs) -> Result<ListFilter> {

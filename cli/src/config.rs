@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use ufse_clickhouse::ClickHouseConfig;
 use ufse_engine::RuleSet;
 use ufse_event_log::EmbeddedLogConfig;
 use ufse_ingest::IngestConfig;
@@ -95,10 +96,12 @@ pub struct Config {
     pub postgres: PostgresConfig,
     /// `[kafka]`
     pub kafka: KafkaConfig,
+    /// `[clickhouse]`
+    pub clickhouse: ClickHouseConfig,
 }
 
 pub(crate) const SECTIONS: &[&str] =
-    &["data", "ingest", "log", "sessionizer", "processor", "engine", "postgres", "kafka"];
+    &["data", "ingest", "log", "sessionizer", "processor", "engine", "postgres", "kafka", "clickhouse"];
 
 impl Config {
     /// Reads `file` (if any), then applies `UFSE_<SECTION>_<KEY>` from `env`.
@@ -162,6 +165,7 @@ impl Config {
         load!(engine);
         load!(postgres);
         load!(kafka);
+        load!(clickhouse);
         Ok(cfg)
     }
 }

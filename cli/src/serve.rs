@@ -1,5 +1,6 @@
 //! The serving roles: `ufse serve` runs the edge and the processor in one
-//! process (over the embedded log, or Kafka when `[kafka] brokers` is set);
+//! process (over the embedded log, or Kafka when `[kafka] brokers` is set;
+//! the processor also writes to ClickHouse when `[clickhouse] url` is set);
 //! `ufse ingest` and `ufse process` run one each, sharing Kafka. All shut
 //! down gracefully on SIGTERM or SIGINT.
 
@@ -15,6 +16,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::oneshot;
+use ufse_clickhouse::{Archive, ClickHouse};
 use ufse_engine::RuleSet;
 use ufse_event_log::{system_clock, EmbeddedLog, LogConsumer, LogProducer};
 use ufse_incident_store::{IncidentStore, RawEventStore, StoreError};
@@ -123,7 +125,15 @@ impl Serving {
 
         let stop = Arc::new(AtomicBool::new(false));
         let mut processor = match role.processor() {
-            true => Some(start_processor(&cfg, log.as_ref(), rules, &store, &events, Arc::clone(&stop))?),
+            true => {
+                let archive = match cfg.clickhouse.enabled() {
+                    true => Some(ClickHouse::open(&cfg.clickhouse).await?.archive(rules.name())),
+                    false => None,
+                };
+                let p =
+                    start_processor(&cfg, log.as_ref(), rules, &store, &events, archive, Arc::clone(&stop))?;
+                Some(p)
+            }
             false => None,
         };
         let upkeep = tokio::spawn({
@@ -212,13 +222,15 @@ impl Serving {
 }
 
 /// Starts the processor on its own thread: over the embedded `log`, or as a member of the Kafka
-/// consumer group with its snapshots in the store, where the other members find them.
+/// consumer group with its snapshots in the store, where the other members find them; copying
+/// raw events and signals to the `archive`, if any.
 fn start_processor<S, E>(
     cfg: &Config,
     log: Option<&EmbeddedLog>,
     rules: Arc<RuleSet>,
     store: &S,
     events: &E,
+    archive: Option<Archive>,
     stop: Arc<AtomicBool>,
 ) -> Result<ProcessorThread>
 where
@@ -257,6 +269,10 @@ where
             let watermarks = KafkaWatermarks::open(&cfg.kafka)?;
             processor.retention(move || watermarks.start_offsets())
         }
+    };
+    let processor = match archive {
+        Some(a) => processor.archive(a),
+        None => processor,
     };
     let (done_tx, done) = oneshot::channel();
     let thread = std::thread::Builder::new()

@@ -12,12 +12,16 @@
 //! - [`ProcessorConfig`]: the `[processor]` section.
 //! - [`Processor`]: the loop; run it on its own thread with [`Processor::run`].
 //! - [`Snapshots`]: where the per-partition snapshots live (files or the store).
-//! - [`session_events`]: a session's stored events, read back from the log.
+//! - [`session_batches`], [`batch_events`]: a session's stored events, read back from the log.
+//!
+//! With an archive ([`Processor::archive`], ClickHouse), the new unique
+//! events and the signals are also copied there, in batches that end before
+//! each snapshot, so an offset is committed only after its rows are stored.
 
 mod replay;
 mod snapshot;
 
-pub use replay::{batch_events, session_batches, session_events};
+pub use replay::{batch_events, session_batches};
 pub use snapshot::Snapshots;
 
 use std::collections::BTreeMap;
@@ -28,10 +32,11 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
+use ufse_clickhouse::{Archive, ClickHouseError};
 use ufse_engine::RuleSet;
 use ufse_event_log::{LogConsumer, LogError, Polled, Record};
 use ufse_incident_store::{EventRef, IncidentStore, RawEventStore, StoreError, WriteBatch};
-use ufse_schema::LogBatch;
+use ufse_schema::{decode_event, LogBatch};
 use ufse_sessionizer::{Output, SessionSummary, Sessionizer, SessionizerConfig};
 
 /// `[processor]`: how the log is consumed and results stored.
@@ -66,6 +71,9 @@ pub enum ProcessorError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The archive failed.
+    #[error("archive: {0}")]
+    Archive(#[from] ClickHouseError),
     /// A snapshot could not be written or read.
     #[error("snapshot in {place}: {detail}")]
     Snapshot {
@@ -109,6 +117,17 @@ pub struct Processor<S, E> {
     rt: Handle,
     /// Applies log retention and returns each partition's oldest retained offset.
     retention: Option<RetentionHook>,
+    archive: Option<Archive>,
+}
+
+/// Events of one log record on their way to the archive.
+struct Archived {
+    /// The batch, holding only its new unique events.
+    batch: LogBatch,
+    /// Where each of them was in the record.
+    positions: Vec<u32>,
+    partition: u32,
+    offset: u64,
 }
 
 impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
@@ -136,7 +155,14 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
             partitions: BTreeMap::new(),
             rt,
             retention: None,
+            archive: None,
         }
+    }
+
+    /// Also copies events and signals to `archive`.
+    pub fn archive(mut self, archive: Archive) -> Self {
+        self.archive = Some(archive);
+        self
     }
 
     /// Runs `f` every `retention_interval_ms`: it applies the log's
@@ -170,6 +196,9 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 Polled::Revoked(ps) => self.revoke(&ps)?,
                 Polled::Records(recs) => self.process(recs)?,
                 Polled::Idle => {}
+            }
+            if let Some(a) = self.archive.as_mut() {
+                self.rt.block_on(a.commit())?;
             }
             if last_snapshot.elapsed() >= interval {
                 self.checkpoint()?;
@@ -225,6 +254,7 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
     fn process(&mut self, records: Vec<Record>) -> Result<(), ProcessorError> {
         let mut out = Output::default();
         let mut refs = Vec::new();
+        let mut archived = Vec::new();
         for rec in &records {
             let Some(part) = self.partitions.get_mut(&rec.partition) else {
                 // Not ours (a revocation raced the poll): another member will process it.
@@ -250,17 +280,37 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
                 }
             };
             counter!("ufse_processor_events_total").increment(batch.events.len() as u64);
+            let mut header = self.archive.is_some().then(|| without_events(&batch));
             part.sessions.on_batch_raw(batch, &raw, Some(at), &mut out);
-            refs.extend(out.events.drain(..).map(|events| EventRef {
-                partition: rec.partition,
-                offset: rec.offset,
-                events,
-            }));
+            for events in out.events.drain(..) {
+                if let Some(mut batch) = header.take() {
+                    // The events as the record holds them (the sessionizer may adjust its copies);
+                    // `decode_raw` decoded these same bytes already.
+                    batch.events = events
+                        .positions
+                        .iter()
+                        .map(|&i| decode_event(raw[i as usize]).expect("decoded once already"))
+                        .collect();
+                    let positions = events.positions.clone();
+                    archived.push(Archived {
+                        batch,
+                        positions,
+                        partition: rec.partition,
+                        offset: rec.offset,
+                    });
+                }
+                refs.push(EventRef { partition: rec.partition, offset: rec.offset, events });
+            }
         }
-        self.store(out, refs)
+        self.store(out, refs, archived)
     }
 
-    fn store(&mut self, out: Output, refs: Vec<EventRef>) -> Result<(), ProcessorError> {
+    fn store(
+        &mut self,
+        out: Output,
+        refs: Vec<EventRef>,
+        archived: Vec<Archived>,
+    ) -> Result<(), ProcessorError> {
         for (reason, n) in &out.drops {
             counter!("ufse_processor_events_dropped_total", "reason" => reason.as_str()).increment(*n);
         }
@@ -271,10 +321,16 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
         }
         let batch = WriteBatch { signals: out.signals, summaries: latest.into_values().collect() };
         let profile = self.rules.name().to_owned();
-        let (events, store) = (&self.events, &self.store);
+        let (events, store, archive) = (&self.events, &self.store, self.archive.as_mut());
         let stats = self.rt.block_on(async {
+            if let Some(a) = archive {
+                for x in &archived {
+                    a.add_events(&x.batch, &x.positions, x.partition, x.offset).await?;
+                }
+                a.add_signals(&batch.signals).await?;
+            }
             events.write_refs(&refs).await?;
-            store.write(&profile, &batch).await
+            Ok::<_, ProcessorError>(store.write(&profile, &batch).await?)
         })?;
         counter!("ufse_incidents_stored_total").increment(stats.new_incidents);
         counter!("ufse_incidents_replayed_total").increment(stats.known_incidents);
@@ -286,6 +342,10 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
 
     /// Snapshots every partition that moved, then commits its offset.
     fn checkpoint(&mut self) -> Result<(), ProcessorError> {
+        // What the snapshots cover must be stored first.
+        if let Some(a) = self.archive.as_mut() {
+            self.rt.block_on(a.flush())?;
+        }
         for (&p, part) in self.partitions.iter_mut() {
             if part.next == part.snapshotted {
                 continue;
@@ -325,5 +385,19 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
         let pruned = self.rt.block_on(self.events.prune(&start))?;
         counter!("ufse_raw_event_refs_pruned_total").increment(pruned);
         Ok(())
+    }
+}
+
+/// A copy of `batch` with what the edge knew, without its events.
+fn without_events(batch: &LogBatch) -> LogBatch {
+    LogBatch {
+        project: batch.project.clone(),
+        sid: batch.sid.clone(),
+        uid: batch.uid.clone(),
+        received_ms: batch.received_ms,
+        skew_ms: batch.skew_ms,
+        sdk_dropped: batch.sdk_dropped,
+        ctx: batch.ctx.clone(),
+        events: Vec::new(),
     }
 }

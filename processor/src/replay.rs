@@ -43,25 +43,10 @@ pub fn session_batches(
     Ok(batches)
 }
 
-/// The events of `sid` in `project` held by the log records at `refs`, in
-/// their validated wire form, ordered by `(ts, seq)`. Each `seq` appears
-/// once: the first copy in log order, the same rule the sessionizer applies
-/// when it stores them.
-///
-/// # Errors
-///
-/// When the log cannot be read or a record does not decode.
-pub fn session_events(
-    log_dir: &Path,
-    project: &str,
-    sid: &str,
-    refs: &[(u32, u64)],
-) -> Result<Vec<Value>, ProcessorError> {
-    Ok(batch_events(&session_batches(log_dir, project, sid, refs)?))
-}
-
-/// The events of batches read by [`session_batches`], as [`session_events`]
-/// returns them.
+/// The events of batches read back (from the log or an archive), in their
+/// validated wire form, ordered by `(ts, seq)`. Each `seq` appears once: the
+/// first copy in log order, the same rule the sessionizer applies when it
+/// stores them.
 pub fn batch_events(batches: &[LogBatch]) -> Vec<Value> {
     let mut seen = HashSet::new();
     let mut events = Vec::new();

@@ -223,3 +223,13 @@ pub fn batch(sid: &str, events: Vec<serde_json::Value>) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"v":1,"sid":sid,"uid":format!("user-{sid}"),"events":events}))
         .unwrap()
 }
+
+/// `sql` run by the ClickHouse server at `url` (`http://host:port`, its HTTP
+/// interface); its answer, tab-separated, trimmed.
+pub fn clickhouse(url: &str, sql: &str) -> String {
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let r = request(addr, "POST", "/", &[], sql.as_bytes());
+    let body = String::from_utf8_lossy(&r.body).trim().to_owned();
+    assert_eq!(r.status, 200, "{sql}: {body}");
+    body
+}
