@@ -6,11 +6,13 @@
 # Installs what it needs (a Rust toolchain with rustfmt and clippy; for
 # the browser SDK the wasm32 target, binaryen and its npm dev dependencies,
 # see sdk-wasm/build.sh, and Debian's chromium for its end-to-end test).
-# The scale-out tests need PostgreSQL and a Kafka-protocol broker: the
-# PostgreSQL running on 127.0.0.1:5432 is used, and where none runs it is
-# started, or installed and started; the broker is tansu (installed with
-# cargo once), started on 127.0.0.1:9092 unless one answers there. The
-# script stops only what it started.
+# The scale-out tests need PostgreSQL, a Kafka-protocol broker and
+# ClickHouse: the PostgreSQL running on 127.0.0.1:5432 is used, and where
+# none runs it is started, or installed and started; the broker is tansu
+# (installed with cargo once), started on 127.0.0.1:9092 unless one answers
+# there; ClickHouse is Debian's (18.16, installed once), started on
+# 127.0.0.1:8123 with a throwaway data directory unless one answers there.
+# The script stops only what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,12 +42,17 @@ if ! postgres_up; then
         runuser -u postgres -- psql -q -c "ALTER USER postgres PASSWORD 'postgres'"
     fi
 fi
-tansu_pid= tansu_dir=
+tansu_pid= tansu_dir= ch_pid= ch_dir=
 stop_services() {
     if [ -n "$tansu_pid" ]; then
         kill "$tansu_pid" 2>/dev/null || true
         wait "$tansu_pid" 2>/dev/null || true
         rm -rf "$tansu_dir"
+    fi
+    if [ -n "$ch_pid" ]; then
+        kill "$ch_pid" 2>/dev/null || true
+        wait "$ch_pid" 2>/dev/null || true
+        rm -rf "$ch_dir"
     fi
     if [ -n "$pg_started" ]; then pg_ctlcluster --skip-systemctl-redirect "$pg_started" main stop; fi
 }
@@ -70,6 +77,24 @@ if ! kafka_up; then
     kafka_up || { cat "$tansu_dir/broker.log" >&2; echo "tansu did not start" >&2; exit 1; }
 fi
 export UFSE_TEST_KAFKA_BROKERS="${UFSE_TEST_KAFKA_BROKERS:-127.0.0.1:9092}"
+
+echo "== ClickHouse on 127.0.0.1:8123"
+clickhouse_up() { curl -sf 'http://127.0.0.1:8123/?query=SELECT%201' >/dev/null 2>&1; }
+if ! clickhouse_up; then
+    if [ ! -x /usr/sbin/clickhouse-server ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q clickhouse-server clickhouse-client >/dev/null
+    fi
+    ch_dir=$(mktemp -d)
+    /usr/sbin/clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- \
+        --path="$ch_dir/data/" --tmp_path="$ch_dir/tmp/" --user_files_path="$ch_dir/data/user_files/" \
+        --format_schema_path="$ch_dir/data/format_schemas/" \
+        --logger.log="$ch_dir/log/server.log" --logger.errorlog="$ch_dir/log/error.log" \
+        --http_port=8123 --tcp_port=9000 --interserver_http_port=9009 >"$ch_dir/stdout.log" 2>&1 &
+    ch_pid=$!
+    for _ in $(seq 100); do clickhouse_up && break; sleep 0.1; done
+    clickhouse_up || { cat "$ch_dir/stdout.log" "$ch_dir"/log/*.log >&2; echo "ClickHouse did not start" >&2; exit 1; }
+fi
+export UFSE_TEST_CLICKHOUSE_URL="${UFSE_TEST_CLICKHOUSE_URL:-http://127.0.0.1:8123}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,8 +1,9 @@
 //! The scale-out roles on real engines: `ufse ingest` producing to a real
 //! Kafka-protocol broker (tansu), `ufse process` members of one consumer
-//! group storing into a real PostgreSQL. `scripts/test.sh` starts the
-//! broker and sets `UFSE_TEST_KAFKA_BROKERS`, `UFSE_TEST_TANSU` and
-//! `UFSE_TEST_POSTGRES_URL`; run by hand without them, the tests say
+//! group storing into a real PostgreSQL and a real ClickHouse.
+//! `scripts/test.sh` starts the broker and ClickHouse and sets
+//! `UFSE_TEST_KAFKA_BROKERS`, `UFSE_TEST_TANSU`, `UFSE_TEST_POSTGRES_URL`
+//! and `UFSE_TEST_CLICKHOUSE_URL`; run by hand without them, the tests say
 //! SKIPPED and check nothing.
 
 mod util;
@@ -191,16 +192,24 @@ fn drop_schemas(url: &str, schemas: &[&str]) {
     }
 }
 
+/// The events of a ClickHouse database, merged: `sid seq event` lines in order.
+fn archived_events(url: &str, db: &str) -> String {
+    clickhouse(url, &format!("SELECT sid, seq, event FROM {db}.events FINAL ORDER BY sid, seq"))
+}
+
 /// Two processors share the topic; one is killed with SIGKILL between a
-/// session's batches and restarted later. Every event is indexed once, and
-/// the incidents, issues and sessions are exactly those a single,
-/// uninterrupted processor derives from the same topic.
+/// session's batches and restarted later. Every event is indexed once and
+/// is in ClickHouse once, and the incidents, issues and sessions are
+/// exactly those a single, uninterrupted processor derives from the same
+/// topic.
 #[test]
 fn two_processors_and_a_sigkill_store_what_one_uninterrupted_processor_stores() {
-    let (Ok(brokers), Ok(url)) =
-        (std::env::var("UFSE_TEST_KAFKA_BROKERS"), std::env::var("UFSE_TEST_POSTGRES_URL"))
-    else {
-        return skip("UFSE_TEST_KAFKA_BROKERS or UFSE_TEST_POSTGRES_URL");
+    let (Ok(brokers), Ok(url), Ok(ch)) = (
+        std::env::var("UFSE_TEST_KAFKA_BROKERS"),
+        std::env::var("UFSE_TEST_POSTGRES_URL"),
+        std::env::var("UFSE_TEST_CLICKHOUSE_URL"),
+    ) else {
+        return skip("UFSE_TEST_KAFKA_BROKERS, UFSE_TEST_POSTGRES_URL or UFSE_TEST_CLICKHOUSE_URL");
     };
     let dir = tempfile::tempdir().unwrap();
     let topic = unique("ufse_test");
@@ -216,6 +225,8 @@ fn two_processors_and_a_sigkill_store_what_one_uninterrupted_processor_stores() 
             ("UFSE_PROCESSOR_SNAPSHOT_INTERVAL_MS", "1000"),
             ("UFSE_POSTGRES_URL", url.as_str()),
             ("UFSE_POSTGRES_SCHEMA", schema),
+            ("UFSE_CLICKHOUSE_URL", ch.as_str()),
+            ("UFSE_CLICKHOUSE_DATABASE", schema),
         ])
     };
     let group = format!("{topic}_g");
@@ -294,6 +305,30 @@ fn two_processors_and_a_sigkill_store_what_one_uninterrupted_processor_stores() 
         "each rage run counted whole across the hand-over"
     );
     assert_eq!(count_rows(&url, &schema, "sessions"), SESSIONS, "no session split in parts");
+
+    // ClickHouse: every accepted event once, merged, as the uninterrupted processor stored it,
+    // and one signal per incident.
+    let unique = clickhouse(&ch, &format!("SELECT count(), uniqExact(sid, seq) FROM {schema}.events FINAL"));
+    assert_eq!(unique, format!("{0}\t{0}", 6 * SESSIONS), "every accepted event in ClickHouse once");
+    let archived = archived_events(&ch, &schema);
+    assert_eq!(archived, archived_events(&ch, &baseline), "the events, as one processor stored them");
+    let ids = psql(&url, &format!("SELECT id FROM \"{schema}\".incidents ORDER BY id"));
+    let signals = clickhouse(&ch, &format!("SELECT id FROM {schema}.signals FINAL ORDER BY id"));
+    assert_eq!(signals, ids.trim(), "one signal row per incident");
+    // Replay reads the session back from ClickHouse, hand-over and all.
+    let out = Command::new(ufse_bin())
+        .args(["replay", "k0", "--json", "--data-dir"])
+        .arg(dir.path())
+        .envs(run.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let replay = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(replay.lines().filter(|l| l.contains("\"type\":\"event\"")).count(), 6, "{replay}");
+    assert!(replay.contains("rage_click"), "{replay}");
+    for db in [&schema, &baseline] {
+        clickhouse(&ch, &format!("DROP DATABASE IF EXISTS {db}"));
+    }
     drop_schemas(&url, &[&schema, &baseline]);
 }
 

@@ -18,7 +18,8 @@
 # UFSE_KAFKA_BROKERS (default 127.0.0.1:9092), `ufse ingest` on
 # 127.0.0.1:18080 and N `ufse process` members of one group, storing into
 # a fresh schema of the PostgreSQL at UFSE_POSTGRES_URL (default the local
-# one); "stored" is then every event in the schema's raw-event index.
+# one) and a fresh database of the ClickHouse at UFSE_CLICKHOUSE_URL
+# (default the local one); "stored" is then every event in ClickHouse.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$root/target/release"
@@ -28,6 +29,7 @@ stop_all() {
     for p in "$server" "${processors[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     if [ -n "${KAFKA_PROCESSORS:-}" ]; then
         psql "$UFSE_POSTGRES_URL" -qc "DROP SCHEMA IF EXISTS \"$UFSE_POSTGRES_SCHEMA\" CASCADE" 2>/dev/null || true
+        curl -s "$UFSE_CLICKHOUSE_URL" --data-binary "DROP DATABASE IF EXISTS $UFSE_CLICKHOUSE_DATABASE" || true
     fi
     rm -rf "$work"
 }
@@ -40,6 +42,7 @@ if [ -n "${KAFKA_PROCESSORS:-}" ]; then
     export UFSE_POSTGRES_URL="${UFSE_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
     export UFSE_KAFKA_TOPIC="ufse_bench_$$" UFSE_KAFKA_GROUP="ufse_bench_$$" UFSE_POSTGRES_SCHEMA="ufse_bench_$$"
     export UFSE_KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-4}" UFSE_KAFKA_REPLICATION_FACTOR=1
+    export UFSE_CLICKHOUSE_URL="${UFSE_CLICKHOUSE_URL:-http://127.0.0.1:8123}" UFSE_CLICKHOUSE_DATABASE="ufse_bench_$$"
     "$bin/ufse" kafka init --data-dir "$work/data" >/dev/null
     "$bin/ufse" ingest --listen 127.0.0.1:18080 --data-dir "$work/data" > "$work/out.txt" 2> "$work/err.txt" &
     server=$!
@@ -48,7 +51,7 @@ if [ -n "${KAFKA_PROCESSORS:-}" ]; then
         processors+=($!)
     done
     stored_events() {
-        psql "$UFSE_POSTGRES_URL" -Atc "SELECT COALESCE(SUM(n), 0) FROM \"$UFSE_POSTGRES_SCHEMA\".event_refs"
+        curl -sf "$UFSE_CLICKHOUSE_URL" --data-binary "SELECT count() FROM $UFSE_CLICKHOUSE_DATABASE.events" || echo 0
     }
 else
     "$bin/ufse" serve --listen 127.0.0.1:18080 --data-dir "$work/data" > "$work/out.txt" 2> "$work/err.txt" &
