@@ -126,7 +126,8 @@ pub struct ServeArgs {
 /// The flags of the serving roles (`serve`, `ingest`, `process`).
 #[derive(Debug, Args)]
 pub struct RoleArgs {
-    /// Address to listen on [default: 127.0.0.1:8080] (not `process`); port 0 picks a free one.
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free one. For `process`,
+    /// where it serves `/metrics` (`[processor] metrics_listen`; unset, nowhere).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     #[command(flatten)]

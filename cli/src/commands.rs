@@ -39,7 +39,10 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
             apply_role_args(&mut cfg, a);
             crate::serve::serve(cfg, Role::Ingest, None)?
         }
-        Command::Process(a) => {
+        Command::Process(mut a) => {
+            if let Some(l) = a.listen.take() {
+                cfg.processor.metrics_listen = Some(l);
+            }
             apply_role_args(&mut cfg, a);
             crate::serve::serve(cfg, Role::Process, None)?
         }

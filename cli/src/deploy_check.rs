@@ -138,3 +138,25 @@ fn prometheus_scrapes_every_edge_on_the_port_it_listens_on() {
         assert!(prometheus.contains(&format!("\"{name}:{port}\"")), "prometheus.yml scrapes {name}:{port}");
     }
 }
+
+#[test]
+fn prometheus_scrapes_every_processor_where_it_serves_metrics() {
+    let compose = deploy_file("docker-compose.yml");
+    let prometheus = deploy_file("prometheus.yml");
+    let processors: Vec<(String, Vec<String>)> = services(&compose)
+        .into_iter()
+        .filter(|(_, lines)| lines.iter().any(|l| l == "command: [\"process\"]"))
+        .collect();
+    assert!(processors.len() >= 2, "{processors:?}");
+    for (name, lines) in processors {
+        let listen = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("UFSE_PROCESSOR_METRICS_LISTEN: "))
+            .unwrap_or_else(|| panic!("{name} sets UFSE_PROCESSOR_METRICS_LISTEN"));
+        let cfg =
+            Config::load(None, [("UFSE_PROCESSOR_METRICS_LISTEN".to_owned(), listen.to_owned())]).unwrap();
+        assert_eq!(cfg.processor.metrics_listen.as_deref(), Some(listen));
+        let port = listen.rsplit(':').next().unwrap();
+        assert!(prometheus.contains(&format!("\"{name}:{port}\"")), "prometheus.yml scrapes {name}:{port}");
+    }
+}

@@ -195,9 +195,22 @@ impl Serving {
                 t.abort();
             }
         } else {
+            let metrics_task = match &cfg.processor.metrics_listen {
+                Some(addr) => {
+                    let l = TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+                    writeln!(stdout, "metrics on http://{}/metrics", l.local_addr()?)?;
+                    Some(tokio::spawn(ufse_ingest::serve_metrics(l, metrics)))
+                }
+                None => None,
+            };
             writeln!(stdout, "processing from {} as a member of group {}", cfg.kafka.topic, cfg.kafka.group)?;
             stdout.flush()?;
             shutdown.await;
+            if let Some(t) = metrics_task {
+                t.abort();
+            }
         }
         // Nothing new can come in: let the processor catch up, snapshot, commit.
         stop.store(true, Ordering::Release);

@@ -33,6 +33,7 @@ fn unique(prefix: &str) -> String {
 /// One `ufse` role (`ingest` or `process`), its stderr kept in a file.
 struct Role {
     child: Child,
+    /// The API's address (`ingest`), or where `/metrics` is (`process`).
     addr: Option<String>,
     /// The default project's key, when this role created it.
     key: Option<String>,
@@ -50,7 +51,7 @@ impl Role {
             .spawn()
             .expect("ufse starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut key = None;
+        let (mut key, mut metrics) = (None, None);
         let addr = loop {
             let Some(Ok(line)) = lines.next() else {
                 panic!("ufse {role} exited: {}", std::fs::read_to_string(log).unwrap_or_default());
@@ -61,8 +62,11 @@ impl Role {
             if let Some(a) = line.strip_prefix("listening on http://") {
                 break Some(a.to_owned());
             }
+            if let Some(a) = line.strip_prefix("metrics on http://") {
+                metrics = a.strip_suffix("/metrics").map(str::to_owned);
+            }
             if line.starts_with("processing from ") {
-                break None;
+                break metrics;
             }
         };
         Role { child, addr, key }
@@ -279,6 +283,14 @@ fn two_processors_and_a_sigkill_store_what_one_uninterrupted_processor_stores() 
         (count_rows(&url, &schema, "incidents") == 3 * SESSIONS && indexed(&schema) == 6 * SESSIONS as i64)
             .then_some(())
     });
+    // A processor serves its metrics on --listen.
+    let metrics = request(p2.addr.as_deref().unwrap(), "GET", "/metrics", &[], b"");
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        text.contains("ufse_processor_events_total") && text.contains("ufse_clickhouse_rows_total"),
+        "{text}"
+    );
     assert_eq!(ingest.terminate(), Some(0));
     assert_eq!(p1.terminate(), Some(0));
     assert_eq!(p2.terminate(), Some(0));

@@ -8,7 +8,6 @@
 //! see `sdk-wasm/build.sh`); the shop's backend is three endpoints: one
 //! that works, one that fails with 500 and one that takes 1.5 s.
 
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +17,6 @@ use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 /// What the demo serves.
@@ -107,19 +104,9 @@ fn respond(status: StatusCode, kind: &'static str, body: Vec<u8>) -> Response<Fu
 /// Only if accepting fails; per-connection errors are logged.
 pub async fn serve_demo(listener: TcpListener, demo: Demo) -> std::io::Result<()> {
     let demo = Arc::new(demo);
-    let http = hyper::server::conn::http1::Builder::new();
-    loop {
-        let (stream, _) = listener.accept().await?;
+    crate::side::serve_with(listener, move |req| {
         let demo = Arc::clone(&demo);
-        let service = service_fn(move |req| {
-            let demo = Arc::clone(&demo);
-            async move { Ok::<_, Infallible>(demo.route(req).await) }
-        });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "demo connection ended with an error");
-            }
-        });
-    }
+        async move { demo.route(req).await }
+    })
+    .await
 }

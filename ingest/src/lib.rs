@@ -13,6 +13,7 @@
 //! - `keys`: cached write-key checks.
 //! - `ratelimit`: keyed token buckets.
 //! - [`Demo`], [`serve_demo`]: the demo shop `ufse serve --demo` serves beside the API.
+//! - [`serve_metrics`]: `/metrics` alone, for `ufse process`.
 
 mod body;
 mod config;
@@ -20,7 +21,9 @@ mod demo;
 mod keys;
 mod ratelimit;
 mod server;
+mod side;
 
 pub use config::IngestConfig;
 pub use demo::{serve_demo, Demo};
 pub use server::{serve, Edge};
+pub use side::serve_metrics;

@@ -49,6 +49,9 @@ pub struct ProcessorConfig {
     pub snapshot_interval_ms: u64,
     /// How often log retention runs (and the raw-event index follows it).
     pub retention_interval_ms: u64,
+    /// Where `ufse process` serves `/metrics` (`HOST:PORT`); unset, nowhere.
+    /// (`ufse serve` has them on its API's address.)
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for ProcessorConfig {
@@ -57,6 +60,7 @@ impl Default for ProcessorConfig {
             poll_max_records: 2000,
             snapshot_interval_ms: 30_000,
             retention_interval_ms: 60_000,
+            metrics_listen: None,
         }
     }
 }
