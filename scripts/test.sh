@@ -95,6 +95,8 @@ if ! clickhouse_up; then
     clickhouse_up || { cat "$ch_dir/stdout.log" "$ch_dir"/log/*.log >&2; echo "ClickHouse did not start" >&2; exit 1; }
 fi
 export UFSE_TEST_CLICKHOUSE_URL="${UFSE_TEST_CLICKHOUSE_URL:-http://127.0.0.1:8123}"
+# The outage test runs a server of its own.
+export UFSE_TEST_CLICKHOUSE_SERVER=/usr/sbin/clickhouse-server
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

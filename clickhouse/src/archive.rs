@@ -74,7 +74,7 @@ fn times(ms: i64) -> (u32, u64) {
 
 /// Rows on their way to ClickHouse, for one processor.
 pub struct Archive {
-    url: String,
+    ch: ClickHouse,
     profile: String,
     events: Inserter<EventRow<'static>>,
     signals: Inserter<SignalRow<'static>>,
@@ -85,7 +85,7 @@ impl Archive {
         let interval = Some(ch.config.insert_interval());
         let max_rows = ch.config.insert_max_rows;
         Archive {
-            url: ch.config.url.clone(),
+            ch: ch.clone(),
             profile: profile.to_owned(),
             events: ch
                 .client
@@ -102,8 +102,13 @@ impl Archive {
         }
     }
 
+    /// Drops every row not stored yet, and makes the archive usable again after an error.
+    pub fn reset(&mut self) {
+        *self = Archive::new(&self.ch, &self.profile);
+    }
+
     fn error(&self, doing: &'static str) -> impl Fn(clickhouse::error::Error) -> ClickHouseError + '_ {
-        move |source| ClickHouseError { url: self.url.clone(), doing, source }
+        self.ch.error(doing)
     }
 
     /// Adds the events of `batch`, read from the log record at `offset` of
@@ -112,7 +117,7 @@ impl Archive {
     ///
     /// # Errors
     ///
-    /// When ClickHouse cannot take the rows; the archive must not be used after.
+    /// When ClickHouse cannot take the rows; [`Archive::reset`] before using it again.
     pub async fn add_events(
         &mut self,
         batch: &LogBatch,
@@ -155,7 +160,7 @@ impl Archive {
     ///
     /// # Errors
     ///
-    /// When ClickHouse cannot take the rows; the archive must not be used after.
+    /// When ClickHouse cannot take the rows; [`Archive::reset`] before using it again.
     pub async fn add_signals(&mut self, signals: &[SessionSignal]) -> Result<(), ClickHouseError> {
         for s in signals {
             let sig = &s.signal;
@@ -188,7 +193,7 @@ impl Archive {
     ///
     /// # Errors
     ///
-    /// When ClickHouse refuses an INSERT.
+    /// When ClickHouse refuses an INSERT; [`Archive::reset`] before using it again.
     pub async fn commit(&mut self) -> Result<(), ClickHouseError> {
         let events = self.events.commit().await.map_err(self.error("inserting events"))?;
         let signals = self.signals.commit().await.map_err(self.error("inserting signals"))?;
@@ -200,7 +205,7 @@ impl Archive {
     ///
     /// # Errors
     ///
-    /// When ClickHouse refuses an INSERT.
+    /// When ClickHouse refuses an INSERT; [`Archive::reset`] before using it again.
     pub async fn flush(&mut self) -> Result<(), ClickHouseError> {
         let events = self.events.force_commit().await.map_err(self.error("inserting events"))?;
         let signals = self.signals.force_commit().await.map_err(self.error("inserting signals"))?;

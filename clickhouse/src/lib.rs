@@ -116,7 +116,10 @@ impl ClickHouse {
         Ok(ClickHouse { config: config.clone(), client: root.with_database(&config.database) })
     }
 
-    fn error(&self, doing: &'static str) -> impl Fn(clickhouse::error::Error) -> ClickHouseError + '_ {
+    pub(crate) fn error(
+        &self,
+        doing: &'static str,
+    ) -> impl Fn(clickhouse::error::Error) -> ClickHouseError + '_ {
         move |source| ClickHouseError { url: self.config.url.clone(), doing, source }
     }
 

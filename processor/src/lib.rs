@@ -96,6 +96,18 @@ pub enum ProcessorError {
     },
 }
 
+impl ProcessorError {
+    /// Whether a service that may come back failed (the store's database, the archive): the
+    /// processor then waits and resumes from its snapshots instead of stopping.
+    fn is_outage(&self) -> bool {
+        matches!(self, ProcessorError::Store(StoreError::Db { .. }) | ProcessorError::Archive(_))
+    }
+}
+
+/// The first pause after a failed write; it doubles while the outage lasts, up to [`MAX_PAUSE`].
+const MIN_PAUSE: Duration = Duration::from_millis(200);
+const MAX_PAUSE: Duration = Duration::from_secs(5);
+
 /// One partition's state and progress.
 struct Partition {
     sessions: Sessionizer,
@@ -182,9 +194,54 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
     ///
     /// # Errors
     ///
-    /// When the log, the store or a snapshot fails; what was stored stays
-    /// stored and a restart resumes from the last snapshot.
+    /// When the log or a snapshot fails, or `stop` is set while the store or
+    /// the archive is down (an outage of those is waited out: the processor
+    /// pauses and resumes from its snapshots); what was stored stays stored
+    /// and a restart resumes from the last snapshot.
     pub fn run(mut self, stop: Arc<AtomicBool>) -> Result<(), ProcessorError> {
+        let mut pause = MIN_PAUSE;
+        loop {
+            let started = Instant::now();
+            let failed = match self.run_until_failure(&stop) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_outage() => e,
+                Err(e) => return Err(e),
+            };
+            // Nothing processed since the last snapshots is known to be stored: forget it, wait,
+            // and resume from the snapshots, as a restart would (every write is idempotent).
+            counter!("ufse_processor_outages_total").increment(1);
+            if started.elapsed() > 2 * MAX_PAUSE {
+                pause = MIN_PAUSE; // a new outage, not the same one going on
+            }
+            let owned: Vec<u32> = self.partitions.keys().copied().collect();
+            let mut error = failed;
+            loop {
+                if stop.load(Ordering::Acquire) {
+                    return Err(error);
+                }
+                tracing::error!(%error, pause_ms = pause.as_millis() as u64, "storing failed; resuming from the last snapshots");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(MAX_PAUSE);
+                match self.rewind(&owned) {
+                    Ok(()) => break,
+                    Err(e) if e.is_outage() => error = e,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    /// Forgets the state of partitions `owned` and restores each from its snapshot.
+    fn rewind(&mut self, owned: &[u32]) -> Result<(), ProcessorError> {
+        if let Some(a) = self.archive.as_mut() {
+            a.reset();
+        }
+        self.partitions.clear();
+        self.assign(owned)
+    }
+
+    /// The loop, until `stop` (and caught up) or the first failure.
+    fn run_until_failure(&mut self, stop: &AtomicBool) -> Result<(), ProcessorError> {
         let interval = Duration::from_millis(self.config.snapshot_interval_ms);
         let retention = Duration::from_millis(self.config.retention_interval_ms);
         let (mut last_snapshot, mut last_retention) = (Instant::now(), Instant::now());
@@ -224,18 +281,14 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
         for &p in partitions {
             let restored = self.load_snapshot(p)?;
             let (sessions, next) = match restored {
-                Some((sessions, next)) => {
-                    self.consumer.seek(p, next)?;
-                    (sessions, next)
-                }
-                None => {
-                    let next = self.consumer.committed(p)?.unwrap_or(0);
-                    (
-                        Sessionizer::new(self.sessionizer.clone(), Arc::clone(&self.rules)).keep_events(true),
-                        next,
-                    )
-                }
+                Some((sessions, next)) => (sessions, next),
+                None => (
+                    Sessionizer::new(self.sessionizer.clone(), Arc::clone(&self.rules)).keep_events(true),
+                    self.consumer.committed(p)?.unwrap_or(0),
+                ),
             };
+            // Also where the consumer is already, on a fresh assignment; not after a rewind.
+            self.consumer.seek(p, next)?;
             tracing::info!(
                 partition = p,
                 offset = next,
@@ -248,11 +301,12 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
     }
 
     fn revoke(&mut self, partitions: &[u32]) -> Result<(), ProcessorError> {
-        self.checkpoint()?;
+        let saved = self.checkpoint();
+        // Gone either way: without the snapshot, the next owner resumes from an older one.
         for p in partitions {
             self.partitions.remove(p);
         }
-        Ok(())
+        saved
     }
 
     fn process(&mut self, records: Vec<Record>) -> Result<(), ProcessorError> {
