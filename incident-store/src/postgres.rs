@@ -4,13 +4,13 @@
 //! (`tests/conformance`). Several processors may write at once; see `sql`
 //! for why that is safe.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
-use ufse_sessionizer::SessionSummary;
+use ufse_sessionizer::{SessionSignal, SessionSummary};
 
 use crate::model::db;
 use crate::{
@@ -99,4 +99,250 @@ impl PgEventStore {
     }
 }
 
-crate::sql::impl_stores!(PgStore, PgEventStore, Postgres, lock = " FOR UPDATE");
+crate::sql::impl_stores!(PgStore, PgEventStore, Postgres, lock = " FOR UPDATE", signals = store_signals);
+
+/// One issue's share of a write's new incidents.
+struct IssueDelta<'a> {
+    /// Its first new incident in lock order: opens the issue if it is new.
+    first: (&'a str, &'a SessionSignal),
+    incidents: i64,
+    first_seen: i64,
+    last_seen: i64,
+    sids: BTreeSet<&'a str>,
+    uids: BTreeSet<&'a str>,
+}
+
+/// Stores `signals` as incidents and counts the new ones into their issues,
+/// set-based: a fixed number of statements however many signals there are
+/// (see `sql`); the same rows as SQLite's row-by-row algorithm. Existing
+/// issues are locked in fingerprint order, after the new ones were
+/// inserted in that order, so concurrent writers never deadlock.
+async fn store_signals(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    profile: &str,
+    signals: &[SessionSignal],
+    stats: &mut WriteStats,
+) -> Result<(), StoreError> {
+    let signals = crate::sql::signals_in_lock_order(profile, signals);
+    if signals.is_empty() {
+        return Ok(());
+    }
+    // One array per column.
+    let n = signals.len();
+    let (mut ids, mut projects, mut fps, mut kinds, mut sids) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut uids, mut ts, mut end_ts, mut counts, mut evidence, mut sels, mut urls) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (fp, id, s) in &signals {
+        let sig = &s.signal;
+        ids.push(id.as_str());
+        projects.push(s.project.as_str());
+        fps.push(fp.as_str());
+        kinds.push(sig.kind.as_str());
+        sids.push(sig.sid.as_str());
+        uids.push(s.uid.as_deref());
+        ts.push(sig.ts);
+        end_ts.push(sig.end_ts);
+        counts.push(i64::from(sig.count));
+        evidence.push(serde_json::to_string(&sig.evidence).expect("a list of integers serializes"));
+        sels.push(sig.sel.as_deref());
+        urls.push(sig.url.as_deref());
+    }
+    let new: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO incidents
+         (id, project, fingerprint, profile, kind, sid, uid, ts, end_ts, count, evidence, sel, url)
+         SELECT id, project, fp, $4, kind, sid, uid, ts, end_ts, count, evidence, sel, url
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+                     $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+              AS s(id, project, fp, kind, sid, uid, ts, end_ts, count, evidence, sel, url)
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(&ids)
+    .bind(&projects)
+    .bind(&fps)
+    .bind(profile)
+    .bind(&kinds)
+    .bind(&sids)
+    .bind(&uids)
+    .bind(&ts)
+    .bind(&end_ts)
+    .bind(&counts)
+    .bind(&evidence)
+    .bind(&sels)
+    .bind(&urls)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db("storing incidents"))?;
+    stats.new_incidents += new.len() as u64;
+    stats.known_incidents += (signals.len() - new.len()) as u64;
+    if new.is_empty() {
+        // Counts move only with new incidents, so replays leave them exact.
+        return Ok(());
+    }
+
+    // Each new incident once (a signal twice in one write is stored once), by issue.
+    let mut new: BTreeSet<String> = new.into_iter().collect();
+    let mut issues: BTreeMap<&str, IssueDelta> = BTreeMap::new();
+    for (fp, id, s) in &signals {
+        if !new.remove(id) {
+            continue;
+        }
+        let d = issues.entry(fp.as_str()).or_insert_with(|| IssueDelta {
+            first: (id.as_str(), s),
+            incidents: 0,
+            first_seen: s.seen_ms,
+            last_seen: s.seen_ms,
+            sids: BTreeSet::new(),
+            uids: BTreeSet::new(),
+        });
+        d.incidents += 1;
+        d.first_seen = d.first_seen.min(s.seen_ms);
+        d.last_seen = d.last_seen.max(s.seen_ms);
+        d.sids.insert(&s.signal.sid);
+        d.uids.extend(s.uid.as_deref());
+    }
+    let fps: Vec<&str> = issues.keys().copied().collect();
+    let firsts = || issues.values().map(|d| d.first.1);
+
+    let opened: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO issues
+         (fingerprint, project, kind, url_template, sel, severity, first_seen, last_seen, example_url)
+         SELECT fp, project, kind, template, sel, 'low', seen, seen, url
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+              AS i(fp, project, kind, template, sel, seen, url)
+         ORDER BY fp
+         ON CONFLICT DO NOTHING RETURNING fingerprint",
+    )
+    .bind(&fps)
+    .bind(firsts().map(|s| s.project.as_str()).collect::<Vec<_>>())
+    .bind(firsts().map(|s| s.signal.kind.as_str()).collect::<Vec<_>>())
+    .bind(
+        firsts().map(|s| s.signal.url.as_deref().map(path_template).unwrap_or_default()).collect::<Vec<_>>(),
+    )
+    .bind(firsts().map(|s| s.signal.sel.as_deref()).collect::<Vec<_>>())
+    .bind(firsts().map(|s| s.seen_ms).collect::<Vec<_>>())
+    .bind(firsts().map(|s| s.signal.url.as_deref()).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db("opening issues"))?;
+    stats.new_issues += opened.len() as u64;
+    if !opened.is_empty() {
+        let deltas: Vec<&IssueDelta> = opened.iter().map(|fp| &issues[fp.as_str()]).collect();
+        sqlx::query(
+            "INSERT INTO issue_audit (fingerprint, at_ms, from_status, to_status, actor, note)
+             SELECT fp, at, NULL, 'open', 'hot-path', note FROM UNNEST($1::text[], $2::bigint[], $3::text[])
+                  AS a(fp, at, note)",
+        )
+        .bind(&opened)
+        .bind(deltas.iter().map(|d| d.first.1.seen_ms).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|d| format!("first incident {}", d.first.0)).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await
+        .map_err(db("auditing issues"))?;
+    }
+    sqlx::query("SELECT 1 FROM issues WHERE fingerprint = ANY($1) ORDER BY fingerprint FOR UPDATE")
+        .bind(&fps)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("locking issues"))?;
+
+    // Distinct sessions and users, counted only where the pair is new.
+    let session_pairs: Vec<(&str, &str)> =
+        issues.iter().flat_map(|(fp, d)| d.sids.iter().map(move |sid| (*fp, *sid))).collect();
+    let user_pairs: Vec<(&str, &str)> =
+        issues.iter().flat_map(|(fp, d)| d.uids.iter().map(move |uid| (*fp, *uid))).collect();
+    let new_sessions = count_new_pairs(tx, "issue_sessions", session_pairs).await?;
+    let new_users = count_new_pairs(tx, "issue_users", user_pairs).await?;
+
+    let updated: Vec<(String, i64, i64)> = sqlx::query_as(
+        "UPDATE issues SET incidents = incidents + d.n, sessions = sessions + d.s, users = users + d.u,
+         first_seen = LEAST(first_seen, d.fs), last_seen = GREATEST(last_seen, d.ls)
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+              AS d(fp, n, s, u, fs, ls)
+         WHERE fingerprint = d.fp RETURNING fingerprint, sessions, incidents",
+    )
+    .bind(&fps)
+    .bind(issues.values().map(|d| d.incidents).collect::<Vec<_>>())
+    .bind(fps.iter().map(|fp| new_sessions.get(*fp).copied().unwrap_or(0)).collect::<Vec<_>>())
+    .bind(fps.iter().map(|fp| new_users.get(*fp).copied().unwrap_or(0)).collect::<Vec<_>>())
+    .bind(issues.values().map(|d| d.first_seen).collect::<Vec<_>>())
+    .bind(issues.values().map(|d| d.last_seen).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db("updating issues"))?;
+
+    let projects: Vec<&str> =
+        firsts().map(|s| s.project.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let totals: BTreeMap<String, i64> =
+        sqlx::query_as("SELECT name, sessions FROM projects WHERE name = ANY($1)")
+            .bind(&projects)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db("counting sessions"))?
+            .into_iter()
+            .collect();
+    let severities: Vec<(String, &str)> = updated
+        .into_iter()
+        .map(|(fp, sessions, incidents)| {
+            let first = issues[fp.as_str()].first.1;
+            let total = totals.get(&first.project).copied().unwrap_or(0);
+            let reach = Reach {
+                sessions: sessions as u64,
+                incidents: incidents as u64,
+                project_sessions: total as u64,
+            };
+            let sev = severity(first.signal.kind, reach);
+            (fp, sev)
+        })
+        .collect();
+    let (sev_fps, sevs): (Vec<String>, Vec<&str>) = severities.into_iter().unzip();
+    sqlx::query(
+        "UPDATE issues SET severity = d.severity FROM UNNEST($1::text[], $2::text[]) AS d(fp, severity)
+         WHERE fingerprint = d.fp",
+    )
+    .bind(sev_fps)
+    .bind(sevs)
+    .execute(&mut **tx)
+    .await
+    .map_err(db("updating issues"))?;
+    Ok(())
+}
+
+/// Inserts `(fingerprint, value)` pairs into `table` (`issue_sessions` or
+/// `issue_users`); how many were new, per fingerprint.
+async fn count_new_pairs(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    table: &'static str,
+    pairs: Vec<(&str, &str)>,
+) -> Result<BTreeMap<String, i64>, StoreError> {
+    if pairs.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let (fps, values): (Vec<&str>, Vec<&str>) = pairs.into_iter().unzip();
+    let sql = format!(
+        "INSERT INTO {table} SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING RETURNING fingerprint"
+    );
+    let new: Vec<String> = sqlx::query_scalar(&sql)
+        .bind(fps)
+        .bind(values)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db("counting issue reach"))?;
+    let mut counts = BTreeMap::new();
+    for fp in new {
+        *counts.entry(fp).or_insert(0) += 1;
+    }
+    Ok(counts)
+}

@@ -3,7 +3,10 @@
 //! greatest, `CAST` to type a null parameter), so one text of every query
 //! and of the write algorithm serves both, generated per backend by
 //! [`impl_stores!`]. Integers go in and out as `i64`, which both map to
-//! their 64-bit integer columns.
+//! their 64-bit integer columns. One step differs: incidents and their
+//! issues, row by row on SQLite (in process, where a statement costs
+//! microseconds) and set-based on PostgreSQL (a fixed number of round
+//! trips per write, arrays through `UNNEST`); both reach the same rows.
 //!
 //! A write is atomic and idempotent: incidents have content-derived ids
 //! and counters move only with rows that were new, so a replay stores
@@ -62,9 +65,11 @@ pub(crate) fn summaries_in_lock_order(summaries: &[SessionSummary]) -> Vec<&Sess
 /// Implements [`IncidentStore`](crate::IncidentStore) for `$meta` and
 /// [`RawEventStore`](crate::RawEventStore) for `$events`, both holding a
 /// `pool` of database `$db`; `$lock` is appended to the project lookup
-/// that serializes key rotations (`FOR UPDATE` where rows can be locked).
+/// that serializes key rotations (`FOR UPDATE` where rows can be locked);
+/// `$signals` stores a write's signals as incidents and counts them into
+/// their issues, inside the write's transaction.
 macro_rules! impl_stores {
-    ($meta:ty, $events:ty, $db:ty, lock = $lock:literal) => {
+    ($meta:ty, $events:ty, $db:ty, lock = $lock:literal, signals = $signals:path) => {
         /// Rows of `sql`, a listing whose parameters are the filter's
         /// project, kind, since and limit, in that order.
         async fn list(
@@ -265,123 +270,7 @@ macro_rules! impl_stores {
                         }
                     }
                 }
-                let signals = $crate::sql::signals_in_lock_order(profile, &batch.signals);
-                let mut project_sessions: BTreeMap<&str, u64> = BTreeMap::new();
-                for (fp, id, s) in &signals {
-                    let sig = &s.signal;
-                    let evidence = serde_json::to_string(&sig.evidence).expect("a list of integers serializes");
-                    let inserted = sqlx::query(
-                        "INSERT INTO incidents
-                         (id, project, fingerprint, profile, kind, sid, uid, ts, end_ts, count, evidence, sel, url)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(&s.project)
-                    .bind(fp)
-                    .bind(profile)
-                    .bind(sig.kind.as_str())
-                    .bind(&sig.sid)
-                    .bind(&s.uid)
-                    .bind(sig.ts)
-                    .bind(sig.end_ts)
-                    .bind(i64::from(sig.count))
-                    .bind(&evidence)
-                    .bind(&sig.sel)
-                    .bind(&sig.url)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("storing an incident"))?;
-                    // Counts move only with a new incident, so replays leave them exact.
-                    if inserted.rows_affected() == 0 {
-                        stats.known_incidents += 1;
-                        continue;
-                    }
-                    stats.new_incidents += 1;
-                    let template = sig.url.as_deref().map(path_template).unwrap_or_default();
-                    let opened = sqlx::query(
-                        "INSERT INTO issues
-                         (fingerprint, project, kind, url_template, sel, severity, first_seen, last_seen, example_url)
-                         VALUES ($1, $2, $3, $4, $5, 'low', $6, $6, $7) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(fp)
-                    .bind(&s.project)
-                    .bind(sig.kind.as_str())
-                    .bind(&template)
-                    .bind(&sig.sel)
-                    .bind(s.seen_ms)
-                    .bind(&sig.url)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("opening an issue"))?;
-                    if opened.rows_affected() == 1 {
-                        stats.new_issues += 1;
-                        sqlx::query(
-                            "INSERT INTO issue_audit (fingerprint, at_ms, from_status, to_status, actor, note)
-                             VALUES ($1, $2, NULL, 'open', 'hot-path', $3)",
-                        )
-                        .bind(fp)
-                        .bind(s.seen_ms)
-                        .bind(format!("first incident {id}"))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("auditing an issue"))?;
-                    }
-                    let new_session = sqlx::query(
-                        "INSERT INTO issue_sessions (fingerprint, sid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(fp)
-                    .bind(&sig.sid)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("counting sessions"))?
-                    .rows_affected();
-                    let new_user = match &s.uid {
-                        Some(uid) => sqlx::query(
-                            "INSERT INTO issue_users (fingerprint, uid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                        )
-                        .bind(fp)
-                        .bind(uid)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("counting users"))?
-                        .rows_affected(),
-                        None => 0,
-                    };
-                    let (sessions, incidents): (i64, i64) = sqlx::query_as(
-                        "UPDATE issues SET incidents = incidents + 1, sessions = sessions + $1, users = users + $2,
-                         first_seen = CASE WHEN first_seen < $3 THEN first_seen ELSE $3 END,
-                         last_seen = CASE WHEN last_seen > $3 THEN last_seen ELSE $3 END
-                         WHERE fingerprint = $4 RETURNING sessions, incidents",
-                    )
-                    .bind(new_session as i64)
-                    .bind(new_user as i64)
-                    .bind(s.seen_ms)
-                    .bind(fp)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db("updating an issue"))?;
-                    let total = match project_sessions.get(s.project.as_str()) {
-                        Some(&n) => n,
-                        None => {
-                            let n: Option<i64> = sqlx::query_scalar("SELECT sessions FROM projects WHERE name = $1")
-                                .bind(&s.project)
-                                .fetch_optional(&mut *tx)
-                                .await
-                                .map_err(db("counting sessions"))?;
-                            let n = n.unwrap_or(0) as u64;
-                            project_sessions.insert(s.project.as_str(), n);
-                            n
-                        }
-                    };
-                    let reach =
-                        Reach { sessions: sessions as u64, incidents: incidents as u64, project_sessions: total };
-                    sqlx::query("UPDATE issues SET severity = $1 WHERE fingerprint = $2")
-                        .bind(severity(sig.kind, reach))
-                        .bind(fp)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("updating an issue"))?;
-                }
+                $signals(&mut tx, profile, &batch.signals, &mut stats).await?;
                 for rows in $crate::sql::summaries_in_lock_order(&batch.summaries).chunks($crate::sql::ROWS_PER_STATEMENT) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO sessions

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use ufse_sessionizer::SessionSummary;
+use ufse_sessionizer::{SessionSignal, SessionSummary};
 
 use crate::model::db;
 use crate::{
@@ -75,4 +75,131 @@ impl SqliteEventStore {
     }
 }
 
-crate::sql::impl_stores!(SqliteStore, SqliteEventStore, Sqlite, lock = "");
+crate::sql::impl_stores!(SqliteStore, SqliteEventStore, Sqlite, lock = "", signals = store_signals);
+
+/// Stores `signals` as incidents and counts the new ones into their issues,
+/// one signal at a time (see `sql`); adds to `stats`.
+async fn store_signals(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    profile: &str,
+    signals: &[SessionSignal],
+    stats: &mut WriteStats,
+) -> Result<(), StoreError> {
+    let signals = crate::sql::signals_in_lock_order(profile, signals);
+    let mut project_sessions: BTreeMap<&str, u64> = BTreeMap::new();
+    for (fp, id, s) in &signals {
+        let sig = &s.signal;
+        let evidence = serde_json::to_string(&sig.evidence).expect("a list of integers serializes");
+        let inserted = sqlx::query(
+            "INSERT INTO incidents
+             (id, project, fingerprint, profile, kind, sid, uid, ts, end_ts, count, evidence, sel, url)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(&s.project)
+        .bind(fp)
+        .bind(profile)
+        .bind(sig.kind.as_str())
+        .bind(&sig.sid)
+        .bind(&s.uid)
+        .bind(sig.ts)
+        .bind(sig.end_ts)
+        .bind(i64::from(sig.count))
+        .bind(&evidence)
+        .bind(&sig.sel)
+        .bind(&sig.url)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("storing an incident"))?;
+        // Counts move only with a new incident, so replays leave them exact.
+        if inserted.rows_affected() == 0 {
+            stats.known_incidents += 1;
+            continue;
+        }
+        stats.new_incidents += 1;
+        let template = sig.url.as_deref().map(path_template).unwrap_or_default();
+        let opened = sqlx::query(
+            "INSERT INTO issues
+             (fingerprint, project, kind, url_template, sel, severity, first_seen, last_seen, example_url)
+             VALUES ($1, $2, $3, $4, $5, 'low', $6, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(fp)
+        .bind(&s.project)
+        .bind(sig.kind.as_str())
+        .bind(&template)
+        .bind(&sig.sel)
+        .bind(s.seen_ms)
+        .bind(&sig.url)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("opening an issue"))?;
+        if opened.rows_affected() == 1 {
+            stats.new_issues += 1;
+            sqlx::query(
+                "INSERT INTO issue_audit (fingerprint, at_ms, from_status, to_status, actor, note)
+                 VALUES ($1, $2, NULL, 'open', 'hot-path', $3)",
+            )
+            .bind(fp)
+            .bind(s.seen_ms)
+            .bind(format!("first incident {id}"))
+            .execute(&mut **tx)
+            .await
+            .map_err(db("auditing an issue"))?;
+        }
+        let new_session = sqlx::query(
+            "INSERT INTO issue_sessions (fingerprint, sid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(fp)
+        .bind(&sig.sid)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("counting sessions"))?
+        .rows_affected();
+        let new_user = match &s.uid {
+            Some(uid) => sqlx::query(
+                "INSERT INTO issue_users (fingerprint, uid) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(fp)
+            .bind(uid)
+            .execute(&mut **tx)
+            .await
+            .map_err(db("counting users"))?
+            .rows_affected(),
+            None => 0,
+        };
+        let (sessions, incidents): (i64, i64) = sqlx::query_as(
+            "UPDATE issues SET incidents = incidents + 1, sessions = sessions + $1, users = users + $2,
+             first_seen = CASE WHEN first_seen < $3 THEN first_seen ELSE $3 END,
+             last_seen = CASE WHEN last_seen > $3 THEN last_seen ELSE $3 END
+             WHERE fingerprint = $4 RETURNING sessions, incidents",
+        )
+        .bind(new_session as i64)
+        .bind(new_user as i64)
+        .bind(s.seen_ms)
+        .bind(fp)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db("updating an issue"))?;
+        let total = match project_sessions.get(s.project.as_str()) {
+            Some(&n) => n,
+            None => {
+                let n: Option<i64> = sqlx::query_scalar("SELECT sessions FROM projects WHERE name = $1")
+                    .bind(&s.project)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db("counting sessions"))?;
+                let n = n.unwrap_or(0) as u64;
+                project_sessions.insert(s.project.as_str(), n);
+                n
+            }
+        };
+        let reach = Reach { sessions: sessions as u64, incidents: incidents as u64, project_sessions: total };
+        sqlx::query("UPDATE issues SET severity = $1 WHERE fingerprint = $2")
+            .bind(severity(sig.kind, reach))
+            .bind(fp)
+            .execute(&mut **tx)
+            .await
+            .map_err(db("updating an issue"))?;
+    }
+    Ok(())
+}

@@ -134,10 +134,24 @@ pub async fn incidents_are_idempotent_and_issue_counts_exact(store: &impl Incide
     assert_eq!((i.first_seen, i.last_seen), (100, 300));
     assert_eq!(i.url_template, "a.io/o/:id");
     assert_eq!(i.status, "open");
+    // A later write adds to the issue: a new session of a known user, a new user, one known incident.
+    let later = WriteBatch {
+        signals: vec![
+            signal("s4", Some("u1"), SignalKind::DeadClick, 50, "https://a.io/o/4"),
+            signal("s5", Some("u2"), SignalKind::DeadClick, 400, "https://a.io/o/5"),
+            batch.signals[0].clone(),
+        ],
+        summaries: vec![],
+    };
+    let third = store.write("ufse", &later).await.unwrap();
+    assert_eq!(third, WriteStats { new_incidents: 2, known_incidents: 1, new_issues: 0 });
+    let i = &store.issues(&ListFilter { kind: Some("dead_click".into()), ..filter() }).await.unwrap()[0];
+    assert_eq!((i.incidents, i.sessions, i.users), (5, 5, 2));
+    assert_eq!((i.first_seen, i.last_seen), (50, 400));
     // Limit and since filters.
     let newest = store.incidents(&ListFilter { limit: 1, ..filter() }).await.unwrap();
-    assert_eq!(newest[0].ts, 300);
-    assert_eq!(store.incidents(&ListFilter { since_ms: Some(250), ..filter() }).await.unwrap().len(), 2);
+    assert_eq!(newest[0].ts, 400);
+    assert_eq!(store.incidents(&ListFilter { since_ms: Some(250), ..filter() }).await.unwrap().len(), 3);
 }
 
 pub async fn project_sessions_are_counted_once_and_widen_severity(store: &impl IncidentStore) {
