@@ -3,10 +3,11 @@
 //! This crate owns projects and their hashed write keys, session summaries,
 //! incidents (deterministic ids, so a replay stores nothing twice), issues
 //! (incidents grouped across sessions by fingerprint, with exact counts of
-//! sessions and users, first/last seen, severity and an audit trail), and
-//! the index of raw events kept for replay (the events stay in the log).
+//! sessions and users, first/last seen, severity and an audit trail), the
+//! index of raw events kept for replay (the events stay in the log), and
+//! what the cold path keeps: its job queue, tickets and enrichments.
 //!
-//! - [`IncidentStore`], [`RawEventStore`]: the traits other backends fill in.
+//! - [`IncidentStore`], [`RawEventStore`], [`ColdPathStore`]: the traits other backends fill in.
 //! - [`SqliteStore`], [`SqliteEventStore`]: the embedded default, via sqlx.
 //! - [`PgStore`], [`PgEventStore`]: the same on PostgreSQL, for scale-out.
 //! - `sql`: the statements and write algorithm both backends share.
@@ -23,7 +24,8 @@ use std::future::Future;
 
 pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, Reach, FINGERPRINT_VERSION};
 pub use model::{
-    EventRef, Incident, Issue, KeyInfo, KeyStatus, ListFilter, Project, StoreError, WriteBatch, WriteStats,
+    Enrichment, EventRef, Incident, Issue, Job, JobOutcome, KeyInfo, KeyStatus, ListFilter, Project,
+    StoreError, Ticket, WriteBatch, WriteStats,
 };
 pub use postgres::{PgEventStore, PgStore};
 pub use sqlite::{SqliteEventStore, SqliteStore};
@@ -123,6 +125,55 @@ pub trait IncidentStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<(u64, Vec<u8>)>, StoreError>> + Send;
     /// Closes the connections, waiting for those in use to finish.
     fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// What the cold path keeps: its job queue (leased claims, retries), the
+/// tickets filed for issues and the issues' explanations. The hot path only
+/// reads and writes [`IncidentStore`]; the cold path's workers use this.
+pub trait ColdPathStore: Send + Sync + 'static {
+    /// Queues a job of `kind` about `key`, due at `run_after_ms`; returns
+    /// false, changing nothing, when one of that kind and key exists (live or finished).
+    fn enqueue_job(
+        &self,
+        kind: &str,
+        key: &str,
+        payload: &str,
+        run_after_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Claims up to `limit` due jobs of `kind` for `worker` until `now_ms +
+    /// lease_ms`, oldest due first: queued ones due by `now_ms`, and claimed
+    /// ones whose lease expired (their worker died). No job goes to two
+    /// workers at once, however many claim together.
+    fn claim_jobs(
+        &self,
+        kind: &str,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
+    /// Ends a claim; returns false, changing nothing, when `worker` no longer
+    /// holds the job (its lease expired and another claimed it).
+    fn finish_job(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: &JobOutcome,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Records a ticket filed for an issue and moves the issue to `ticketed`
+    /// (from `open` or `regressed`), with an audit entry; returns false,
+    /// changing nothing, when the issue has a ticket from that provider.
+    fn record_ticket(&self, ticket: &Ticket) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The tickets of an issue.
+    fn tickets(&self, fingerprint: &str) -> impl Future<Output = Result<Vec<Ticket>, StoreError>> + Send;
+    /// Stores (or replaces) a model's explanation of an issue.
+    fn save_enrichment(&self, e: &Enrichment) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The explanations of an issue, by model.
+    fn enrichments(
+        &self,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Vec<Enrichment>, StoreError>> + Send;
 }
 
 /// The index of raw events kept for replay: which log records hold each

@@ -37,6 +37,9 @@ pub enum StoreError {
     /// No such project.
     #[error("no project named `{0}`")]
     NoSuchProject(String),
+    /// No issue has this fingerprint.
+    #[error("no issue with fingerprint `{0}`")]
+    NoSuchIssue(String),
     /// The key is not known (revoking).
     #[error("no such key `{0}`")]
     NoSuchKey(String),
@@ -201,4 +204,66 @@ pub struct ListFilter {
     pub since_ms: Option<i64>,
     /// At most this many, newest first.
     pub limit: u32,
+}
+
+/// A job of the cold path, as a worker claimed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Job {
+    /// Its id, for [`finish_job`](crate::ColdPathStore::finish_job).
+    pub id: i64,
+    /// What to do (`enrich`, `ticket`, ...).
+    pub kind: String,
+    /// What it is about (an issue fingerprint, ...): one live job per kind and key.
+    pub key: String,
+    /// The job's input, JSON.
+    pub payload: String,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+}
+
+/// How a claimed job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Done; it is not run again.
+    Done,
+    /// Failed; to be claimed again from `at_ms`.
+    Retry {
+        /// When it is due again, ms.
+        at_ms: i64,
+        /// Why it failed.
+        error: String,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// A ticket filed for an issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ticket {
+    /// The issue.
+    pub fingerprint: String,
+    /// Where it was filed (`linear`, `jira`).
+    pub provider: String,
+    /// The tracker's id (`ENG-123`).
+    pub external_id: String,
+    /// The ticket's address.
+    pub url: String,
+    /// When it was filed, ms.
+    pub created_ms: i64,
+}
+
+/// An issue explained by a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enrichment {
+    /// The issue.
+    pub fingerprint: String,
+    /// The model that wrote it.
+    pub model: String,
+    /// What it wrote.
+    pub summary: String,
+    /// When, ms.
+    pub created_ms: i64,
 }

@@ -14,8 +14,9 @@ use ufse_sessionizer::{SessionSignal, SessionSummary};
 
 use crate::model::db;
 use crate::{
-    key_digest, new_key, path_template, severity, valid_project_name, EventRef, Incident, IncidentStore,
-    Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore, Reach, StoreError, WriteBatch, WriteStats,
+    key_digest, new_key, path_template, severity, valid_project_name, ColdPathStore, Enrichment, EventRef,
+    Incident, IncidentStore, Issue, Job, JobOutcome, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
+    Reach, StoreError, Ticket, WriteBatch, WriteStats,
 };
 
 /// One migration set for both stores: they share a schema, and with it
@@ -99,7 +100,14 @@ impl PgEventStore {
     }
 }
 
-crate::sql::impl_stores!(PgStore, PgEventStore, Postgres, lock = " FOR UPDATE", signals = store_signals);
+crate::sql::impl_stores!(
+    PgStore,
+    PgEventStore,
+    Postgres,
+    lock = " FOR UPDATE",
+    skip_locked = " FOR UPDATE SKIP LOCKED",
+    signals = store_signals
+);
 
 /// One issue's share of a write's new incidents.
 struct IssueDelta<'a> {

@@ -13,8 +13,9 @@ use ufse_sessionizer::{SessionSignal, SessionSummary};
 
 use crate::model::db;
 use crate::{
-    key_digest, new_key, path_template, severity, valid_project_name, EventRef, Incident, IncidentStore,
-    Issue, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore, Reach, StoreError, WriteBatch, WriteStats,
+    key_digest, new_key, path_template, severity, valid_project_name, ColdPathStore, Enrichment, EventRef,
+    Incident, IncidentStore, Issue, Job, JobOutcome, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
+    Reach, StoreError, Ticket, WriteBatch, WriteStats,
 };
 
 static META_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -75,7 +76,14 @@ impl SqliteEventStore {
     }
 }
 
-crate::sql::impl_stores!(SqliteStore, SqliteEventStore, Sqlite, lock = "", signals = store_signals);
+crate::sql::impl_stores!(
+    SqliteStore,
+    SqliteEventStore,
+    Sqlite,
+    lock = "",
+    skip_locked = "",
+    signals = store_signals
+);
 
 /// Stores `signals` as incidents and counts the new ones into their issues,
 /// one signal at a time (see `sql`); adds to `stats`.

@@ -124,6 +124,40 @@ async fn concurrent_writers_neither_deadlock_nor_count_twice() {
     f.done().await;
 }
 
+/// Workers of the cold path claim from one queue at once: each job goes to
+/// exactly one of them (`FOR UPDATE SKIP LOCKED`), and none waits for another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_take_each_job_once() {
+    use ufse_incident_store::ColdPathStore;
+
+    let Some(f) = meta().await else { return };
+    for i in 0..200 {
+        assert!(f.store().enqueue_job("enrich", &format!("fp{i}"), "{}", 0).await.unwrap());
+    }
+    let workers = (0..4).map(|w| {
+        let store = f.store().clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let jobs = store.claim_jobs("enrich", &format!("w{w}"), 10, 60_000, 7).await.unwrap();
+                if jobs.is_empty() {
+                    return mine;
+                }
+                mine.extend(jobs.into_iter().map(|j| j.key));
+            }
+        })
+    });
+    let mut claimed = Vec::new();
+    for w in workers.collect::<Vec<_>>() {
+        claimed.extend(w.await.expect("no worker failed"));
+    }
+    claimed.sort();
+    let mut want: Vec<String> = (0..200).map(|i| format!("fp{i}")).collect();
+    want.sort();
+    assert_eq!(claimed, want, "every job claimed, none twice");
+    f.done().await;
+}
+
 /// Every role opens (and so migrates) the store as it starts: several
 /// processes creating the same fresh schema at once must all succeed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -29,7 +29,9 @@ macro_rules! conformance_tests {
             incidents_are_idempotent_and_issue_counts_exact,
             project_sessions_are_counted_once_and_widen_severity,
             sessions_upsert_by_part,
-            partition_snapshots_only_move_forward);
+            partition_snapshots_only_move_forward,
+            jobs_are_claimed_once_leased_retried_and_finished,
+            tickets_move_their_issue_once_and_enrichments_replace);
         #[tokio::test]
         async fn event_references_are_idempotent_ordered_and_pruned_with_the_log() {
             if let Some(f) = $events {
@@ -232,4 +234,84 @@ fn at(partition: u32, offset: u64, sid: &str, n: u32) -> EventRef {
             max_cts: 2,
         },
     }
+}
+
+pub async fn jobs_are_claimed_once_leased_retried_and_finished(store: &impl ColdPathStore) {
+    assert!(store.enqueue_job("enrich", "fp-a", "{\"n\":1}", 100).await.unwrap());
+    assert!(
+        !store.enqueue_job("enrich", "fp-a", "{\"n\":2}", 100).await.unwrap(),
+        "one job per kind and key"
+    );
+    assert!(store.enqueue_job("enrich", "fp-b", "{}", 300).await.unwrap());
+    assert!(store.enqueue_job("ticket", "fp-a", "{}", 100).await.unwrap());
+
+    // Due ones only, of the kind asked for; claimed once.
+    let jobs = store.claim_jobs("enrich", "w1", 200, 1000, 10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let a = &jobs[0];
+    assert_eq!(
+        (a.kind.as_str(), a.key.as_str(), a.payload.as_str(), a.attempts),
+        ("enrich", "fp-a", "{\"n\":1}", 1)
+    );
+    assert!(store.claim_jobs("enrich", "w2", 250, 1000, 10).await.unwrap().is_empty(), "leased to w1");
+
+    // w1 dies; once its lease expires the job goes to w2, and w1 can no longer finish it.
+    let again = store.claim_jobs("enrich", "w2", 1300, 1000, 1).await.unwrap();
+    assert_eq!((again[0].id, again[0].attempts), (a.id, 2));
+    assert!(!store.finish_job(a.id, "w1", &JobOutcome::Done, 1301).await.unwrap());
+    let retry = JobOutcome::Retry { at_ms: 5000, error: "model timed out".into() };
+    assert!(store.finish_job(a.id, "w2", &retry, 1302).await.unwrap());
+
+    // fp-b is due now; fp-a only at 5000.
+    let b = store.claim_jobs("enrich", "w2", 1400, 1000, 10).await.unwrap();
+    assert_eq!(b.iter().map(|j| j.key.as_str()).collect::<Vec<_>>(), ["fp-b"]);
+    assert!(store
+        .finish_job(b[0].id, "w2", &JobOutcome::Failed { error: "bad input".into() }, 1401)
+        .await
+        .unwrap());
+    let a3 = store.claim_jobs("enrich", "w3", 5000, 1000, 10).await.unwrap();
+    assert_eq!((a3.len(), a3[0].attempts), (1, 3));
+    assert!(store.finish_job(a3[0].id, "w3", &JobOutcome::Done, 5001).await.unwrap());
+    // Done and failed jobs are not claimed again, nor queued again.
+    assert!(store.claim_jobs("enrich", "w3", 100_000, 1000, 10).await.unwrap().is_empty());
+    assert!(!store.enqueue_job("enrich", "fp-a", "{}", 100_000).await.unwrap());
+    assert_eq!(store.claim_jobs("ticket", "w1", 100_000, 1000, 10).await.unwrap().len(), 1);
+}
+
+pub async fn tickets_move_their_issue_once_and_enrichments_replace(
+    store: &(impl IncidentStore + ColdPathStore),
+) {
+    let batch = WriteBatch {
+        signals: vec![signal("s1", None, SignalKind::DeadClick, 100, "https://a.io/o/1")],
+        summaries: vec![],
+    };
+    store.write("ufse", &batch).await.unwrap();
+    let fp = store.issues(&filter()).await.unwrap()[0].fingerprint.clone();
+    let ticket = Ticket {
+        fingerprint: fp.clone(),
+        provider: "linear".into(),
+        external_id: "ENG-1".into(),
+        url: "https://linear.app/t/ENG-1".into(),
+        created_ms: 500,
+    };
+    assert!(store.record_ticket(&ticket).await.unwrap());
+    assert!(!store.record_ticket(&Ticket { external_id: "ENG-2".into(), ..ticket.clone() }).await.unwrap());
+    assert_eq!(store.tickets(&fp).await.unwrap(), vec![ticket.clone()]);
+    assert_eq!(store.issues(&filter()).await.unwrap()[0].status, "ticketed");
+    let missing = Ticket { fingerprint: "nope".into(), ..ticket };
+    assert!(matches!(store.record_ticket(&missing).await, Err(StoreError::NoSuchIssue(_))));
+
+    let e =
+        Enrichment { fingerprint: fp.clone(), model: "m1".into(), summary: "first".into(), created_ms: 1 };
+    store.save_enrichment(&e).await.unwrap();
+    store
+        .save_enrichment(&Enrichment { summary: "second".into(), created_ms: 2, ..e.clone() })
+        .await
+        .unwrap();
+    store.save_enrichment(&Enrichment { model: "m0".into(), ..e.clone() }).await.unwrap();
+    let got = store.enrichments(&fp).await.unwrap();
+    assert_eq!(
+        got.iter().map(|e| (e.model.as_str(), e.summary.as_str())).collect::<Vec<_>>(),
+        [("m0", "first"), ("m1", "second")]
+    );
 }
