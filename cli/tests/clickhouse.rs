@@ -7,17 +7,11 @@
 
 mod util;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use util::*;
-
-fn skip(what: &str) {
-    // Straight to stderr: the test harness would swallow eprintln! of a passing test.
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {what} is not set; scripts/test.sh sets it");
-}
 
 /// `ufse ARGS --json` on `dir` with `env`: its JSON lines, as text.
 fn json_out(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
@@ -39,12 +33,7 @@ fn json_out(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
 #[test]
 fn a_session_replays_from_clickhouse_as_it_does_from_the_log() {
     let Ok(url) = std::env::var("UFSE_TEST_CLICKHOUSE_URL") else {
-        // Straight to stderr: the test harness would swallow eprintln! of a passing test.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: UFSE_TEST_CLICKHOUSE_URL is not set; scripts/test.sh sets it"
-        );
-        return;
+        return skip("UFSE_TEST_CLICKHOUSE_URL");
     };
     let db = format!("ufse_cli_test_{}", std::process::id());
     let ch = [("UFSE_CLICKHOUSE_URL", url.as_str()), ("UFSE_CLICKHOUSE_DATABASE", db.as_str())];
@@ -94,7 +83,7 @@ fn a_session_replays_from_clickhouse_as_it_does_from_the_log() {
 
 /// A ClickHouse server of the test's own, on ports of its own, that the test can stop and start.
 struct OwnClickHouse {
-    child: Option<Child>,
+    process: OwnProcess,
     dir: tempfile::TempDir,
     server: String,
     ports: [u16; 3],
@@ -104,7 +93,7 @@ impl OwnClickHouse {
     fn start(server: &str) -> OwnClickHouse {
         let port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut ch = OwnClickHouse {
-            child: None,
+            process: OwnProcess::default(),
             dir: tempfile::tempdir().unwrap(),
             server: server.to_owned(),
             ports: [port(), port(), port()],
@@ -138,7 +127,7 @@ impl OwnClickHouse {
             .stderr(Stdio::null())
             .spawn()
             .expect("clickhouse-server starts");
-        self.child = Some(child);
+        self.process.set(child);
         let url = self.url();
         wait_for("ClickHouse to answer", Duration::from_secs(30), || {
             let addr = url.trim_start_matches("http://");
@@ -148,16 +137,7 @@ impl OwnClickHouse {
     }
 
     fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for OwnClickHouse {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 }
 

@@ -19,11 +19,6 @@ const T0: i64 = 1_732_750_000_000;
 /// Sessions the pipeline test sends; each yields a rage, a dead and an error click.
 const SESSIONS: usize = 24;
 
-fn skip(what: &str) {
-    // Straight to stderr: the test harness would swallow eprintln! of a passing test.
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {what} is not set; scripts/test.sh sets it");
-}
-
 /// A name no other run uses: topics, groups and schemas per test.
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
@@ -346,7 +341,7 @@ fn two_processors_and_a_sigkill_store_what_one_uninterrupted_processor_stores() 
 
 /// A tansu broker of the test's own, on a port of its own, that the test can stop and start.
 struct Broker {
-    child: Option<Child>,
+    process: OwnProcess,
     dir: tempfile::TempDir,
     port: u16,
     tansu: String,
@@ -355,7 +350,12 @@ struct Broker {
 impl Broker {
     fn start(tansu: &str) -> Broker {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut b = Broker { child: None, dir: tempfile::tempdir().unwrap(), port, tansu: tansu.to_owned() };
+        let mut b = Broker {
+            process: OwnProcess::default(),
+            dir: tempfile::tempdir().unwrap(),
+            port,
+            tansu: tansu.to_owned(),
+        };
         b.restart();
         b
     }
@@ -375,23 +375,14 @@ impl Broker {
             .stderr(Stdio::null())
             .spawn()
             .expect("tansu starts");
-        self.child = Some(child);
+        self.process.set(child);
         wait_for("the broker to listen", Duration::from_secs(10), || {
             std::net::TcpStream::connect(self.addr()).ok().map(|_| ())
         });
     }
 
     fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 }
 

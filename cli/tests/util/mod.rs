@@ -233,3 +233,37 @@ pub fn clickhouse(url: &str, sql: &str) -> String {
     assert_eq!(r.status, 200, "{sql}: {body}");
     body
 }
+
+/// Says on stderr that a test checked nothing because `what` (its service's
+/// variable) is not set, as when the suite runs by hand without services.
+pub fn skip(what: &str) {
+    // Straight to stderr: the test harness would swallow eprintln! of a passing test.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {what} is not set; scripts/test.sh sets it");
+}
+
+/// A service process a test started itself (a broker, a database) and can
+/// stop and start again; stopped when dropped.
+#[derive(Default)]
+pub struct OwnProcess(Option<Child>);
+
+impl OwnProcess {
+    /// Takes over `child`, the service started (again).
+    pub fn set(&mut self, child: Child) {
+        self.kill();
+        self.0 = Some(child);
+    }
+
+    /// SIGKILL, and reaps.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
