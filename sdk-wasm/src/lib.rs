@@ -23,6 +23,7 @@
 #[cfg(not(target_arch = "wasm32"))]
 extern crate std;
 
+pub mod gzip;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
