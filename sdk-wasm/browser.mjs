@@ -68,25 +68,27 @@ export function launch() {
   });
 }
 
-const PAGE = `<!doctype html><html><head>
+const html = (body) => `<!doctype html><html><head>
 <meta http-equiv="Content-Security-Policy" content="script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'">
-</head><body><button id="go" class="btn">Pay 42 now</button>
+</head><body>${body}
 <script src="/ufse.min.js"></script><script src="/start.js"></script></body></html>`;
-const START = `window.ready = ufse.init({ key: "uk_test", endpoint: location.origin });`;
+// Links do not navigate, so a test can click them.
+const start = (options) => `window.ready = ufse.init(Object.assign({ key: "uk_test", endpoint: location.origin }, ${JSON.stringify(options)}));
+addEventListener("click", (e) => e.target.closest("a") && e.preventDefault());`;
 
 /** Answers a batch as the server does when it takes it whole. */
 export const accept = (route) => route.fulfill({ status: 202, body: '{"accepted":1,"dropped":[],"truncated":[]}' });
 
 /**
- * Opens http://sdk.test/ in `browser`: a button, the single-file build
- * (dist/ufse.min.js) loaded by a script tag under a strict CSP, and
- * `ufse.init` done. Everything is served by request interception; each
+ * Opens http://sdk.test/ in `browser`: `body` (a button by default), the
+ * single-file build (dist/ufse.min.js) loaded by a script tag under a
+ * strict CSP, and `ufse.init` done with the key, the endpoint and `options`. Everything is served by request interception; each
  * batch the SDK sends is handed, parsed, to `onBatch(sent, route)`, which
  * answers it (or holds it). `sent` is `{ gz, key, type, batch }`, `type`
  * being Chromium's resource type (`fetch`, or `ping` for a beacon).
  * Returns the page and the errors it logged.
  */
-export async function sdkPage(browser, onBatch) {
+export async function sdkPage(browser, onBatch, { body = '<button id="go" class="btn">Pay 42 now</button>', options = {} } = {}) {
   const page = await browser.newPage();
   await page.route("http://sdk.test/**", (route) => {
     const req = route.request();
@@ -98,8 +100,8 @@ export async function sdkPage(browser, onBatch) {
       return onBatch({ gz, key: url.searchParams.get("key"), type: req.resourceType(), batch }, route);
     }
     const files = {
-      "/": [PAGE, "text/html"],
-      "/start.js": [START, "text/javascript"],
+      "/": [html(body), "text/html"],
+      "/start.js": [start(options), "text/javascript"],
       "/ufse.min.js": [readFileSync(join(root, "sdk-wasm/dist/ufse.min.js")), "text/javascript"],
     };
     const f = files[url.pathname];

@@ -1,7 +1,7 @@
 // Runs bench.html in headless Chromium and prints the SDK's main-thread
-// cost per recorded event, for both mixes (see bench.js). The page and the built SDK (dist/, from
-// build.sh) are served from disk by request interception; the ingest
-// endpoint answers 202 without storing anything.
+// cost per recorded event, for each mix (see bench.js). The page and the
+// built SDK (dist/, from build.sh) are served from disk by request
+// interception; the ingest endpoint answers 202 without storing anything.
 //   node sdk-wasm/bench/run.mjs [runs]
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
@@ -33,7 +33,7 @@ for (let i = 0; i < runs; i++) {
   await page.close();
 }
 await browser.close();
-for (const mix of ["human", "clicks"]) {
+for (const mix of Object.keys(results[0])) {
   for (const r of results.map((r) => r[mix]))
     console.log(`${mix}: ${r.events} events from 10000 interactions: ${r.withMs.toFixed(1)} ms with the SDK, ${r.withoutMs.toFixed(1)} ms without, ${r.usPerEvent.toFixed(2)} µs per event`);
   const us = results.map((r) => r[mix].usPerEvent).sort((a, b) => a - b);

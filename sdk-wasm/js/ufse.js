@@ -1,8 +1,10 @@
 // UFSE browser SDK: the glue between browser APIs and the wasm core.
 //
 // The core (src/lib.rs) owns the bytes: the event buffer, seq numbers,
-// selector and label building, truncation, JSON and batch sizing. This
-// file only hooks browser APIs, passes their strings and numbers in, and
+// truncation, JSON, batch sizing and gzip when there is no time for
+// CompressionStream. This file hooks browser APIs, says what they saw as
+// strings (a selector, a URL without its query, a masked label: the
+// browser's URL and RegExp do that in a few bytes), passes them in, and
 // moves finished batches out. No dependencies, no bundler runtime.
 //
 // Names and kinds are passed to the core by index (NAMES in src/lib.rs).
@@ -16,8 +18,8 @@ const F_URL = 13, F_NAV = 14, F_X = 15, F_Y = 16, F_SEL = 17, F_EL = 18, F_TXT =
   F_N = 28, F_MSG = 29, F_SRC = 30, F_LINE = 31, F_COL = 32, F_STACK = 33, F_KIND = 34, F_METHOD = 35,
   F_STATUS = 36, F_DUR = 37, F_STATE = 38, F_NAME = 39, F_PROPS = 40;
 // String modes and envelope slots.
-const PLAIN = 0, LABEL = 1, URL_MODE = 2, LABEL_AS_IS = 3;
-const SID = 0, UID = 1, CTX = 2, ALLOW_QUERY = 3;
+const PLAIN = 0, LABEL = 1, SEL = 2;
+const SID = 0, UID = 1, CTX = 2;
 
 const IDLE_MS = 30 * 60e3, MAX_AGE_MS = 24 * 3600e3, FLUSH_MS = 5e3, QUOTA = 65536;
 const MAX_QUEUE = 30; // batches held while offline or failing
@@ -25,22 +27,56 @@ const STORE_KEY = "ufse";
 const CLICKABLE = "a,button,input[type=button],input[type=submit],[role=button],summary,label,select";
 
 // The wasm module's exports and what the SDK was given.
-let X, cfg, store, session, timer, stopped = true;
+let X, cfg, store, session, timer, target, stopped = true;
 const enc = new TextEncoder();
 const queue = []; // [{ body: Uint8Array, n: events }]
-let inflight = 0, sending = false, backoff = 0;
+let sending = false, backoff = 0;
 
 const now = () => Date.now();
 
-let input; // a view of the core's input area, made once
-/** Writes `s` into the core's input area; returns its UTF-8 length. */
+// A view of the core's input area, where string arguments go.
+let mem;
+/** Writes `s` into the input area as UTF-8; returns its length. ASCII
+ *  goes byte by byte, which beats TextEncoder on the short strings most
+ *  fields are; bytes past the area's end are dropped (the core truncates
+ *  long strings anyway). */
 function put(s) {
-  if (!input || input.buffer != X.memory.buffer) input = new Uint8Array(X.memory.buffer, X.input(), 16384);
-  return enc.encodeInto(String(s), input).written;
+  s = String(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127) return i + enc.encodeInto(s.slice(i), mem.subarray(i)).written;
+    mem[i] = c;
+  }
+  return s.length;
 }
 
-const str = (f, s, mode = PLAIN) => s != null && s !== "" && X.str(f, put(s), mode);
-const num = (f, v) => typeof v == "number" && isFinite(v) && X.num(f, v);
+const str = (f, s, mode = PLAIN) => s != null && X.str(f, put(s), mode);
+// Numbers go to X.num as they are: the core leaves out NaN (from an
+// `undefined`) and infinities.
+
+// ---- Privacy rules ---------------------------------------------------
+
+/** `u` made absolute, without its query string but for allowlisted
+ *  parameters, and without a fragment that holds parameters (a token
+ *  after `#`); "" if it is no URL. */
+function clean(u) {
+  try {
+    u = new URL(u, location.href);
+    for (const k of [...u.searchParams.keys()]) cfg.allowQuery.includes(k) || u.searchParams.delete(k);
+    if (u.hash.includes("=")) u.hash = "";
+    return u.href;
+  } catch {
+    return "";
+  }
+}
+
+/** A clickable element's label: trimmed, whitespace runs as one space,
+ *  and unless the site allowlisted it, digits as `#` and words with an
+ *  `@` (emails) as `[email]`. The core cuts it to 64 characters. */
+function label(s, asIs) {
+  s = s.trim().slice(0, 256).replace(/\s+/g, " ");
+  return asIs ? s : s.replace(/\S*@\S*/g, "[email]").replace(/\d/g, "#");
+}
 
 /** Records one event of kind `k`; `fill` adds its fields. */
 function record(k, fill, ts = now()) {
@@ -53,81 +89,65 @@ function record(k, fill, ts = now()) {
 
 // ---- Sessions -------------------------------------------------------
 
+/** A random session id: 128 bits, in base 36. */
 function randomId() {
-  const a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  return Array.from(crypto.getRandomValues(new Uint8Array(26)), (b) => a[b % 62]).join("");
+  return Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join("");
 }
 
-function openStore() {
-  for (const s of ["sessionStorage", "localStorage"]) {
-    try {
-      const st = window[s];
-      st.setItem(STORE_KEY + "_t", "1");
-      st.removeItem(STORE_KEY + "_t");
-      return st;
-    } catch {}
-  }
-}
-
-function save() {
-  if (!session) return;
-  session.seq = X.seq();
+/** Keeps the session, its `seq` reserved ahead: a page that dies without
+ *  `pagehide` (a crash) leaves a mark no seq it sent has passed, so the
+ *  next page of the session never reuses one. Reserving 1,000 at a time
+ *  keeps the synchronous storage write off most batches. */
+function save(ahead = 1000) {
+  session.seq = X.seq() + ahead;
   try {
-    store && store.setItem(STORE_KEY, JSON.stringify(session));
+    store.setItem(STORE_KEY, JSON.stringify(session));
   } catch {}
 }
 
-/** Starts a new session, or rotates it after 30 min idle or 24 h of age. */
-function touch(t) {
-  if (session && t - session.last < IDLE_MS && t - session.start < MAX_AGE_MS) {
-    session.last = t;
-    return;
+/** Continues the session `s` (the stored one, at start) or starts a new
+ *  one when there is none, or it has been idle 30 min, or is 24 h old. */
+function touch(t, s = session) {
+  if (!(s && s.id && t - s.last < IDLE_MS && t - s.start < MAX_AGE_MS)) {
+    if (session) flush();
+    s = { id: randomId(), start: t, seq: 0 };
   }
-  if (session) flush();
-  session = { id: randomId(), start: t, last: t, seq: 0 };
-  X.set(SID, put(session.id));
-  X.set_seq(0);
-  // Kept at once: a reload before the first batch continues this session.
-  save();
-}
-
-function resume() {
-  let s;
-  try {
-    s = JSON.parse(store.getItem(STORE_KEY));
-  } catch {}
-  const t = now();
-  if (s && s.id && t - s.last < IDLE_MS && t - s.start < MAX_AGE_MS) {
+  s.last = t;
+  if (s != session) {
     session = s;
     X.set(SID, put(s.id));
     X.set_seq(s.seq || 0);
-  } else touch(t);
+    // Kept at once: a reload before the first batch continues this session.
+    save();
+  }
 }
 
 // ---- Delivery -------------------------------------------------------
-
-/** The ingest URL, with the key in the query string: no custom header,
- *  so no CORS preflight, and `sendBeacon` can use it too. */
-function target() {
-  return cfg.endpoint.replace(/\/$/, "") + "/v1/batch?key=" + encodeURIComponent(cfg.key);
-}
 
 /** Takes the events so far out of the core as one batch. */
 function take() {
   const n = X.pending();
   const len = X.batch(now());
   if (!len) return;
-  save();
+  if (X.seq() > session.seq) save();
   return { body: new Uint8Array(X.memory.buffer, X.out(), len).slice(), n };
 }
 
+/** `bytes` gzipped by the core, at once (a view into its memory, valid
+ *  until the next call into it). */
+function zip(bytes) {
+  new Uint8Array(X.memory.buffer, X.zin(), bytes.length).set(bytes);
+  return new Uint8Array(X.memory.buffer, X.zout(), X.gz(bytes.length));
+}
+
+/** `bytes` gzipped: by the browser's CompressionStream, off the event
+ *  handler, where there is one; by the core otherwise. */
 async function gzip(bytes) {
-  if (typeof CompressionStream != "function") return bytes;
   try {
     const s = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
     return new Uint8Array(await new Response(s).arrayBuffer());
   } catch {
-    return bytes;
+    return zip(bytes).slice();
   }
 }
 
@@ -149,12 +169,13 @@ async function pump() {
       // carries it, which the browser finishes even if the page goes.
       b.f = 1;
       const body = b.gz || (b.gz = await gzip(b.body));
-      const keepalive = inflight + body.length <= QUOTA;
+      // One request at a time: it alone counts against the browser's 64 KiB
+      // keepalive quota (a beacon sent meanwhile is the page leaving).
+      const keepalive = body.length <= QUOTA;
       let wait = 0;
-      inflight += keepalive ? body.length : 0;
       if (keepalive) b.f = 2;
       try {
-        const r = await origFetch(target(), { method: "POST", body, keepalive, credentials: "omit" });
+        const r = await origFetch(target, { method: "POST", body, keepalive, credentials: "omit" });
         if (r.status == 429 || r.status >= 500) {
           wait = (+r.headers.get("Retry-After") || 0) * 1e3;
           throw 0;
@@ -169,7 +190,6 @@ async function pump() {
         await new Promise((r) => setTimeout(r, Math.max(wait, backoff * (0.5 + Math.random() / 2))));
       } finally {
         b.f = 0;
-        inflight -= keepalive ? body.length : 0;
       }
     }
   } finally {
@@ -184,8 +204,8 @@ export function flush() {
   return pump();
 }
 
-/** The page is going away: everything left goes by beacon, uncompressed
- *  where compression would not finish in time. */
+/** The page is going away: everything left goes by beacon, now, so what
+ *  CompressionStream has not compressed yet the core gzips at once. */
 function leave() {
   if (stopped) return;
   enqueue(take());
@@ -193,70 +213,91 @@ function leave() {
     // A keepalive fetch on its way outlives the page: sending it again
     // would only take beacon quota the rest needs.
     if (b.f > 1) continue;
-    const body = b.gz || b.body;
-    if (!navigator.sendBeacon(target(), body)) X.lost(b.n);
+    if (!navigator.sendBeacon(target, b.gz || zip(b.body))) X.lost(b.n);
   }
-  save();
+  // The exact seq: the next page of the session continues without a gap.
+  save(0);
 }
 
 // ---- Observers ------------------------------------------------------
 
+// Subtrees not observed at all.
 let ignore = "[data-ufse-ignore]";
-/** Whether events on `el` are to be left out entirely. */
-function ignored(el) {
-  return !el || !el.closest || !!el.closest(ignore);
-}
-
-/** The element levels of a `sel`, nearest first, one per line: "tag id
- *  class class class" (the core builds and bounds the selector). */
-function levels(el) {
-  let out = "";
-  for (let i = 0; el && i < 5; i++, el = el.parentElement) {
-    const c = el.classList;
-    out += (i ? "\n" : "") + el.localName + " " + el.id + " " + (c[0] || "") + " " + (c[1] || "") + " " + (c[2] || "");
-  }
-  return out;
-}
-
+/** The `sel` of `el` (DESIGN.md section 2): `tag#id.c1.c2.c3` for it and
+ *  up to 4 ancestors, outermost first, " > " between them. The core keeps
+ *  it within 512 bytes, dropping outer levels. */
 function sel(el) {
-  X.sel(F_SEL, put(levels(el)));
+  let s = "";
+  for (let e = el, i = 0; e && i < 5; i++, e = e.parentElement) {
+    let level = e.localName.toLowerCase() + (e.id ? "#" + e.id : "");
+    for (const c of (e.getAttribute("class") || "").trim().split(/\s+/, 3)) c && (level += "." + c);
+    s = i ? level + " > " + s : level;
+  }
+  return s;
+}
+
+// What the DOM says about an element, by element, until the DOM changes:
+// rage clicks hit one element over and over. The mutation observer sees
+// every change, and its pending records are taken first, so a change made
+// just before a click is never missed.
+let known = new WeakMap(), observer;
+
+/** The facts of a click on `el`: `sel`, then `el`'s tag, type, href,
+ *  target, download, editable and in_link, then the label; 0 when `el` is
+ *  no element or is in an ignored subtree. */
+function facts(el) {
+  const r = observer.takeRecords();
+  r.length && onMutations(r);
+  if (!el || !el.closest) return 0;
+  let f = known.get(el);
+  if (f === undefined) {
+    const c = el.closest(CLICKABLE), attr = (name) => el.getAttribute(name), href = attr("href");
+    const text = c && (c.getAttribute("aria-label") || (c.localName == "input" ? c.value : c.textContent));
+    f = !el.closest(ignore) && [
+      sel(el),
+      el.localName.toLowerCase(),
+      attr("type")?.toLowerCase(),
+      href && clean(href),
+      attr("target"),
+      el.hasAttribute("download"),
+      el.isContentEditable,
+      !!el.closest("a[href]"),
+      text && label(text, cfg.allowText && c.matches(cfg.allowText)),
+    ];
+    known.set(el, f);
+  }
+  return f;
 }
 
 function onClick(e) {
-  const el = e.target && e.target.nodeType == 1 ? e.target : e.target && e.target.parentElement;
-  if (ignored(el)) return;
-  record(CLICK, () => {
-    num(F_X, e.clientX);
-    num(F_Y, e.clientY);
-    sel(el);
-    X.open(F_EL);
-    str(F_TAG, el.localName);
-    str(F_TYPE, (el.getAttribute("type") || "").toLowerCase());
-    str(F_HREF, el.getAttribute("href"), URL_MODE);
-    str(F_TARGET, el.getAttribute("target"));
-    X.flag(F_DOWNLOAD, el.hasAttribute("download"));
-    X.flag(F_EDITABLE, !!el.isContentEditable);
-    X.flag(F_IN_LINK, !!el.closest("a[href]"));
-    X.close();
-    const c = el.closest(CLICKABLE);
-    if (c) {
-      const label = c.getAttribute("aria-label") || (/^(button|submit)$/.test(c.type) && c.localName == "input" ? c.value : c.textContent);
-      str(F_TXT, (label || "").slice(0, 256), cfg.allowText && c.matches(cfg.allowText) ? LABEL_AS_IS : LABEL);
-    }
-  });
+  const f = facts(e.target && e.target.nodeType == 1 ? e.target : e.target && e.target.parentElement);
+  f &&
+    record(CLICK, () => {
+      X.num(F_X, e.clientX);
+      X.num(F_Y, e.clientY);
+      str(F_SEL, f[0], SEL);
+      X.open(F_EL);
+      // tag, type, href, target, then download, editable, in_link: the
+      // names are numbered in that order.
+      f.slice(1, 8).forEach((v, i) => (i < 4 ? str : X.flag)(F_TAG + i, v));
+      X.close();
+      f[8] && str(F_TXT, f[8], LABEL);
+    });
+}
+
+/** An `input` or `submit` on `el`: its `sel`. */
+function field(k, el, t) {
+  const f = facts(el);
+  f && record(k, () => str(F_SEL, f[0], SEL), t);
 }
 
 let lastInput, lastInputAt = 0;
 function onInput(e) {
   const el = e.target, t = now();
-  if (ignored(el) || (el == lastInput && t - lastInputAt < 1e3)) return;
+  if (el == lastInput && t - lastInputAt < 1e3) return;
   lastInput = el;
   lastInputAt = t;
-  record(INPUT, () => sel(el), t);
-}
-
-function onSubmit(e) {
-  if (!ignored(e.target)) record(SUBMIT, () => sel(e.target));
+  field(INPUT, el, t);
 }
 
 /** At most one call per `ms`, the last one kept (trailing edge). */
@@ -276,17 +317,18 @@ function onMove(e) {
   const t = now();
   if (t - moveAt < 50) return;
   moveAt = t;
-  record(MOVE, () => (num(F_X, e.clientX), num(F_Y, e.clientY)), t);
+  record(MOVE, () => (X.num(F_X, e.clientX), X.num(F_Y, e.clientY)), t);
 }
 
 let mutations = 0, mutationAt = 0;
 function onMutations(list) {
+  known = new WeakMap();
   if (!mutations) {
     mutationAt = now();
     (document.hidden ? setTimeout : requestAnimationFrame)(() => {
       const n = mutations;
       mutations = 0;
-      record(MUTATION, () => num(F_N, n), mutationAt);
+      record(MUTATION, () => X.num(F_N, n), mutationAt);
     });
   }
   mutations += list.length;
@@ -298,9 +340,9 @@ function onError(e) {
   record(ERROR, () => {
     str(F_MSG, rejection ? (err && err.message) || String(err) : e.message);
     if (!rejection) {
-      str(F_SRC, e.filename, URL_MODE);
-      num(F_LINE, e.lineno);
-      num(F_COL, e.colno);
+      str(F_SRC, clean(e.filename));
+      X.num(F_LINE, e.lineno);
+      X.num(F_COL, e.colno);
     }
     str(F_STACK, err && err.stack);
     str(F_KIND, rejection ? "rejection" : "error");
@@ -314,18 +356,18 @@ function nav(type) {
   // A change of the fragment alone is a `hash` whatever announced it.
   if (lastUrl && type != "replace" && url.split("#")[0] == lastUrl.split("#")[0]) type = "hash";
   lastUrl = url;
-  record(NAV, () => (str(F_URL, url, URL_MODE), str(F_NAV, type)));
+  record(NAV, () => (str(F_URL, clean(url)), str(F_NAV, type)));
 }
 
 function netEvent(method, url, status, start) {
-  url = String(new URL(url, location.href));
+  url = clean(url);
   if (url.startsWith(cfg.endpoint)) return;
   const t = now();
   record(NET, () => {
     str(F_METHOD, (method || "GET").toUpperCase());
-    str(F_URL, url, URL_MODE);
-    num(F_STATUS, status);
-    num(F_DUR, t - start);
+    str(F_URL, url);
+    X.num(F_STATUS, status);
+    X.num(F_DUR, t - start);
   }, t);
 }
 
@@ -375,46 +417,59 @@ function wrapHistory() {
  */
 export async function init(options) {
   if (!stopped) return;
-  cfg = Object.assign({}, options);
+  cfg = { ...options };
+  // The key goes in the query string: no custom header, so no CORS
+  // preflight, and `sendBeacon` can use the same URL.
+  target = cfg.endpoint.replace(/\/$/, "") + "/v1/batch?key=" + encodeURIComponent(cfg.key);
   if (cfg.ignore) ignore += "," + cfg.ignore;
   if (cfg.respectDnt && (navigator.doNotTrack == "1" || window.doNotTrack == "1")) return;
   const src = cfg.wasm || WASM;
-  const bytes = typeof src == "string" || src instanceof URL ? await (await fetch(src)).arrayBuffer() : src;
-  X = (await WebAssembly.instantiate(bytes, {})).instance.exports;
-  if (X.exports) X = X.exports;
-  store = openStore();
+  X = (await WebAssembly.instantiate(src.byteLength ? src : await (await fetch(src)).arrayBuffer())).instance.exports;
+  mem = new Uint8Array(X.memory.buffer, X.input(), 16384);
+  // sessionStorage, or localStorage where that is not allowed.
+  try {
+    store = sessionStorage;
+  } catch {
+    try {
+      store = localStorage;
+    } catch {}
+  }
   X.set(CTX, put(JSON.stringify({ ua: navigator.userAgent, vw: innerWidth, vh: innerHeight, release: cfg.release })));
-  X.set(ALLOW_QUERY, put((cfg.allowQuery || []).join(",")));
+  cfg.allowQuery = cfg.allowQuery || [];
   cfg.uid && identify(cfg.uid);
   stopped = false;
-  resume();
+  let stored;
+  try {
+    stored = JSON.parse(store.getItem(STORE_KEY));
+  } catch {}
+  touch(now(), stored);
   wrapNetwork();
   wrapHistory();
-  const on = (t, f, o) => addEventListener(t, f, Object.assign({ capture: true, passive: true }, o));
+  const on = (t, f, target = window) => target.addEventListener(t, f, { capture: true, passive: true });
   on("click", onClick);
   on("input", onInput);
-  on("submit", onSubmit);
+  on("submit", (e) => field(SUBMIT, e.target));
   on("pointermove", onMove);
   on("error", onError);
   on("unhandledrejection", onError);
   on("popstate", () => nav("pop"));
   on("hashchange", () => nav("hash"));
-  on("scroll", throttle(100, () => record(SCROLL, () => (num(F_Y, scrollY), num(F_VH, innerHeight)))));
-  document.addEventListener("selectionchange", throttle(100, () => record(SELECT)), { passive: true });
-  document.addEventListener("visibilitychange", () => {
-    record(VIS, () => str(F_STATE, document.visibilityState == "hidden" ? "hidden" : "visible"));
+  on("scroll", throttle(100, () => record(SCROLL, () => (X.num(F_Y, scrollY), X.num(F_VH, innerHeight)))));
+  on("selectionchange", throttle(100, () => record(SELECT)), document);
+  on("visibilitychange", () => {
+    record(VIS, () => str(F_STATE, document.hidden ? "hidden" : "visible"));
     if (document.hidden) leave();
-  });
+  }, document);
   on("pagehide", leave);
   on("online", () => pump());
-  new MutationObserver(onMutations).observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
+  (observer = new MutationObserver(onMutations)).observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
   try {
     new PerformanceObserver((l) =>
-      l.getEntries().forEach((e) => record(LONGTASK, () => num(F_DUR, e.duration), performance.timeOrigin + e.startTime))
+      l.getEntries().forEach((e) => record(LONGTASK, () => X.num(F_DUR, e.duration), performance.timeOrigin + e.startTime))
     ).observe({ type: "longtask", buffered: true });
   } catch {}
-  const entry = performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
-  nav(entry && entry.type == "reload" ? "reload" : entry && entry.type == "back_forward" ? "pop" : "load");
+  const entry = performance.getEntriesByType("navigation")[0];
+  nav({ reload: "reload", back_forward: "pop" }[entry && entry.type] || "load");
   timer = setInterval(flush, FLUSH_MS);
 }
 
@@ -428,7 +483,7 @@ export function track(name, props) {
 
 /** Sets the user id sent with every batch from now on. */
 export function identify(uid) {
-  if (X) X.set(UID, put(uid == null ? "" : uid));
+  X && X.set(UID, put(uid ?? ""));
 }
 
 /** Sends what is left and stops observing (hooks stay, inert). */

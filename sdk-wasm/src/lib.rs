@@ -1,19 +1,22 @@
 //! The browser SDK's WebAssembly core.
 //!
 //! This crate owns everything the SDK decides about bytes: the event
-//! buffer, sequence numbers, selector and label building and truncation,
-//! URL query stripping, JSON encoding with correct escaping and UTF-8 safe
-//! truncation, and batch sizing (DESIGN.md section 2). The JavaScript glue
-//! (`js/`) only hooks browser APIs, writes their strings into [`Core::input`]
-//! and moves the finished batches.
+//! buffer, sequence numbers, selector and label truncation, JSON encoding
+//! with correct escaping and UTF-8 safe truncation, batch sizing
+//! (DESIGN.md section 2), and gzip ([`gzip`]) for when the browser cannot
+//! compress in time. The JavaScript glue (`js/`) hooks browser APIs,
+//! writes what they say as strings (a selector, a URL without its query,
+//! a masked label: the browser's own URL and RegExp do that in far fewer
+//! bytes than this module could), passes them in and moves the finished
+//! batches.
 //!
 //! It has no dependencies and no allocator: every buffer is a fixed array
 //! in one [`Core`], so its memory is known up front and nothing here can
-//! fail to allocate. An event is built field by field into a staging area
-//! and joins the batch when complete; a batch never grows past
-//! [`MAX_BATCH_BYTES`] of events (an event that would push it over waits
-//! for the next one), so every batch fits the browser's 64 KiB keepalive
-//! quota even uncompressed.
+//! fail to allocate. An event is built field by field at the end of the
+//! batch, and dropped whole if it does not fit; the glue sends a batch
+//! once it holds [`MAX_EVENTS`] events or [`MAX_BATCH_BYTES`] of them, and
+//! the envelope goes in front of the events when it does, so events are
+//! written once and never copied.
 //!
 //! - [`Core`]: the state and every operation, testable on the host.
 //! - `wasm`: the exports the glue calls, one thin wrapper each.
@@ -29,64 +32,70 @@ mod wasm;
 
 /// Events per batch: the glue flushes when a batch holds this many.
 pub const MAX_EVENTS: u32 = 100;
-/// Bytes of events per batch (the envelope adds at most [`MAX_ENVELOPE`]).
+/// Bytes of events at which the glue sends a batch; the event that
+/// reaches it is the batch's last.
 pub const MAX_BATCH_BYTES: usize = 60 * 1024;
 /// Longest string field in bytes (messages, stacks, URLs); the server's
-/// limit is 8 KiB, and an event must fit the staging area.
+/// limit is 8 KiB, and an event must fit in [`MAX_EVENT_BYTES`].
 pub const MAX_STR_BYTES: usize = 2048;
 /// Longest `sel` in bytes.
 pub const MAX_SEL_BYTES: usize = 512;
-/// Levels of a `sel`, from the clicked element up.
-pub const MAX_SEL_LEVELS: u32 = 5;
-/// Classes kept per `sel` level.
-pub const MAX_CLASSES: usize = 3;
 /// Longest `txt` in characters.
 pub const MAX_LABEL_CHARS: usize = 64;
 /// Longest raw JSON value (`custom` props); a longer one is left out.
 pub const MAX_RAW_BYTES: usize = 4096;
-/// Size of [`Core::input`].
+/// Size of the area the glue writes a call's string argument into.
 pub const INPUT_BYTES: usize = 16 * 1024;
-/// Largest envelope around the events: `sid`, `uid`, `ctx` and numbers.
-pub const MAX_ENVELOPE: usize = 2048;
-
-const STAGE_BYTES: usize = 16 * 1024;
-const EVENTS_BYTES: usize = MAX_BATCH_BYTES + STAGE_BYTES;
-const OUT_BYTES: usize = EVENTS_BYTES + MAX_ENVELOPE;
+/// Largest event in bytes, as encoded; a larger one is dropped.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+/// Room for the envelope, in front of the events: `sid` and `uid` (even
+/// escaped at 6 bytes a byte), `ctx` and numbers.
+const MAX_ENVELOPE: usize = 4096;
+/// The batch buffer: envelope, events, and the last event and `]}` past
+/// [`MAX_BATCH_BYTES`].
+const OUT_BYTES: usize = MAX_ENVELOPE + MAX_BATCH_BYTES + MAX_EVENT_BYTES + 2;
 
 /// Names the glue refers to by index, separated by spaces: the kinds of
 /// the wire table (0 to 12), then every field name (13 on). The indices
-/// are the ABI shared with `js/ufse.js`. One string rather than a table
-/// of slices: the module is smaller.
+/// are the ABI shared with `js/ufse.js` (which relies on `tag` to
+/// `in_link` being consecutive). One string rather than a table of
+/// slices: the module is smaller.
 pub const NAMES: &str = "nav click input submit select scroll mutation move error net vis longtask custom \
      url nav x y sel el txt tag type href target download editable in_link vh n msg src line col stack \
      kind method status dur state name props";
 
+/// Where each name in [`NAMES`] starts, and one past the end of the
+/// last: computed at compile time, so a lookup does not scan.
+const NAME_STARTS: [u16; name_count() + 1] = {
+    let b = NAMES.as_bytes();
+    let mut starts = [0; name_count() + 1];
+    let (mut i, mut n) = (0, 1);
+    while i < b.len() {
+        if b[i] == b' ' {
+            starts[n] = i as u16 + 1;
+            n += 1;
+        }
+        i += 1;
+    }
+    starts[n] = b.len() as u16 + 1;
+    starts
+};
+
+const fn name_count() -> usize {
+    let b = NAMES.as_bytes();
+    let (mut i, mut n) = (0, 1);
+    while i < b.len() {
+        n += (b[i] == b' ') as usize;
+        i += 1;
+    }
+    n
+}
+
 /// The name numbered `i` in [`NAMES`]; `_` past the end.
 fn name(i: u32) -> &'static [u8] {
-    let mut rest = NAMES.as_bytes();
-    for _ in 0..i {
-        rest = cut(rest, b' ').1;
-    }
-    match cut(rest, b' ').0 {
-        b"" => b"_",
-        n => n,
-    }
-}
-
-/// Whether `s` holds `b`.
-// `contains` is core's word-at-a-time memchr: faster on long input, but
-// hundreds of bytes of wasm for strings this short.
-#[allow(clippy::manual_contains)]
-fn has(s: &[u8], b: u8) -> bool {
-    s.iter().any(|&x| x == b)
-}
-
-/// `s` before and after the first `sep` (which is in neither); all of
-/// `s` and nothing when there is none.
-fn cut(s: &[u8], sep: u8) -> (&[u8], &[u8]) {
-    match s.iter().position(|&b| b == sep) {
-        Some(i) => (&s[..i], &s[i + 1..]),
-        None => (s, &[]),
+    match (NAME_STARTS.get(i as usize), NAME_STARTS.get(i as usize + 1)) {
+        (Some(&start), Some(&end)) => &NAMES.as_bytes()[start as usize..end as usize - 1],
+        _ => b"_",
     }
 }
 
@@ -95,25 +104,21 @@ fn cut(s: &[u8], sep: u8) -> (&[u8], &[u8]) {
 pub enum Text {
     /// As is, truncated to [`MAX_STR_BYTES`].
     Plain,
-    /// A clickable element's label: trimmed, inner whitespace collapsed,
-    /// digits shown as `#`, words with an `@` (emails) as `[email]`, at
-    /// most [`MAX_LABEL_CHARS`] characters.
+    /// A clickable element's label, truncated to [`MAX_LABEL_CHARS`]
+    /// characters (the glue trims and masks it).
     Label,
-    /// A URL: the query string is dropped except allowlisted parameters,
-    /// and a fragment that looks like parameters (has `=`) is dropped.
-    Url,
-    /// A label the site allowlisted: as [`Text::Label`], digits and emails
-    /// kept.
-    LabelAsIs,
+    /// A `sel` (levels separated by ` > `, the clicked element's last):
+    /// while over [`MAX_SEL_BYTES`], its outermost level goes, so the
+    /// levels nearest the element are kept whole.
+    Sel,
 }
 
 impl Text {
-    /// The mode numbered `m` in the ABI (0, 1, 2).
+    /// The mode numbered `m` in the ABI (0 to 2).
     pub fn from_abi(m: u32) -> Text {
         match m {
             1 => Text::Label,
-            2 => Text::Url,
-            3 => Text::LabelAsIs,
+            2 => Text::Sel,
             _ => Text::Plain,
         }
     }
@@ -128,8 +133,6 @@ pub enum Slot {
     Uid = 1,
     /// The `ctx` object, as raw JSON; empty for none.
     Ctx = 2,
-    /// Query parameters kept in URLs, comma-separated.
-    AllowQuery = 3,
 }
 
 impl Slot {
@@ -139,11 +142,15 @@ impl Slot {
             0 => Slot::Sid,
             1 => Slot::Uid,
             2 => Slot::Ctx,
-            3 => Slot::AllowQuery,
             _ => return None,
         })
     }
 }
+
+/// The longest value of each [`Slot`], in bytes: the server's limits for
+/// `sid` and `uid`.
+const SLOT_LIMITS: [usize; 3] = [128, 256, 1024];
+const SLOT_BYTES: usize = 1024;
 
 /// What [`Core::done`] asks of the glue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,25 +159,42 @@ pub enum Done {
     Ok = 0,
     /// The batch is full: send it ([`Core::batch`]) now.
     Flush = 1,
-    /// The event was dropped (it did not fit its staging area); it is
-    /// counted in the next batch's `dropped`.
+    /// The event was dropped (over [`MAX_EVENT_BYTES`], or no room left
+    /// in a batch the glue did not send); it is counted in the next
+    /// batch's `dropped`.
     Dropped = 2,
 }
 
-/// A fixed-size byte buffer that refuses writes past its end and
-/// remembers that it did. Writing goes through [`W`], so the code exists
-/// once, not once per size.
-pub struct Buf<const N: usize> {
-    bytes: [u8; N],
+/// A byte buffer that refuses writes past its end and remembers that it
+/// did. Made with a fixed size (`Buf<[u8; N]>`) and written through
+/// `Deref` as a `Buf<[u8]>`: the code exists once, not once per size,
+/// and a writer is a plain (fat) pointer.
+pub struct Buf<B: ?Sized = [u8]> {
     len: usize,
     overflow: bool,
+    bytes: B,
 }
 
-impl<const N: usize> Buf<N> {
+impl<const N: usize> Buf<[u8; N]> {
     const fn new() -> Self {
-        Buf { bytes: [0; N], len: 0, overflow: false }
+        Buf { len: 0, overflow: false, bytes: [0; N] }
     }
+}
 
+impl<const N: usize> core::ops::Deref for Buf<[u8; N]> {
+    type Target = Buf;
+    fn deref(&self) -> &Buf {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for Buf<[u8; N]> {
+    fn deref_mut(&mut self) -> &mut Buf {
+        self
+    }
+}
+
+impl Buf {
     /// The bytes written.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
@@ -181,52 +205,43 @@ impl<const N: usize> Buf<N> {
         self.overflow = false;
     }
 
-    fn w(&mut self) -> W<'_> {
-        W { bytes: &mut self.bytes, len: &mut self.len, overflow: &mut self.overflow }
-    }
-
-    /// Replaces the contents with `s` whole, or with nothing when `s`
-    /// does not fit (returning false).
-    fn set_whole(&mut self, s: &[u8]) -> bool {
-        self.w().set_whole(s)
-    }
-}
-
-/// A writer into some [`Buf`].
-struct W<'a> {
-    bytes: &'a mut [u8],
-    len: &'a mut usize,
-    overflow: &'a mut bool,
-}
-
-impl W<'_> {
-    fn set_whole(&mut self, s: &[u8]) -> bool {
-        *self.len = 0;
-        *self.overflow = false;
+    /// Replaces the contents with `s` (cut short where it does not fit).
+    fn set(&mut self, s: &[u8]) {
+        self.clear();
         self.push(s);
-        if *self.overflow {
-            *self.len = 0;
-            *self.overflow = false;
-            return false;
-        }
-        true
     }
 
+    // The writers below are never inlined: copied into each of their many
+    // callers, they cost more bytes of wasm than the calls do.
+
+    /// Appends `s`, or nothing and notes the overflow when it does not fit.
+    #[inline(never)]
     fn push(&mut self, s: &[u8]) {
-        match self.bytes.get_mut(*self.len..*self.len + s.len()) {
+        match self.bytes.get_mut(self.len..self.len + s.len()) {
             Some(dst) => {
                 dst.copy_from_slice(s);
-                *self.len += s.len();
+                self.len += s.len();
             }
-            None => *self.overflow = true,
+            None => self.overflow = true,
         }
     }
 
+    /// Appends `b`, as [`Buf::push`].
+    #[inline(never)]
     fn byte(&mut self, b: u8) {
-        self.push(&[b]);
+        // Not `push`: a one-byte `copy_from_slice` is a `memory.copy`, a
+        // call out of compiled code in V8.
+        match self.bytes.get_mut(self.len) {
+            Some(d) => {
+                *d = b;
+                self.len += 1;
+            }
+            None => self.overflow = true,
+        }
     }
 
     /// A decimal integer.
+    #[inline(never)]
     fn int(&mut self, v: i64) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
@@ -246,6 +261,7 @@ impl W<'_> {
     }
 
     /// One byte of UTF-8 text inside a JSON string literal, escaped.
+    #[inline(never)]
     fn esc_byte(&mut self, b: u8) {
         match b {
             b'"' | b'\\' => self.push(&[b'\\', b]),
@@ -258,6 +274,7 @@ impl W<'_> {
     }
 
     /// Bytes of UTF-8 text inside a JSON string literal, escaped.
+    #[inline(never)]
     fn esc(&mut self, s: &[u8]) {
         for &b in s {
             self.esc_byte(b);
@@ -265,6 +282,7 @@ impl W<'_> {
     }
 
     /// A JSON string literal of `s` (valid UTF-8).
+    #[inline(never)]
     fn json_str(&mut self, s: &[u8]) {
         self.byte(b'"');
         self.esc(s);
@@ -294,29 +312,21 @@ fn round(v: f64) -> i64 {
     }
 }
 
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
-}
-
 /// The SDK's whole state. One lives in the wasm module's memory.
 pub struct Core {
-    /// Where the glue writes a call's string argument (UTF-8).
-    pub input: [u8; INPUT_BYTES],
-    /// The event being built.
-    stage: Buf<STAGE_BYTES>,
+    /// The batch: from [`MAX_ENVELOPE`] on its events, comma-separated,
+    /// then the event being built. [`Core::batch`] puts the envelope in
+    /// front, ending at [`MAX_ENVELOPE`].
+    out: Buf<[u8; OUT_BYTES]>,
+    /// End of the batch's complete events.
+    end: usize,
+    /// Where in `out` the batch [`Core::batch`] built last is.
+    built: core::ops::Range<usize>,
+    count: u32,
     /// Whether the next field of the open object needs a comma first.
     comma: bool,
-    /// A complete event waiting for the next batch (this one was full).
-    waiting: bool,
-    /// The batch's events, comma-separated.
-    events: Buf<EVENTS_BYTES>,
-    count: u32,
-    /// The last finished batch.
-    out: Buf<OUT_BYTES>,
-    sid: Buf<128>,
-    uid: Buf<256>,
-    ctx: Buf<1024>,
-    allow_query: Buf<512>,
+    /// The [`Slot`]s' values, by number.
+    slots: [Buf<[u8; SLOT_BYTES]>; 3],
     seq: u64,
     dropped: u64,
 }
@@ -331,33 +341,23 @@ impl Core {
     /// An empty core (a `const fn`: the wasm module's instance is static).
     pub const fn new() -> Self {
         Core {
-            input: [0; INPUT_BYTES],
-            stage: Buf::new(),
-            comma: false,
-            waiting: false,
-            events: Buf::new(),
+            out: Buf { len: MAX_ENVELOPE, overflow: false, bytes: [0; OUT_BYTES] },
+            end: MAX_ENVELOPE,
+            built: 0..0,
             count: 0,
-            out: Buf::new(),
-            sid: Buf::new(),
-            uid: Buf::new(),
-            ctx: Buf::new(),
-            allow_query: Buf::new(),
+            comma: false,
+            slots: [const { Buf::new() }; 3],
             seq: 0,
             dropped: 0,
         }
     }
 
-    /// Sets an envelope field from `input[..len]`. Returns false when the
-    /// value is too long for it (the field is then left empty).
-    pub fn set(&mut self, slot: Slot, len: u32) -> bool {
-        let Core { input, sid, uid, ctx, allow_query, .. } = self;
-        let v = arg(input, len);
-        match slot {
-            Slot::Sid => sid.set_whole(v),
-            Slot::Uid => uid.set_whole(v),
-            Slot::Ctx => ctx.set_whole(v),
-            Slot::AllowQuery => allow_query.set_whole(v),
-        }
+    /// Sets an envelope field to `v`. Returns false when the value is too
+    /// long for it (the field is then left empty).
+    pub fn set(&mut self, slot: Slot, v: &[u8]) -> bool {
+        let fits = v.len() <= SLOT_LIMITS[slot as usize];
+        self.slots[slot as usize].set(if fits { v } else { b"" });
+        fits
     }
 
     /// The last `seq` given out (persisted by the glue across reloads).
@@ -378,14 +378,14 @@ impl Core {
 
     /// Events in the batch being filled.
     pub fn pending(&self) -> u32 {
-        self.count + u32::from(self.waiting)
+        self.count
     }
 
     /// Writes `"name":` (after a comma where one is due) and returns the
-    /// stage for the value.
-    fn key(&mut self, name: u32) -> W<'_> {
+    /// buffer for the value.
+    fn key(&mut self, name: u32) -> &mut Buf {
         let comma = core::mem::replace(&mut self.comma, true);
-        let mut w = self.stage.w();
+        let w: &mut Buf = &mut self.out;
         if comma {
             w.byte(b',');
         }
@@ -394,10 +394,15 @@ impl Core {
         w
     }
 
-    /// Starts an event of kind `NAMES[kind]` at client time `ts` (ms).
+    /// Starts an event of kind `NAMES[kind]` at client time `ts` (ms),
+    /// dropping one left unfinished.
     pub fn event(&mut self, kind: u32, ts: f64) {
-        self.stage.clear();
-        let mut w = self.stage.w();
+        let w: &mut Buf = &mut self.out;
+        w.len = self.end;
+        w.overflow = false;
+        if self.count > 0 {
+            w.byte(b',');
+        }
         w.push(b"{\"t\":");
         w.json_str(name(kind));
         w.push(b",\"ts\":");
@@ -405,9 +410,13 @@ impl Core {
         self.comma = true;
     }
 
-    /// A number field, rounded to an integer (coordinates, times, counts).
+    /// A number field, rounded to an integer (coordinates, times, counts);
+    /// left out when not finite.
     pub fn num(&mut self, name: u32, v: f64) {
-        self.key(name).int(round(v));
+        // Not a number (an `undefined` from the page) or infinite: left out.
+        if v.is_finite() {
+            self.key(name).int(round(v));
+        }
     }
 
     /// A boolean field.
@@ -415,32 +424,46 @@ impl Core {
         self.key(name).push(if v { b"true" } else { b"false" });
     }
 
-    /// A string field from `input[..len]`, treated as `mode` says.
-    pub fn str(&mut self, name: u32, len: u32, mode: Text) {
-        self.key(name);
-        let Core { input, stage, allow_query, .. } = self;
-        let s = utf8_prefix(arg(input, len), MAX_STR_BYTES);
-        let mut w = stage.w();
+    /// A string field, `s` treated as `mode` says.
+    pub fn str(&mut self, name: u32, s: &[u8], mode: Text) {
+        let w = self.key(name);
         w.byte(b'"');
         match mode {
-            Text::Plain => w.esc(s),
-            Text::Label => write_label(s, &mut w, true),
-            Text::LabelAsIs => write_label(s, &mut w, false),
-            Text::Url => write_url(s, allow_query.as_bytes(), &mut w),
+            Text::Plain => w.esc(utf8_prefix(s, MAX_STR_BYTES)),
+            Text::Label => {
+                let mut chars = 0;
+                for &b in s {
+                    // A character starts at any byte but a continuation.
+                    if b & 0xc0 != 0x80 {
+                        if chars == MAX_LABEL_CHARS {
+                            break;
+                        }
+                        chars += 1;
+                    }
+                    w.esc_byte(b);
+                }
+            }
+            Text::Sel => {
+                let mut s = s;
+                while s.len() > MAX_SEL_BYTES {
+                    s = match s.windows(3).position(|l| l == b" > ") {
+                        Some(i) => &s[i + 3..],
+                        None => b"",
+                    };
+                }
+                w.esc(s);
+            }
         }
         w.byte(b'"');
     }
 
-    /// A field whose value is `input[..len]` as raw JSON (the glue's
-    /// `JSON.stringify`); left out when empty or longer than [`MAX_RAW_BYTES`].
-    pub fn raw(&mut self, name: u32, len: u32) {
-        let len = len as usize;
-        if len == 0 || len > MAX_RAW_BYTES {
+    /// A field whose value is `v`, raw JSON (the glue's `JSON.stringify`);
+    /// left out when empty or longer than [`MAX_RAW_BYTES`].
+    pub fn raw(&mut self, name: u32, v: &[u8]) {
+        if v.is_empty() || v.len() > MAX_RAW_BYTES {
             return;
         }
-        self.key(name);
-        let Core { input, stage, .. } = self;
-        stage.w().push(&input[..len]);
+        self.key(name).push(v);
     }
 
     /// Opens an object field (`el`).
@@ -451,223 +474,77 @@ impl Core {
 
     /// Closes the object [`Core::open`] opened.
     pub fn close(&mut self) {
-        self.stage.w().byte(b'}');
+        self.out.byte(b'}');
         self.comma = true;
-    }
-
-    /// A `sel` field from `input[..len]`: the clicked element's level and
-    /// the levels above it, one per line, each "tag id classes" (the id
-    /// maybe empty). Written outermost first as `tag#id.c1.c2.c3 > ...`,
-    /// with at most [`MAX_SEL_LEVELS`] levels, [`MAX_CLASSES`] classes
-    /// each and [`MAX_SEL_BYTES`] bytes: the levels nearest the element
-    /// are kept.
-    pub fn sel(&mut self, name: u32, len: u32) {
-        self.key(name);
-        let Core { input, stage, .. } = self;
-        // The levels that fit, nearest the element first.
-        let mut levels: [&[u8]; MAX_SEL_LEVELS as usize] = [b""; MAX_SEL_LEVELS as usize];
-        let (mut n, mut total, mut rest) = (0, 0, arg(input, len));
-        while n < levels.len() && !rest.is_empty() {
-            let (level, tail) = cut(rest, b'\n');
-            total += write_level(level, None) + if n > 0 { 3 } else { 0 };
-            if total > MAX_SEL_BYTES {
-                break;
-            }
-            levels[n] = level;
-            n += 1;
-            rest = tail;
-        }
-        let mut w = stage.w();
-        w.byte(b'"');
-        for i in (0..n).rev() {
-            write_level(levels[i], Some(&mut w));
-            if i > 0 {
-                w.push(b" > ");
-            }
-        }
-        w.byte(b'"');
     }
 
     /// Ends the event: gives it the next `seq` and adds it to the batch.
     pub fn done(&mut self) -> Done {
-        if self.waiting {
-            // Only if the glue did not send the full batch it was told to.
-            self.stage.clear();
-            self.dropped += 1;
-            return Done::Dropped;
-        }
-        let mut w = self.stage.w();
+        let w: &mut Buf = &mut self.out;
         w.push(b",\"seq\":");
         w.int(self.seq as i64 + 1);
         w.byte(b'}');
-        if self.stage.overflow {
-            self.stage.clear();
+        // Too big, or past the batch's room (the glue did not send it when
+        // told to): gone, and counted.
+        if w.overflow || w.len - self.end > MAX_EVENT_BYTES || w.len + 2 > OUT_BYTES {
+            w.len = self.end;
             self.dropped += 1;
             return Done::Dropped;
         }
         self.seq += 1;
-        if self.count > 0 && self.events.len + 1 + self.stage.len > MAX_BATCH_BYTES {
-            self.waiting = true;
-            return Done::Flush;
-        }
-        self.commit();
-        if self.count >= MAX_EVENTS || self.events.len >= MAX_BATCH_BYTES {
+        self.end = w.len;
+        self.count += 1;
+        if self.count >= MAX_EVENTS || self.end - MAX_ENVELOPE >= MAX_BATCH_BYTES {
             Done::Flush
         } else {
             Done::Ok
         }
     }
 
-    fn commit(&mut self) {
-        let Core { events, stage, .. } = self;
-        let mut w = events.w();
-        if self.count > 0 {
-            w.byte(b',');
-        }
-        w.push(stage.as_bytes());
-        stage.clear();
-        self.count += 1;
-    }
-
-    /// Builds the batch of every event so far into [`Core::out`], sent at
-    /// client time `sent_at`, and starts the next one. Returns its length,
-    /// 0 when there was nothing to send.
+    /// Builds the batch of every event so far, sent at client time
+    /// `sent_at`, and starts the next one. Returns its length, 0 when
+    /// there was nothing to send; [`Core::out`] is the batch until the
+    /// next event.
     pub fn batch(&mut self, sent_at: f64) -> u32 {
-        self.out.clear();
         if self.count == 0 {
             return 0;
         }
-        let mut w = self.out.w();
-        w.push(b"{\"v\":1,\"sid\":");
-        w.json_str(self.sid.as_bytes());
-        if self.uid.len > 0 {
-            w.push(b",\"uid\":");
-            w.json_str(self.uid.as_bytes());
+        let mut env = Buf::<[u8; MAX_ENVELOPE]>::new();
+        let [sid, uid, ctx] = &self.slots;
+        env.push(b"{\"v\":1,\"sid\":");
+        env.json_str(sid.as_bytes());
+        if uid.len > 0 {
+            env.push(b",\"uid\":");
+            env.json_str(uid.as_bytes());
         }
-        w.push(b",\"sent_at\":");
-        w.int(round(sent_at));
+        env.push(b",\"sent_at\":");
+        env.int(round(sent_at));
         if self.dropped > 0 {
-            w.push(b",\"dropped\":");
-            w.int(self.dropped as i64);
+            env.push(b",\"dropped\":");
+            env.int(self.dropped as i64);
         }
-        if self.ctx.len > 0 {
-            w.push(b",\"ctx\":");
-            w.push(self.ctx.as_bytes());
+        if ctx.len > 0 {
+            env.push(b",\"ctx\":");
+            env.push(ctx.as_bytes());
         }
-        w.push(b",\"events\":[");
-        w.push(self.events.as_bytes());
-        w.push(b"]}");
-        self.dropped = 0;
-        self.events.clear();
+        env.push(b",\"events\":[");
+        // The slots' limits keep the envelope within its room.
+        let start = MAX_ENVELOPE - env.len;
+        self.out.bytes[start..MAX_ENVELOPE].copy_from_slice(env.as_bytes());
+        self.out.len = self.end;
+        self.out.push(b"]}");
+        self.built = start..self.out.len;
+        self.end = MAX_ENVELOPE;
+        self.out.len = MAX_ENVELOPE;
         self.count = 0;
-        if self.waiting {
-            self.waiting = false;
-            self.commit();
-        }
-        self.out.len as u32
+        self.dropped = 0;
+        self.built.len() as u32
     }
 
-    /// The last batch [`Core::batch`] built.
+    /// The last batch [`Core::batch`] built, until the next event
+    /// overwrites it.
     pub fn out(&self) -> &[u8] {
-        self.out.as_bytes()
-    }
-}
-
-fn arg(input: &[u8], len: u32) -> &[u8] {
-    &input[..(len as usize).min(input.len())]
-}
-
-/// A label: trimmed, whitespace runs as one space, at most
-/// [`MAX_LABEL_CHARS`] characters, escaped for a JSON string; if `mask`,
-/// digits as `#` and words with an `@` as `[email]`.
-fn write_label(mut s: &[u8], w: &mut W<'_>, mask: bool) {
-    let (mut chars, mut space) = (0, false);
-    while let [first, rest @ ..] = s {
-        if is_space(*first) {
-            space = chars > 0;
-            s = rest;
-            continue;
-        }
-        let end = s.iter().position(|&b| is_space(b)).unwrap_or(s.len());
-        let (word, tail) = s.split_at(end);
-        s = tail;
-        let word: &[u8] = if mask && has(word, b'@') { b"[email]" } else { word };
-        for &b in if space { &b" "[..] } else { b"" }.iter().chain(word) {
-            if b & 0xc0 != 0x80 {
-                if chars == MAX_LABEL_CHARS {
-                    return;
-                }
-                chars += 1;
-            }
-            w.esc_byte(if mask && b.is_ascii_digit() { b'#' } else { b });
-        }
-        space = false;
-    }
-}
-
-/// One `sel` level, `tag#id.c1.c2.c3`, from "tag id classes" (the id
-/// maybe empty), written to `w` if there is one. Returns its length
-/// before escaping (which selector characters hardly ever need).
-fn write_level(s: &[u8], mut w: Option<&mut W<'_>>) -> usize {
-    let (tag, rest) = cut(s, b' ');
-    let (id, mut classes) = cut(rest, b' ');
-    let mut len = tag.len();
-    if let Some(w) = w.as_deref_mut() {
-        for &b in tag {
-            w.byte(b.to_ascii_lowercase());
-        }
-    }
-    let mut part = |mark: u8, name: &[u8]| {
-        len += 1 + name.len();
-        if let Some(w) = w.as_deref_mut() {
-            w.byte(mark);
-            w.esc(name);
-        }
-    };
-    if !id.is_empty() {
-        part(b'#', id);
-    }
-    let mut kept = 0;
-    while kept < MAX_CLASSES && !classes.is_empty() {
-        let (class, tail) = cut(classes, b' ');
-        classes = tail;
-        if !class.is_empty() {
-            part(b'.', class);
-            kept += 1;
-        }
-    }
-    len
-}
-
-/// A URL without its query string, but for parameters named in `allow`
-/// (comma-separated), and without a fragment that holds parameters;
-/// escaped for a JSON string.
-fn write_url(s: &[u8], allow: &[u8], w: &mut W<'_>) {
-    let (rest, fragment) = match s.iter().position(|&b| b == b'#') {
-        Some(i) => s.split_at(i),
-        None => (s, &b""[..]),
-    };
-    let (base, mut query) = cut(rest, b'?');
-    w.esc(base);
-    let mut sep = b'?';
-    while !query.is_empty() {
-        let (param, tail) = cut(query, b'&');
-        query = tail;
-        let name = cut(param, b'=').0;
-        let mut allowed = allow;
-        while !name.is_empty() && !allowed.is_empty() {
-            let (a, tail) = cut(allowed, b',');
-            allowed = tail;
-            if a == name {
-                w.byte(sep);
-                w.esc(param);
-                sep = b'&';
-                break;
-            }
-        }
-    }
-    if !has(fragment, b'=') {
-        w.esc(fragment);
+        &self.out.bytes[self.built.clone()]
     }
 }
 

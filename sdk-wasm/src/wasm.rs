@@ -1,17 +1,33 @@
 //! The module's exports: one thin wrapper per [`Core`] operation, with
 //! short names (they are bytes in every page that loads the SDK). The glue
 //! in `js/ufse.js` is their only caller; single-threaded, as a page is.
+//! String arguments arrive in [`INPUT`], their UTF-8 length as `len`.
 
-use core::ptr::addr_of_mut;
+use core::ptr::{addr_of, addr_of_mut};
 
-use crate::{Core, Slot, Text};
+use crate::gzip::{Gzip, MAX_IN};
+use crate::{Core, Slot, Text, INPUT_BYTES};
 
 static mut CORE: Core = Core::new();
+static mut INPUT: [u8; INPUT_BYTES] = [0; INPUT_BYTES];
+static mut ZIP: Gzip = Gzip::new();
+static mut ZIN: [u8; MAX_IN] = [0; MAX_IN];
 
+// SAFETY (the accessors): wasm32-unknown-unknown has one thread, and
+// no export keeps a reference past its own call; the only mutable one to
+// a static is never alive together with another reference to that static.
 fn core() -> &'static mut Core {
-    // SAFETY: wasm32-unknown-unknown has one thread, and no export keeps
-    // the reference past its own call, so there is never a second one.
     unsafe { &mut *addr_of_mut!(CORE) }
+}
+
+/// The string argument `input[..len]`.
+fn arg(len: u32) -> &'static [u8] {
+    let input = unsafe { &*addr_of!(INPUT) };
+    &input[..(len as usize).min(INPUT_BYTES)]
+}
+
+fn zip() -> &'static mut Gzip {
+    unsafe { &mut *addr_of_mut!(ZIP) }
 }
 
 #[panic_handler]
@@ -19,10 +35,10 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// Address of [`Core::input`], where string arguments go.
+/// Address of the input area, where string arguments go.
 #[no_mangle]
 pub extern "C" fn input() -> *mut u8 {
-    core().input.as_mut_ptr()
+    addr_of_mut!(INPUT).cast()
 }
 
 /// Address of the last batch ([`Core::batch`] gives its length).
@@ -34,7 +50,7 @@ pub extern "C" fn out() -> *const u8 {
 /// [`Core::set`]; returns 1 when the value fitted.
 #[no_mangle]
 pub extern "C" fn set(slot: u32, len: u32) -> u32 {
-    Slot::from_abi(slot).is_some_and(|s| core().set(s, len)) as u32
+    Slot::from_abi(slot).is_some_and(|s| core().set(s, arg(len))) as u32
 }
 
 /// [`Core::seq`].
@@ -73,22 +89,22 @@ pub extern "C" fn num(name: u32, v: f64) {
     core().num(name, v)
 }
 
-/// [`Core::flag`].
-#[no_mangle]
-pub extern "C" fn flag(name: u32, v: u32) {
-    core().flag(name, v != 0)
-}
-
 /// [`Core::str`], `mode` as [`Text::from_abi`].
 #[no_mangle]
 pub extern "C" fn str(name: u32, len: u32, mode: u32) {
-    core().str(name, len, Text::from_abi(mode))
+    core().str(name, arg(len), Text::from_abi(mode))
 }
 
 /// [`Core::raw`].
 #[no_mangle]
 pub extern "C" fn raw(name: u32, len: u32) {
-    core().raw(name, len)
+    core().raw(name, arg(len))
+}
+
+/// [`Core::flag`].
+#[no_mangle]
+pub extern "C" fn flag(name: u32, v: u32) {
+    core().flag(name, v != 0)
 }
 
 /// [`Core::open`].
@@ -103,12 +119,6 @@ pub extern "C" fn close() {
     core().close()
 }
 
-/// [`Core::sel`].
-#[no_mangle]
-pub extern "C" fn sel(name: u32, len: u32) {
-    core().sel(name, len)
-}
-
 /// [`Core::done`], as its number.
 #[no_mangle]
 pub extern "C" fn done() -> u32 {
@@ -119,4 +129,24 @@ pub extern "C" fn done() -> u32 {
 #[no_mangle]
 pub extern "C" fn batch(sent_at: f64) -> u32 {
     core().batch(sent_at)
+}
+
+/// Address of the area [`gz`] compresses from.
+#[no_mangle]
+pub extern "C" fn zin() -> *mut u8 {
+    addr_of_mut!(ZIN).cast()
+}
+
+/// Gzips the first `len` bytes at [`zin`] (a batch the glue wrote there);
+/// returns the length of the result, which is at [`zout`].
+#[no_mangle]
+pub extern "C" fn gz(len: u32) -> u32 {
+    let zin = unsafe { &*addr_of!(ZIN) };
+    zip().compress(&zin[..(len as usize).min(MAX_IN)]).len() as u32
+}
+
+/// Address of [`gz`]'s last result.
+#[no_mangle]
+pub extern "C" fn zout() -> *const u8 {
+    zip().output().as_ptr()
 }

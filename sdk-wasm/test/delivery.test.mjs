@@ -78,8 +78,43 @@ test("leaving does not send again what a keepalive fetch carries", { timeout: 60
       ["second"],
       "the beacon carries only what no fetch was carrying"
     );
+    // Taken as the page left, with no time for CompressionStream: gzipped
+    // by the wasm core, at once.
+    assert.ok(sent.filter((s) => s.type == "ping").every((s) => s.gz), "the beacon is gzipped");
     const got = seqs(sent);
     assert.equal(new Set(got).size, got.length, "no event twice");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a reload continues the session and its seq; no seq sent is above the stored mark", { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    const sent = [];
+    const { page, errors } = await sdkPage(browser, (s, route) => (sent.push(s), accept(route)));
+    await page.evaluate(() => {
+      for (let i = 0; i < 5; i++) ufse.track(`a${i}`);
+      return ufse.flush();
+    });
+    await until(() => names(sent).includes("a4"), "the first batch");
+    // A page that dies now, without pagehide, must leave a mark at or past
+    // every seq it sent, or the next page of the session would reuse them.
+    const mark = await page.evaluate(() => JSON.parse(sessionStorage.getItem("ufse")).seq);
+    assert.ok(mark >= Math.max(...seqs(sent)), `stored ${mark}, sent up to ${Math.max(...seqs(sent))}`);
+
+    const before = seqs(sent);
+    await page.reload();
+    await page.evaluate(() => window.ready);
+    await page.evaluate(() => (ufse.track("b"), ufse.flush()));
+    await until(() => names(sent).includes("b"), "the batch after the reload");
+
+    assert.equal(new Set(sent.map((s) => s.batch.sid)).size, 1, "one session");
+    const after = seqs(sent).slice(before.length);
+    assert.ok(after[0] > Math.max(...before), `seq ${after[0]} after the reload runs on`);
+    // Left by pagehide, the page stored its exact seq, not the mark.
+    assert.ok(after[0] < mark, `seq ${after[0]} after the reload, mark ${mark}`);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

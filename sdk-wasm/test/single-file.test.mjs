@@ -27,3 +27,42 @@ test("the script-tag build records and sends under a strict CSP", { timeout: 60_
     await browser.close();
   }
 });
+
+test("privacy: labels masked but where allowed, no query string but allowed parameters", { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    const batches = [];
+    const body = `<button id="mail" aria-label="  Mail
+      ann@shop.test about order 12 "></button><button id="plain">Order  12</button>
+      <a id="next" href="/list?page=2&token=secret#access_token=abc">Next 3</a><input id="q">`;
+    const options = { allowQuery: ["page"], allowText: "#plain" };
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)), { body, options });
+    for (const id of ["#mail", "#plain", "#next"]) await page.click(id);
+    await page.fill("#q", "secret typed");
+    await page.evaluate(() => {
+      history.pushState(null, "", "/search?q=shoes&page=3#x=1");
+      return ufse.flush();
+    });
+    assert.deepEqual(errors, []);
+    const events = batches.flatMap((b) => b.batch.events);
+    const clicks = events.filter((e) => e.t == "click");
+    assert.deepEqual(
+      clicks.map((e) => [e.sel, e.txt]),
+      [
+        ["html > body > button#mail", "Mail [email] about order ##"],
+        ["html > body > button#plain", "Order 12"],
+        ["html > body > a#next", "Next #"],
+      ]
+    );
+    assert.equal(clicks[2].el.href, "http://sdk.test/list?page=2");
+    assert.deepEqual(
+      events.filter((e) => e.t == "nav").map((e) => [e.nav, e.url]),
+      [["load", "http://sdk.test/"], ["push", "http://sdk.test/search?page=3"]]
+    );
+    const sent = JSON.stringify(batches.map((b) => b.batch));
+    for (const secret of ["secret", "ann@", "token", "shoes"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
+    assert.ok(events.some((e) => e.t == "input" && e.sel == "html > body > input#q"));
+  } finally {
+    await browser.close();
+  }
+});
