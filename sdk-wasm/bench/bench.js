@@ -1,8 +1,9 @@
-// Main-thread cost of the SDK's handlers. Dispatches the same 10,000
-// interactions without and then with the SDK, times each run as a whole
-// (per-event timers are too coarse in browsers), and divides the
-// difference by the events the SDK recorded. Each side is warmed up first
-// (the JIT) and takes its fastest of seven runs.
+// Main-thread cost of the SDK's handlers. Dispatches 10,000 interactions
+// and times each run as a whole (per-event timers are too coarse in
+// browsers). A page loaded as /?sdk=0 does it without the SDK, any other
+// with it; bench/run.mjs loads both, alike in everything else (the same
+// warm-up for the JIT, each side's fastest of seven runs), and divides the
+// difference by the events the SDK recorded.
 //
 // Three mixes: `human`, at a simulated 60 Hz (the clock the SDK reads moves
 // 16 ms per interaction, so its throttles act as they would for a person:
@@ -11,7 +12,7 @@
 // click (the SDK describes an element once until the DOM changes); and
 // `fresh clicks`, every click after a DOM change, so each one pays for the
 // whole description: the selector walk, the label, the element's facts.
-// The results are in `window.result`.
+// The results, { mix: { ms, events } }, are in `window.result`.
 import * as ufse from "/ufse.js";
 
 const N = 10_000;
@@ -50,23 +51,22 @@ const seq = () => (dispatchEvent(new Event("pagehide")), JSON.parse(sessionStora
 // Each side's fastest of RUNS runs: the noise is mostly other work that
 // only ever adds time.
 const RUNS = 7;
-const fastest = (mix) => Math.min(...Array.from({ length: RUNS }, () => run(mix)));
 
 window.result = (async () => {
-  const without = Object.fromEntries(Object.entries(mixes).map(([name, mix]) => [name, (run(mix), fastest(mix))]));
-  await ufse.init({ key: "bench", endpoint: location.origin });
+  const sdk = !location.search.includes("sdk=0");
+  if (sdk) await ufse.init({ key: "bench", endpoint: location.origin });
   const out = {};
   for (const [name, mix] of Object.entries(mixes)) {
-    run(mix);
+    for (let i = 0; i < 3; i++) run(mix);
     await ufse.flush();
     let ms = Infinity, events = 0;
     for (let i = 0; i < RUNS; i++) {
-      const before = seq();
+      const before = sdk && seq();
       ms = Math.min(ms, run(mix));
       await ufse.flush();
-      events = seq() - before;
+      events = sdk && seq() - before;
     }
-    out[name] = { events, withMs: ms, withoutMs: without[name], usPerEvent: ((ms - without[name]) * 1000) / events };
+    out[name] = { ms, events };
   }
   document.getElementById("out").textContent = JSON.stringify(out, null, 2);
   return out;

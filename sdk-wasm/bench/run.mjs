@@ -18,8 +18,8 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
 });
-const results = [];
-for (let i = 0; i < runs; i++) {
+/** One load of the bench page, with or without the SDK. */
+async function load(sdk) {
   const page = await browser.newPage();
   await page.route("http://bench.test/**", (route) => {
     const path = new URL(route.request().url()).pathname;
@@ -28,9 +28,24 @@ for (let i = 0; i < runs; i++) {
     if (!f) return route.fulfill({ status: 404 });
     route.fulfill({ status: 200, contentType: f[1], body: readFileSync(new URL(f[0], here)) });
   });
-  await page.goto("http://bench.test/");
-  results.push(await page.evaluate(() => window.result));
+  await page.goto(sdk ? "http://bench.test/" : "http://bench.test/?sdk=0");
+  const result = await page.evaluate(() => window.result);
   await page.close();
+  return result;
+}
+
+// Runs alternate without and with the SDK, so drift hits both alike.
+const results = [];
+for (let i = 0; i < runs; i++) {
+  const without = await load(false), with_ = await load(true);
+  results.push(
+    Object.fromEntries(
+      Object.entries(with_).map(([mix, r]) => [
+        mix,
+        { events: r.events, withMs: r.ms, withoutMs: without[mix].ms, usPerEvent: ((r.ms - without[mix].ms) * 1000) / r.events },
+      ])
+    )
+  );
 }
 await browser.close();
 for (const mix of Object.keys(results[0])) {

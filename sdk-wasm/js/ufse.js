@@ -279,7 +279,7 @@ function onClick(e) {
       X.open(F_EL);
       // tag, type, href, target, then download, editable, in_link: the
       // names are numbered in that order.
-      f.slice(1, 8).forEach((v, i) => (i < 4 ? str : X.flag)(F_TAG + i, v));
+      for (let i = 1; i < 8; i++) (i < 5 ? str : X.flag)(F_TAG + i - 1, f[i]);
       X.close();
       f[8] && str(F_TXT, f[8], LABEL);
     });
