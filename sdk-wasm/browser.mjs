@@ -82,14 +82,16 @@ export const accept = (route) => route.fulfill({ status: 202, body: '{"accepted"
 /**
  * Opens http://sdk.test/ in `browser`: `body` (a button by default), the
  * single-file build (dist/ufse.min.js) loaded by a script tag under a
- * strict CSP, and `ufse.init` done with the key, the endpoint and `options`. Everything is served by request interception; each
+ * strict CSP, and `ufse.init` done with the key, the endpoint and `options`;
+ * `before` (a function) runs in the page before anything else. Everything is served by request interception; each
  * batch the SDK sends is handed, parsed, to `onBatch(sent, route)`, which
  * answers it (or holds it). `sent` is `{ gz, key, type, batch }`, `type`
  * being Chromium's resource type (`fetch`, or `ping` for a beacon).
  * Returns the page and the errors it logged.
  */
-export async function sdkPage(browser, onBatch, { body = '<button id="go" class="btn">Pay 42 now</button>', options = {} } = {}) {
+export async function sdkPage(browser, onBatch, { body = '<button id="go" class="btn">Pay 42 now</button>', options = {}, before } = {}) {
   const page = await browser.newPage();
+  if (before) await page.addInitScript(before);
   await page.route("http://sdk.test/**", (route) => {
     const req = route.request();
     const url = new URL(req.url());

@@ -112,7 +112,9 @@ function touch(t, s = session) {
     if (session) flush();
     s = { id: randomId(), start: t, seq: 0 };
   }
-  s.last = t;
+  // Events can be stamped in the past (a long task, the first of a group
+  // of mutations): the session's last activity never goes back.
+  s.last = Math.max(t, s.last || 0);
   if (s != session) {
     session = s;
     X.set(SID, put(s.id));

@@ -120,3 +120,43 @@ test("a reload continues the session and its seq; no seq sent is above the store
     await browser.close();
   }
 });
+
+test("an event stamped in the past does not make a session look idle", { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    const sent = [];
+    // The page's clock, moved by the test; a long task is stamped by the
+    // real one (performance.timeOrigin), so it falls 20 minutes behind.
+    const before = () => {
+      let now = Date.now();
+      Date.now = () => now;
+      window.advance = (ms) => (now += ms);
+    };
+    const { page, errors } = await sdkPage(browser, (s, route) => (sent.push(s), accept(route)), { before });
+    await page.evaluate(() => {
+      advance(20 * 60e3);
+      ufse.track("a");
+      // A long task (one the page runs itself: what the test evaluates
+      // does not count as one).
+      setTimeout(() => {
+        const end = performance.now() + 80;
+        while (performance.now() < end);
+      });
+    });
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 500)));
+    await page.evaluate(() => {
+      advance(20 * 60e3);
+      ufse.track("b");
+      return ufse.flush();
+    });
+    await until(() => names(sent).includes("b"), "the batch");
+    const events = sent.flatMap((s) => s.batch.events);
+    assert.ok(events.some((e) => e.t == "longtask"), "the long task was recorded");
+    // 20 minutes between a and b: one session, though the long task's
+    // stamp is 40 minutes before b.
+    assert.equal(new Set(sent.map((s) => s.batch.sid)).size, 1);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
