@@ -273,9 +273,13 @@ impl Buf {
         }
     }
 
-    /// Bytes of UTF-8 text inside a JSON string literal, escaped.
+    /// Bytes of UTF-8 text inside a JSON string literal, escaped. A
+    /// string that needs no escape (most do not) is copied at once.
     #[inline(never)]
     fn esc(&mut self, s: &[u8]) {
+        if !s.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+            return self.push(s);
+        }
         for &b in s {
             self.esc_byte(b);
         }
@@ -431,17 +435,14 @@ impl Core {
         match mode {
             Text::Plain => w.esc(utf8_prefix(s, MAX_STR_BYTES)),
             Text::Label => {
+                // Up to the start of the character past the last kept: a
+                // character starts at any byte but a continuation.
                 let mut chars = 0;
-                for &b in s {
-                    // A character starts at any byte but a continuation.
-                    if b & 0xc0 != 0x80 {
-                        if chars == MAX_LABEL_CHARS {
-                            break;
-                        }
-                        chars += 1;
-                    }
-                    w.esc_byte(b);
-                }
+                let end = s.iter().position(|&b| {
+                    chars += usize::from(b & 0xc0 != 0x80);
+                    chars > MAX_LABEL_CHARS
+                });
+                w.esc(&s[..end.unwrap_or(s.len())]);
             }
             Text::Sel => {
                 let mut s = s;
