@@ -7,24 +7,10 @@
 
 mod util;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use util::*;
-
-/// `ufse ARGS --json` on `dir` with `env`: its JSON lines, as text.
-fn json_out(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
-    let out = Command::new(ufse_bin())
-        .args(args)
-        .args(["--json", "--data-dir"])
-        .arg(dir)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ufse {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Embedded log, ClickHouse beside it: a session read back from ClickHouse
 /// replays exactly as the same session read from the log, every event is
@@ -56,15 +42,15 @@ fn a_session_replays_from_clickhouse_as_it_does_from_the_log() {
     // Both copies of the retried batch reached the processor; one was stored.
     assert_eq!(clickhouse(&url, &format!("SELECT count() FROM {db}.events WHERE sid = 'ch1'")), "8");
     for args in [&["replay", "ch1"][..], &["replay", "ch1", "--explain"], &["sessions", "show", "ch1"]] {
-        let from_clickhouse = json_out(dir.path(), &ch, args);
-        let from_log = json_out(dir.path(), &[], args);
+        let from_clickhouse = json_text(dir.path(), &ch, args);
+        let from_log = json_text(dir.path(), &[], args);
         assert!(
             from_clickhouse.lines().filter(|l| l.contains("\"type\":\"event\"")).count() == 8,
             "{from_clickhouse}"
         );
         assert_eq!(from_clickhouse, from_log, "ufse {args:?}");
     }
-    let incidents = json_out(dir.path(), &[], &["incidents", "list", "--project", "default"]);
+    let incidents = json_text(dir.path(), &[], &["incidents", "list", "--project", "default"]);
     let ids: Vec<String> = incidents
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
@@ -186,7 +172,7 @@ fn the_processor_waits_out_a_clickhouse_outage_and_loses_nothing() {
     assert_eq!(serve.terminate(), Some(0));
 
     assert_eq!(clickhouse(&url, "SELECT count(), uniqExact(sid, seq) FROM ufse.events FINAL"), "18\t18");
-    let incidents = json_out(dir.path(), &[], &["incidents", "list"]);
+    let incidents = json_text(dir.path(), &[], &["incidents", "list"]);
     let mut ids: Vec<String> = incidents
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_owned())

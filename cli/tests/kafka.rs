@@ -323,14 +323,8 @@ fn two_processors_and_a_sigkill_store_what_one_uninterrupted_processor_stores() 
     let signals = clickhouse(&ch, &format!("SELECT id FROM {schema}.signals FINAL ORDER BY id"));
     assert_eq!(signals, ids.trim(), "one signal row per incident");
     // Replay reads the session back from ClickHouse, hand-over and all.
-    let out = Command::new(ufse_bin())
-        .args(["replay", "k0", "--json", "--data-dir"])
-        .arg(dir.path())
-        .envs(run.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    let replay = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run_env: Vec<(&str, &str)> = run.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let replay = json_text(dir.path(), &run_env, &["replay", "k0"]);
     assert_eq!(replay.lines().filter(|l| l.contains("\"type\":\"event\"")).count(), 6, "{replay}");
     assert!(replay.contains("rage_click"), "{replay}");
     for db in [&schema, &baseline] {

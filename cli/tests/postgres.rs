@@ -6,24 +6,10 @@
 mod util;
 
 use std::io::Write;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use util::*;
-
-/// `ufse ARGS --json --data-dir DIR` with `env`, as JSON lines.
-fn cli(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Vec<serde_json::Value> {
-    let out = Command::new(ufse_bin())
-        .args(args)
-        .args(["--json", "--data-dir"])
-        .arg(dir)
-        .envs(env.iter().copied())
-        .output()
-        .expect("ufse runs");
-    assert!(out.status.success(), "ufse {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 #[test]
 fn serve_stores_in_postgres_and_every_command_reads_it_back() {
@@ -47,19 +33,19 @@ fn serve_stores_in_postgres_and_every_command_reads_it_back() {
     let r = server.post(&gzip(&shop_batch("pg")), &[("Content-Encoding", "gzip")]);
     assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     let incidents = wait_for("incidents in PostgreSQL", Duration::from_secs(30), || {
-        let v = cli(dir.path(), &env, &["incidents", "list"]);
+        let v = json_values(dir.path(), &env, &["incidents", "list"]);
         (v.len() == 3).then_some(v)
     });
     let mut kinds: Vec<&str> = incidents.iter().map(|i| i["kind"].as_str().unwrap()).collect();
     kinds.sort();
     assert_eq!(kinds, ["dead_click", "error_click", "rage_click"]);
-    let issues = cli(dir.path(), &env, &["issues", "list"]);
+    let issues = json_values(dir.path(), &env, &["issues", "list"]);
     assert_eq!(issues.len(), 3);
     assert!(issues.iter().all(|i| i["sessions"] == 1 && i["url_template"] == "shop.example.com/cart/:id"));
-    let projects = cli(dir.path(), &env, &["projects", "list"]);
+    let projects = json_values(dir.path(), &env, &["projects", "list"]);
     assert_eq!(projects[0]["name"], "default");
     // The summary from PostgreSQL, the events from the embedded log.
-    let show = cli(dir.path(), &env, &["sessions", "show", "pg"]);
+    let show = json_values(dir.path(), &env, &["sessions", "show", "pg"]);
     assert_eq!(show.iter().filter(|l| l["type"] == "summary").count(), 1);
     assert_eq!(show.iter().filter(|l| l["type"] == "event").count(), 6);
     assert_eq!(server.terminate(), Some(0));

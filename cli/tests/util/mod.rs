@@ -174,13 +174,28 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// `ufse ARGS --json --data-dir DIR` with `env` added: what it printed,
+/// once it has exited successfully.
+pub fn json_text(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
+    let out = Command::new(ufse_bin())
+        .args(args)
+        .args(["--json", "--data-dir"])
+        .arg(dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("ufse runs");
+    assert!(out.status.success(), "ufse {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// [`json_text`], one JSON value per line.
+pub fn json_values(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Vec<serde_json::Value> {
+    json_text(dir, env, args).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// `ufse LIST --json` lines as JSON values.
 pub fn json_lines(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let out = ufse(dir, &a);
-    assert!(out.status.success(), "ufse {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    json_values(dir, &[], args)
 }
 
 /// Polls `check` until it returns Some or the deadline passes.
