@@ -344,7 +344,8 @@ function onError(e) {
   record(ERROR, () => {
     str(F_MSG, rejection ? (err && err.message) || String(err) : e.message);
     if (!rejection) {
-      str(F_SRC, clean(e.filename));
+      // No file (an inline script, an event the page made): no src.
+      e.filename && str(F_SRC, clean(e.filename));
       X.num(F_LINE, e.lineno);
       X.num(F_COL, e.colno);
     }

@@ -41,6 +41,8 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     await page.fill("#q", "secret typed");
     await page.evaluate(() => {
       history.pushState(null, "", "/search?q=shoes&page=3#x=1");
+      dispatchEvent(new ErrorEvent("error", { message: "no file" }));
+      dispatchEvent(new ErrorEvent("error", { message: "in a file", filename: "https://cdn.test/app.js?v=3&token=t" }));
       return ufse.flush();
     });
     assert.deepEqual(errors, []);
@@ -58,6 +60,10 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     assert.deepEqual(
       events.filter((e) => e.t == "nav").map((e) => [e.nav, e.url]),
       [["load", "http://sdk.test/"], ["push", "http://sdk.test/search?page=3"]]
+    );
+    assert.deepEqual(
+      events.filter((e) => e.t == "error").map((e) => [e.msg, e.src]),
+      [["no file", undefined], ["in a file", "https://cdn.test/app.js"]]
     );
     const sent = JSON.stringify(batches.map((b) => b.batch));
     for (const secret of ["secret", "ann@", "token", "shoes"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
