@@ -263,14 +263,17 @@ impl Buf {
     /// One byte of UTF-8 text inside a JSON string literal, escaped.
     #[inline(never)]
     fn esc_byte(&mut self, b: u8) {
-        match b {
-            b'"' | b'\\' => self.push(&[b'\\', b]),
-            0..=0x1f => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                self.push(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-            }
-            _ => self.byte(b),
+        if b < 0x20 {
+            // `\u00XX`, lowercase hex.
+            self.push(b"\\u00");
+            self.byte(b'0' + (b >> 4));
+            let low = b & 15;
+            return self.byte(if low < 10 { b'0' + low } else { b'a' - 10 + low });
         }
+        if b == b'"' || b == b'\\' {
+            self.byte(b'\\');
+        }
+        self.byte(b)
     }
 
     /// Bytes of UTF-8 text inside a JSON string literal, escaped. A
