@@ -27,7 +27,9 @@ const STORE_KEY = "ufse";
 const CLICKABLE = "a,button,input[type=button],input[type=submit],[role=button],summary,label,select";
 
 // The wasm module's exports and what the SDK was given.
-let X, cfg, store, session, timer, target, stopped = true;
+let X, module, cfg, store, session, timer, target, stopped = true;
+// While observing: what removes the listeners, and the observers.
+let hooks, observer, longtasks;
 const enc = new TextEncoder();
 const queue = []; // [{ body: Uint8Array, n: events }]
 let sending = false, backoff = 0;
@@ -225,8 +227,8 @@ function leave() {
 
 // ---- Observers ------------------------------------------------------
 
-// Subtrees not observed at all.
-let ignore = "[data-ufse-ignore]";
+// Subtrees not observed at all (init adds the `ignore` option's).
+let ignore;
 /** The `sel` of `el` (DESIGN.md section 2): `tag#id.c1.c2.c3` for it and
  *  up to 4 ancestors, outermost first, " > " between them. The core keeps
  *  it within 512 bytes, dropping outer levels. */
@@ -244,7 +246,7 @@ function sel(el) {
 // rage clicks hit one element over and over. The mutation observer sees
 // every change, and its pending records are taken first, so a change made
 // just before a click is never missed.
-let known = new WeakMap(), observer;
+let known = new WeakMap();
 
 /** The facts of a click on `el`: `sel`, then `el`'s tag, type, href,
  *  target, download, editable and in_link, then the label; 0 when `el` is
@@ -357,7 +359,7 @@ function onError(e) {
 let lastUrl;
 function nav(type) {
   const url = location.href;
-  if (url == lastUrl) return;
+  if (stopped || url == lastUrl) return;
   // A change of the fragment alone is a `hash` whatever announced it.
   if (lastUrl && type != "replace" && url.split("#")[0] == lastUrl.split("#")[0]) type = "hash";
   lastUrl = url;
@@ -366,7 +368,8 @@ function nav(type) {
 
 function netEvent(method, url, status, start) {
   url = clean(url);
-  if (url.startsWith(cfg.endpoint)) return;
+  // The SDK's own sends (the same URL without its key): not the page's.
+  if (url == clean(target)) return;
   const t = now();
   record(NET, () => {
     str(F_METHOD, (method || "GET").toUpperCase());
@@ -413,24 +416,36 @@ function wrapHistory() {
 // ---- API ------------------------------------------------------------
 
 /**
- * Starts the SDK. `key` and `endpoint` are required; options: `release`,
- * `uid`, `ignore` (CSS selectors whose subtrees are skipped), `allowText`
- * (CSS selectors of clickable elements whose labels go unmasked),
- * `allowQuery` (query parameters kept in URLs), `respectDnt`, `wasm` (the
- * module's URL, bytes or compiled module; defaults to ufse.wasm beside
- * this file).
+ * Starts the SDK, or starts it again after `shutdown()`. `key` and
+ * `endpoint` are required; options: `release`, `uid`, `ignore` (CSS
+ * selectors whose subtrees are skipped), `allowText` (CSS selectors of
+ * clickable elements whose labels go unmasked), `allowQuery` (query
+ * parameters kept in URLs), `respectDnt`, `wasm` (the module's URL or
+ * bytes; defaults to ufse.wasm beside this file).
  */
 export async function init(options) {
   if (!stopped) return;
-  cfg = { ...options };
+  const o = { ...options };
+  if (o.respectDnt && (navigator.doNotTrack == "1" || window.doNotTrack == "1")) return;
+  // Once per page: the module (a later `init` resumes it, session and all)
+  // and the wrappers of fetch, XHR and history (inert while stopped).
+  const src = o.wasm || WASM;
+  X = await (module ||= (async () =>
+    (await WebAssembly.instantiate(src.byteLength ? src : await (await fetch(src)).arrayBuffer())).instance.exports)());
+  // Another `init` finished while this one waited.
+  if (!stopped) return;
+  cfg = o;
   // The key goes in the query string: no custom header, so no CORS
   // preflight, and `sendBeacon` can use the same URL.
   target = cfg.endpoint.replace(/\/$/, "") + "/v1/batch?key=" + encodeURIComponent(cfg.key);
-  if (cfg.ignore) ignore += "," + cfg.ignore;
-  if (cfg.respectDnt && (navigator.doNotTrack == "1" || window.doNotTrack == "1")) return;
-  const src = cfg.wasm || WASM;
-  X = (await WebAssembly.instantiate(src.byteLength ? src : await (await fetch(src)).arrayBuffer())).instance.exports;
-  mem = new Uint8Array(X.memory.buffer, X.input(), 16384);
+  ignore = "[data-ufse-ignore]" + (cfg.ignore ? "," + cfg.ignore : "");
+  cfg.allowQuery = cfg.allowQuery || [];
+  const first = !mem;
+  if (first) {
+    mem = new Uint8Array(X.memory.buffer, X.input(), 16384);
+    wrapNetwork();
+    wrapHistory();
+  }
   // sessionStorage, or localStorage where that is not allowed.
   try {
     store = sessionStorage;
@@ -440,7 +455,6 @@ export async function init(options) {
     } catch {}
   }
   X.set(CTX, put(JSON.stringify({ ua: navigator.userAgent, vw: innerWidth, vh: innerHeight, release: cfg.release })));
-  cfg.allowQuery = cfg.allowQuery || [];
   cfg.uid && identify(cfg.uid);
   stopped = false;
   let stored;
@@ -448,9 +462,9 @@ export async function init(options) {
     stored = JSON.parse(store.getItem(STORE_KEY));
   } catch {}
   touch(now(), stored);
-  wrapNetwork();
-  wrapHistory();
-  const on = (t, f, target = window) => target.addEventListener(t, f, { capture: true, passive: true });
+  // Every listener goes with `hooks`, so `shutdown` removes them all.
+  hooks = new AbortController();
+  const on = (t, f, target = window) => target.addEventListener(t, f, { capture: true, passive: true, signal: hooks.signal });
   on("click", onClick);
   on("input", onInput);
   on("submit", (e) => field(SUBMIT, e.target));
@@ -469,12 +483,14 @@ export async function init(options) {
   on("online", () => pump());
   (observer = new MutationObserver(onMutations)).observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
   try {
-    new PerformanceObserver((l) =>
+    (longtasks = new PerformanceObserver((l) =>
       l.getEntries().forEach((e) => record(LONGTASK, () => X.num(F_DUR, e.duration), performance.timeOrigin + e.startTime))
-    ).observe({ type: "longtask", buffered: true });
+    // Long tasks from before the first start; a resume would repeat them.
+    )).observe({ type: "longtask", buffered: first });
   } catch {}
+  // The page's own navigation; on a resume, a route taken while stopped.
   const entry = performance.getEntriesByType("navigation")[0];
-  nav({ reload: "reload", back_forward: "pop" }[entry && entry.type] || "load");
+  nav(first ? { reload: "reload", back_forward: "pop" }[entry && entry.type] || "load" : "push");
   timer = setInterval(flush, FLUSH_MS);
 }
 
@@ -491,12 +507,20 @@ export function identify(uid) {
   X && X.set(UID, put(uid ?? ""));
 }
 
-/** Sends what is left and stops observing (hooks stay, inert). */
+/** Sends what is left and stops observing: no listener, observer or
+ *  timer of the SDK is left on the page (the wrappers of fetch, XHR and
+ *  history stay, inert: others may have wrapped them since). */
 export async function shutdown() {
   if (stopped) return;
-  await flush();
   stopped = true;
+  hooks.abort();
+  observer.disconnect();
+  longtasks?.disconnect();
   clearInterval(timer);
+  // What the events so far, and the exact seq, for the next `init`.
+  enqueue(take());
+  save(0);
+  await pump();
 }
 
 // Where the wasm module is, for the ES module build; the single-file

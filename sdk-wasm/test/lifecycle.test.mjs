@@ -1,0 +1,69 @@
+// The SDK's life on one page, in headless Chromium with the single-file
+// build: `shutdown()` leaves nothing observing, and `init()` afterwards
+// resumes the same session without recording anything twice.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { accept, launch, sdkPage } from "../browser.mjs";
+
+const start = () => ufse.init({ key: "uk_test", endpoint: location.origin });
+
+/** The types of the listeners on `window` and `document`, as DevTools lists them. */
+async function listeners(page) {
+  const cdp = await page.context().newCDPSession(page);
+  const types = [];
+  for (const target of ["window", "document"]) {
+    const { result } = await cdp.send("Runtime.evaluate", { expression: target });
+    const { listeners } = await cdp.send("DOMDebugger.getEventListeners", { objectId: result.objectId });
+    types.push(...listeners.map((l) => l.type));
+  }
+  await cdp.detach();
+  return types.sort();
+}
+
+test("shutdown stops observing; init resumes the session, recording each thing once", { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    const batches = [];
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
+    await page.click("#go");
+    const observing = await listeners(page);
+    await page.evaluate(() => ufse.shutdown());
+    // Only the test page's own click listener is left (sdkPage adds it).
+    assert.ok(observing.length > 10, `the SDK listens: ${observing}`);
+    assert.deepEqual(await listeners(page), ["click"]);
+    // While stopped: a click, a request, an error and a route change.
+    await page.click("#go");
+    await page.evaluate(async () => {
+      await fetch("/cart");
+      history.pushState({}, "", "/moved");
+      setTimeout(() => {
+        throw new Error("while stopped");
+      });
+      await new Promise((r) => setTimeout(r, 50));
+    });
+    const whileStopped = batches.length;
+    await page.evaluate(start);
+    await page.click("#go");
+    await page.evaluate(async () => {
+      await fetch("/other");
+      await ufse.flush();
+    });
+    // The two requests answer 404, which Chromium logs.
+    assert.deepEqual(errors.filter((e) => !/while stopped|404/.test(e)), []);
+
+    const events = batches.flatMap((b) => b.batch.events);
+    assert.equal(events.filter((e) => e.t == "click").length, 2, "one click before, one after, none while stopped");
+    assert.equal(events.filter((e) => e.t == "error").length, 0, "no error while stopped");
+    // One wrapper of fetch however many times init ran: one event per request.
+    assert.deepEqual(events.filter((e) => e.t == "net").map((e) => new URL(e.url).pathname), ["/other"]);
+    // The route taken while stopped, once, on resuming.
+    const navs = events.filter((e) => e.t == "nav").map((e) => [new URL(e.url).pathname, e.nav]);
+    assert.deepEqual(navs, [["/", "load"], ["/moved", "push"]]);
+    // One session, its seq without a gap or a repeat.
+    assert.equal(new Set(batches.map((b) => b.batch.sid)).size, 1);
+    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+    assert.ok(whileStopped >= 1, "shutdown sent what it had");
+  } finally {
+    await browser.close();
+  }
+});
