@@ -74,10 +74,20 @@ function clean(u) {
 
 /** A clickable element's label: trimmed, whitespace runs as one space,
  *  and unless the site allowlisted it, digits as `#` and words with an
- *  `@` (emails) as `[email]`. The core cuts it to 64 characters. */
+ *  `@` (emails) as `[email]`. The core cuts it to 64 characters. The same
+ *  few labels come back again and again: the last ones are kept. */
+let labels = new Map();
 function label(s, asIs) {
-  s = s.trim().slice(0, 256).replace(/\s+/g, " ");
-  return asIs ? s : s.replace(/\S*@\S*/g, "[email]").replace(/\d/g, "#");
+  s = s.trim().slice(0, 256);
+  const key = !asIs + s;
+  let l = labels.get(key);
+  if (l === undefined) {
+    l = s.replace(/\s+/g, " ");
+    if (!asIs) l = l.replace(/\S*@\S*/g, "[email]").replace(/\d/g, "#");
+    labels.size > 255 && labels.clear();
+    labels.set(key, l);
+  }
+  return l;
 }
 
 /** Records one event of kind `k`; `fill` adds its fields. */
@@ -234,12 +244,21 @@ let ignore;
  *  it within 512 bytes, dropping outer levels. */
 function sel(el) {
   let s = "";
-  for (let e = el, i = 0; e && i < 5; i++, e = e.parentElement) {
-    let level = e.localName.toLowerCase() + (e.id ? "#" + e.id : "");
-    for (const c of (e.getAttribute("class") || "").trim().split(/\s+/, 3)) c && (level += "." + c);
-    s = i ? level + " > " + s : level;
-  }
+  for (let e = el, i = 0; e && i < 5; i++, e = e.parentElement) s = i ? level(e) + " > " + s : level(e);
   return s;
+}
+
+// Each element's own part of a selector, until its id or class changes
+// (onMutations says when).
+let levels = new WeakMap();
+function level(e) {
+  let l = levels.get(e);
+  if (l === undefined) {
+    l = e.localName.toLowerCase() + (e.id ? "#" + e.id : "");
+    for (const c of (e.getAttribute("class") || "").trim().split(/\s+/, 3)) c && (l += "." + c);
+    levels.set(e, l);
+  }
+  return l;
 }
 
 // What the DOM says about an element, by element, until the DOM changes:
@@ -329,6 +348,7 @@ function onMove(e) {
 let mutations = 0, mutationAt = 0;
 function onMutations(list) {
   known = new WeakMap();
+  for (const r of list) ["id", "class"].includes(r.attributeName) && levels.delete(r.target);
   if (!mutations) {
     mutationAt = now();
     (document.hidden ? setTimeout : requestAnimationFrame)(() => {

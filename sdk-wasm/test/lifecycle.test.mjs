@@ -1,6 +1,7 @@
 // The SDK's life on one page, in headless Chromium with the single-file
-// build: `shutdown()` leaves nothing observing, and `init()` afterwards
-// resumes the same session without recording anything twice.
+// build: `shutdown()` leaves nothing observing, `init()` afterwards
+// resumes the same session without recording anything twice, and what a
+// click says about its element follows the DOM as it changes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { accept, launch, sdkPage } from "../browser.mjs";
@@ -63,6 +64,34 @@ test("shutdown stops observing; init resumes the session, recording each thing o
     assert.equal(new Set(batches.map((b) => b.batch.sid)).size, 1);
     assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
     assert.ok(whileStopped >= 1, "shutdown sent what it had");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a click describes its element as it is now, after the DOM changed", { timeout: 60_000 }, async () => {
+  const browser = await launch();
+  try {
+    const batches = [];
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
+    await page.click("#go");
+    await page.evaluate(() => {
+      const go = document.getElementById("go");
+      go.className = "btn busy";
+      go.textContent = "Paying 42";
+    });
+    await page.click("#go");
+    // Its parent changes, not it: the outer level of the selector follows.
+    await page.evaluate(() => (document.body.id = "shop"));
+    await page.click("#go");
+    await page.evaluate(() => ufse.flush());
+    assert.deepEqual(errors, []);
+    const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+    assert.deepEqual(clicks.map((c) => [c.sel, c.txt]), [
+      ["html > body > button#go.btn", "Pay ## now"],
+      ["html > body > button#go.btn.busy", "Paying ##"],
+      ["html > body#shop > button#go.btn.busy", "Paying ##"],
+    ]);
   } finally {
     await browser.close();
   }
