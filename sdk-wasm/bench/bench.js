@@ -1,9 +1,18 @@
 // Main-thread cost of the SDK's handlers. Dispatches 10,000 interactions
 // and times each run as a whole (per-event timers are too coarse in
-// browsers). A page loaded as /?sdk=0 does it without the SDK, any other
-// with it; bench/run.mjs loads both, alike in everything else (the same
-// warm-up for the JIT, each side's fastest of seven runs), and divides the
-// difference by the events the SDK recorded.
+// browsers), on three sides, in one page so that the JIT treats the
+// bench's own code alike on all three:
+//   without     the SDK shut down: no listener, no observer;
+//   listeners   one empty listener per kind of interaction, as the SDK
+//               registers them: what the browser charges any page that
+//               observes these events, before the SDK does anything;
+//   sdk         the SDK observing.
+// After warm-ups, rounds run each side once, in a rotating order; the
+// figures are differences within a round, whose runs are close in time
+// (this machine has faster and slower spells, which hit all sides of a
+// round alike).
+// What the SDK does after a run (compressing, sending) is not timed:
+// `shutdown()` sends it before the next side starts.
 //
 // Three mixes: `human`, at a simulated 60 Hz (the clock the SDK reads moves
 // 16 ms per interaction, so its throttles act as they would for a person:
@@ -11,21 +20,31 @@
 // clicks); `clicks`, every interaction a click on one button, as in a rage
 // click (the SDK describes an element once until the DOM changes); and
 // `fresh clicks`, every click after a DOM change, so each one pays for the
-// whole description: the selector walk, the label, the element's facts.
-// The results, { mix: { ms, events } }, are in `window.result`.
+// mutation observer and the whole description of the element.
+//
+// `window.result` is { mix: { events, rounds: [{ without, listeners, sdk }] } }:
+// the events the SDK recorded in one run and each round's times in ms.
 import * as ufse from "/ufse.js";
 
 const N = 10_000;
+const ROUNDS = 15;
 const buy = document.getElementById("buy");
 const q = document.getElementById("q");
 let clock = Date.now();
 Date.now = () => clock;
 
+// Events are made once and dispatched again and again (a finished event
+// can be), so the bench itself allocates nothing while it is timed.
+const pool = (n, make) => Array.from({ length: n }, (_, i) => make(i));
+const clicks = pool(50, (i) => new MouseEvent("click", { bubbles: true, clientX: 10 + i, clientY: 20 }));
+const moves = pool(300, (i) => new PointerEvent("pointermove", { bubbles: true, clientX: i, clientY: 40 }));
+const key = new InputEvent("input", { bubbles: true, data: "x" });
+const scroll = new Event("scroll");
 const act = {
-  click: (i) => buy.dispatchEvent(new MouseEvent("click", { bubbles: true, clientX: 10 + (i % 50), clientY: 20 })),
-  move: (i) => buy.dispatchEvent(new PointerEvent("pointermove", { bubbles: true, clientX: i % 300, clientY: 40 })),
-  key: () => q.dispatchEvent(new InputEvent("input", { bubbles: true, data: "x" })),
-  scroll: () => window.dispatchEvent(new Event("scroll")),
+  click: (i) => buy.dispatchEvent(clicks[i % 50]),
+  move: (i) => buy.dispatchEvent(moves[i % 300]),
+  key: () => q.dispatchEvent(key),
+  scroll: () => window.dispatchEvent(scroll),
 };
 const mixes = {
   human: (i) => {
@@ -45,31 +64,51 @@ function run(mix) {
   return performance.now() - t0;
 }
 
-// The last seq given out. The SDK stores it exactly when the page is left
-// (else reserved ahead), so the bench makes it leave, outside the timing.
-const seq = () => (dispatchEvent(new Event("pagehide")), JSON.parse(sessionStorage.getItem("ufse")).seq);
-// Each side's fastest of RUNS runs: the noise is mostly other work that
-// only ever adds time.
-const RUNS = 7;
+const options = { key: "bench", endpoint: location.origin };
+// The seq the SDK stored when it was last shut down (exact then).
+const seq = () => JSON.parse(sessionStorage.getItem("ufse")).seq;
+const nop = () => {};
+const listen = (f) => {
+  for (const t of ["pointermove", "scroll", "input", "click"]) f(t, nop, { capture: true, passive: true });
+};
+// Each side: what starts it, and what ends it.
+const sides = {
+  without: [nop, nop],
+  listeners: [() => listen(addEventListener), () => listen(removeEventListener)],
+  sdk: [() => ufse.init(options), () => ufse.shutdown()],
+};
+
+/** Runs `mix` once on `side`; its time in ms and the events recorded. */
+async function once(side, mix) {
+  const [start, end] = sides[side];
+  const before = seq();
+  await start();
+  // What the last run left settles first, on every side alike.
+  await new Promise((r) => setTimeout(r, 100));
+  const ms = run(mix);
+  await end();
+  return { ms, events: seq() - before };
+}
 
 window.result = (async () => {
-  const sdk = !location.search.includes("sdk=0");
-  if (sdk) await ufse.init({ key: "bench", endpoint: location.origin });
+  // The first start records the page's load; runs record only their own.
+  await ufse.init(options);
+  await ufse.shutdown();
+  const names = Object.keys(sides);
   const out = {};
   for (const [name, mix] of Object.entries(mixes)) {
-    for (let i = 0; i < 3; i++) run(mix);
-    await ufse.flush();
-    let ms = Infinity, events = 0;
-    for (let i = 0; i < RUNS; i++) {
-      const before = sdk && seq();
-      // What the last run left (compression, requests) settles first, on
-      // both sides alike, so it does not land in this run's time.
-      await new Promise((r) => setTimeout(r, 200));
-      ms = Math.min(ms, run(mix));
-      await ufse.flush();
-      events = sdk && seq() - before;
+    const r = (out[name] = { events: 0, rounds: [] });
+    for (const side of names) for (let i = 0; i < 3; i++) await once(side, mix);
+    for (let i = 0; i < ROUNDS; i++) {
+      const round = {};
+      for (let j = 0; j < names.length; j++) {
+        const side = names[(i + j) % names.length];
+        const { ms, events } = await once(side, mix);
+        round[side] = ms;
+        if (side == "sdk") r.events = events;
+      }
+      r.rounds.push(round);
     }
-    out[name] = { ms, events };
   }
   document.getElementById("out").textContent = JSON.stringify(out, null, 2);
   return out;
