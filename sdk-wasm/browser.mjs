@@ -68,6 +68,16 @@ export function launch() {
   });
 }
 
+/** Runs `f` with a fresh headless Chromium, closed afterwards whatever happens. */
+export async function withBrowser(f) {
+  const browser = await launch();
+  try {
+    return await f(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
 const html = (body) => `<!doctype html><html><head>
 <meta http-equiv="Content-Security-Policy" content="script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'">
 </head><body>${body}

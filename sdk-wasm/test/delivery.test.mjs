@@ -5,7 +5,7 @@
 // counted in a later batch's `dropped`, never both.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { accept, launch, sdkPage } from "../browser.mjs";
+import { accept, sdkPage, withBrowser } from "../browser.mjs";
 
 /** Waits until `ok()` holds, for at most 10 s. */
 async function until(ok, what) {
@@ -28,9 +28,8 @@ async function slowEndpoint(browser) {
 const seqs = (sent) => sent.flatMap((s) => s.batch.events.map((e) => e.seq));
 const names = (sent) => sent.flatMap((s) => s.batch.events.map((e) => e.name)).filter(Boolean);
 
-test("a full queue never counts the batch on its way as lost", { timeout: 60_000 }, async () => {
-  const browser = await launch();
-  try {
+test("a full queue never counts the batch on its way as lost", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
     const { page, errors, sent, release } = await slowEndpoint(browser);
     // 40 one-event batches behind the first: the queue holds 30, so some
     // must go, but not the one the SDK is already sending.
@@ -51,14 +50,10 @@ test("a full queue never counts the batch on its way as lost", { timeout: 60_000
     assert.ok(lost > 0, "the queue overflowed");
     assert.equal(got.length + lost, Math.max(...got), "every event arrived or was counted lost, once");
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
-test("leaving does not send again what a keepalive fetch carries", { timeout: 60_000 }, async () => {
-  const browser = await launch();
-  try {
+test("leaving does not send again what a keepalive fetch carries", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
     const { page, errors, sent, release } = await slowEndpoint(browser);
     // (Not awaiting flush: it settles only once the held batch is answered.)
     await page.evaluate(() => void (ufse.track("first"), ufse.flush()));
@@ -84,14 +79,10 @@ test("leaving does not send again what a keepalive fetch carries", { timeout: 60
     const got = seqs(sent);
     assert.equal(new Set(got).size, got.length, "no event twice");
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
-test("a reload continues the session and its seq; no seq sent is above the stored mark", { timeout: 60_000 }, async () => {
-  const browser = await launch();
-  try {
+test("a reload continues the session and its seq; no seq sent is above the stored mark", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
     const sent = [];
     const { page, errors } = await sdkPage(browser, (s, route) => (sent.push(s), accept(route)));
     await page.evaluate(() => {
@@ -116,14 +107,10 @@ test("a reload continues the session and its seq; no seq sent is above the store
     // Left by pagehide, the page stored its exact seq, not the mark.
     assert.ok(after[0] < mark, `seq ${after[0]} after the reload, mark ${mark}`);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
-test("an event stamped in the past does not make a session look idle", { timeout: 60_000 }, async () => {
-  const browser = await launch();
-  try {
+test("an event stamped in the past does not make a session look idle", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
     const sent = [];
     // The page's clock, moved by the test; a long task is stamped by the
     // real one (performance.timeOrigin), so it falls 20 minutes behind.
@@ -156,7 +143,4 @@ test("an event stamped in the past does not make a session look idle", { timeout
     // stamp is 40 minutes before b.
     assert.equal(new Set(sent.map((s) => s.batch.sid)).size, 1);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
-});
+  }));

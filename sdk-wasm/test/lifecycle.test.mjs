@@ -4,7 +4,7 @@
 // click says about its element follows the DOM as it changes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { accept, launch, sdkPage } from "../browser.mjs";
+import { accept, sdkPage, withBrowser } from "../browser.mjs";
 
 const start = () => ufse.init({ key: "uk_test", endpoint: location.origin });
 
@@ -21,9 +21,8 @@ async function listeners(page) {
   return types.sort();
 }
 
-test("shutdown stops observing; init resumes the session, recording each thing once", { timeout: 60_000 }, async () => {
-  const browser = await launch();
-  try {
+test("shutdown stops observing; init resumes the session, recording each thing once", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
     const batches = [];
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
     await page.click("#go");
@@ -64,14 +63,10 @@ test("shutdown stops observing; init resumes the session, recording each thing o
     assert.equal(new Set(batches.map((b) => b.batch.sid)).size, 1);
     assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
     assert.ok(whileStopped >= 1, "shutdown sent what it had");
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
-test("a click describes its element as it is now, after the DOM changed", { timeout: 60_000 }, async () => {
-  const browser = await launch();
-  try {
+test("a click describes its element as it is now, after the DOM changed", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
     const batches = [];
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
     await page.click("#go");
@@ -92,7 +87,4 @@ test("a click describes its element as it is now, after the DOM changed", { time
       ["html > body > button#go.btn.busy", "Paying ##"],
       ["html > body#shop > button#go.btn.busy", "Paying ##"],
     ]);
-  } finally {
-    await browser.close();
-  }
-});
+  }));

@@ -5,11 +5,10 @@
 // endpoint are served by request interception; no server is needed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { accept, launch, sdkPage } from "../browser.mjs";
+import { accept, sdkPage, withBrowser } from "../browser.mjs";
 
-test("the script-tag build records and sends under a strict CSP", { timeout: 60_000 }, async () => {
-  const browser = await launch();
-  try {
+test("the script-tag build records and sends under a strict CSP", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
     const batches = [];
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
     await page.click("#go");
@@ -23,14 +22,10 @@ test("the script-tag build records and sends under a strict CSP", { timeout: 60_
     assert.equal(click.txt, "Pay ## now");
     assert.deepEqual(events.find((e) => e.t == "custom").props, { amount: 42 });
     assert.equal(events.find((e) => e.t == "nav").nav, "load");
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
-test("privacy: labels masked but where allowed, no query string but allowed parameters", { timeout: 60_000 }, async () => {
-  const browser = await launch();
-  try {
+test("privacy: labels masked but where allowed, no query string but allowed parameters", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
     const batches = [];
     const body = `<button id="mail" aria-label="  Mail
       ann@shop.test about order 12 "></button><button id="plain">Order  12</button>
@@ -68,7 +63,4 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     const sent = JSON.stringify(batches.map((b) => b.batch));
     for (const secret of ["secret", "ann@", "token", "shoes"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
     assert.ok(events.some((e) => e.t == "input" && e.sel == "html > body > input#q"));
-  } finally {
-    await browser.close();
-  }
-});
+  }));
