@@ -120,7 +120,7 @@ function save(ahead = 1e4) {
 /** Continues the session `s` (the stored one, at start) or starts a new
  *  one when there is none, or it has been idle 30 min, or is 24 h old. */
 function touch(t, s = session) {
-  if (!(s && s.id && t - s.last < IDLE_MS && t - s.start < MAX_AGE_MS)) {
+  if (!(s?.id && t - s.last < IDLE_MS && t - s.start < MAX_AGE_MS)) {
     if (session) flush();
     s = { id: randomId(), start: t, seq: 0 };
   }
@@ -273,7 +273,7 @@ let known = new WeakMap();
 function facts(el) {
   const r = observer.takeRecords();
   r.length && onMutations(r);
-  if (!el || !el.closest) return 0;
+  if (!el?.closest) return 0;
   let f = known.get(el);
   if (f === undefined) {
     const c = el.closest(CLICKABLE), attr = (name) => el.getAttribute(name), href = attr("href");
@@ -295,7 +295,7 @@ function facts(el) {
 }
 
 function onClick(e) {
-  const f = facts(e.target && e.target.nodeType == 1 ? e.target : e.target && e.target.parentElement);
+  const f = facts(e.target?.nodeType == 1 ? e.target : e.target?.parentElement);
   f &&
     record(CLICK, () => {
       X.num(F_X, e.clientX);
@@ -364,14 +364,14 @@ function onError(e) {
   const err = e.error || e.reason;
   const rejection = e.type == "unhandledrejection";
   record(ERROR, () => {
-    str(F_MSG, rejection ? (err && err.message) || String(err) : e.message);
+    str(F_MSG, rejection ? err?.message || String(err) : e.message);
     if (!rejection) {
       // No file (an inline script, an event the page made): no src.
       e.filename && str(F_SRC, clean(e.filename));
       X.num(F_LINE, e.lineno);
       X.num(F_COL, e.colno);
     }
-    str(F_STACK, err && err.stack);
+    str(F_STACK, err?.stack);
     str(F_KIND, rejection ? "rejection" : "error");
   });
 }
@@ -404,8 +404,8 @@ function wrapNetwork() {
   origFetch = window.fetch.bind(window);
   window.fetch = function (input, init) {
     const start = now();
-    const method = (init && init.method) || (input && input.method);
-    const url = input && input.url ? input.url : input;
+    const method = init?.method || input?.method;
+    const url = input?.url || input;
     const p = origFetch(input, init);
     p.then((r) => netEvent(method, url, r.status, start), () => netEvent(method, url, 0, start));
     return p;
@@ -450,7 +450,7 @@ export async function init(options) {
   // Once per page: the module (a later `init` resumes it, session and all)
   // and the wrappers of fetch, XHR and history (inert while stopped).
   const src = o.wasm || WASM;
-  X = await (module ||= (async () =>
+  X = await (module = module || (async () =>
     (await WebAssembly.instantiate(src.byteLength ? src : await (await fetch(src)).arrayBuffer())).instance.exports)());
   // Another `init` finished while this one waited.
   if (!stopped) return;
@@ -510,7 +510,7 @@ export async function init(options) {
   } catch {}
   // The page's own navigation; on a resume, a route taken while stopped.
   const entry = performance.getEntriesByType("navigation")[0];
-  nav(first ? { reload: "reload", back_forward: "pop" }[entry && entry.type] || "load" : "push");
+  nav(first ? { reload: "reload", back_forward: "pop" }[entry?.type] || "load" : "push");
   timer = setInterval(flush, FLUSH_MS);
 }
 
@@ -537,10 +537,10 @@ export async function shutdown() {
   observer.disconnect();
   longtasks?.disconnect();
   clearInterval(timer);
-  // What the events so far, and the exact seq, for the next `init`.
-  enqueue(take());
+  // The events so far go; the exact seq stays, for the next `init`.
+  const sent = flush();
   save(0);
-  await pump();
+  await sent;
 }
 
 // Where the wasm module is, for the ES module build; the single-file

@@ -69,6 +69,8 @@ test("a click describes its element as it is now, after the DOM changed", { time
   withBrowser(async (browser) => {
     const batches = [];
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
+    // The second click finds the element described already.
+    await page.click("#go");
     await page.click("#go");
     await page.evaluate(() => {
       const go = document.getElementById("go");
@@ -82,7 +84,10 @@ test("a click describes its element as it is now, after the DOM changed", { time
     await page.evaluate(() => ufse.flush());
     assert.deepEqual(errors, []);
     const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+    assert.deepEqual(clicks[1].el, clicks[0].el);
+    assert.deepEqual(clicks[0].el, { tag: "button", editable: false, download: false, in_link: false });
     assert.deepEqual(clicks.map((c) => [c.sel, c.txt]), [
+      ["html > body > button#go.btn", "Pay ## now"],
       ["html > body > button#go.btn", "Pay ## now"],
       ["html > body > button#go.btn.busy", "Paying ##"],
       ["html > body#shop > button#go.btn.busy", "Paying ##"],
