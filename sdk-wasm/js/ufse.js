@@ -277,7 +277,8 @@ function facts(el) {
   let f = known.get(el);
   if (f === undefined) {
     const c = el.closest(CLICKABLE), attr = (name) => el.getAttribute(name), href = attr("href");
-    const text = c && (c.getAttribute("aria-label") || (c.localName == "input" ? c.value : c.textContent));
+    // An input's value is a label only on a button (role=button can be on any field).
+    const text = c && (c.getAttribute("aria-label") || (c.localName == "input" ? /^(button|submit)$/.test(c.type) && c.value : c.textContent));
     f = !el.closest(ignore) && [
       sel(el),
       el.localName.toLowerCase(),

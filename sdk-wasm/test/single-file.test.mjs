@@ -29,10 +29,11 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     const batches = [];
     const body = `<button id="mail" aria-label="  Mail
       ann@shop.test about order 12 "></button><button id="plain">Order  12</button>
-      <a id="next" href="/list?page=2&token=secret#access_token=abc">Next 3</a><input id="q">`;
+      <a id="next" href="/list?page=2&token=secret#access_token=abc">Next 3</a><input id="q">
+      <input id="send" type="submit" value="Send 2"><input id="role" role="button" value="hunter2">`;
     const options = { allowQuery: ["page"], allowText: "#plain" };
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)), { body, options });
-    for (const id of ["#mail", "#plain", "#next"]) await page.click(id);
+    for (const id of ["#mail", "#plain", "#next", "#send", "#role"]) await page.click(id);
     await page.fill("#q", "secret typed");
     await page.evaluate(() => {
       history.pushState(null, "", "/search?q=shoes&page=3#x=1");
@@ -49,6 +50,9 @@ test("privacy: labels masked but where allowed, no query string but allowed para
         ["html > body > button#mail", "Mail [email] about order ##"],
         ["html > body > button#plain", "Order 12"],
         ["html > body > a#next", "Next #"],
+        // A button's value is its label; a field's value never is.
+        ["html > body > input#send", "Send #"],
+        ["html > body > input#role", undefined],
       ]
     );
     assert.equal(clicks[2].el.href, "http://sdk.test/list?page=2");
@@ -61,6 +65,6 @@ test("privacy: labels masked but where allowed, no query string but allowed para
       [["no file", undefined], ["in a file", "https://cdn.test/app.js"]]
     );
     const sent = JSON.stringify(batches.map((b) => b.batch));
-    for (const secret of ["secret", "ann@", "token", "shoes"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
+    for (const secret of ["secret", "ann@", "token", "shoes", "hunter2"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
     assert.ok(events.some((e) => e.t == "input" && e.sel == "html > body > input#q"));
   }));
