@@ -20,10 +20,14 @@ fn core() -> &'static mut Core {
     unsafe { &mut *addr_of_mut!(CORE) }
 }
 
+/// The first `len` bytes of an area the glue wrote, at most all of it.
+fn head(area: &'static [u8], len: u32) -> &'static [u8] {
+    &area[..(len as usize).min(area.len())]
+}
+
 /// The string argument `input[..len]`.
 fn arg(len: u32) -> &'static [u8] {
-    let input = unsafe { &*addr_of!(INPUT) };
-    &input[..(len as usize).min(INPUT_BYTES)]
+    head(unsafe { &*addr_of!(INPUT) }, len)
 }
 
 fn zip() -> &'static mut Gzip {
@@ -141,8 +145,7 @@ pub extern "C" fn zin() -> *mut u8 {
 /// returns the length of the result, which is at [`zout`].
 #[no_mangle]
 pub extern "C" fn gz(len: u32) -> u32 {
-    let zin = unsafe { &*addr_of!(ZIN) };
-    zip().compress(&zin[..(len as usize).min(MAX_IN)]).len() as u32
+    zip().compress(head(unsafe { &*addr_of!(ZIN) }, len)).len() as u32
 }
 
 /// Address of [`gz`]'s last result.
