@@ -27,7 +27,9 @@ const STORE_KEY = "ufse";
 const CLICKABLE = "a,button,input[type=button],input[type=submit],[role=button],summary,label,select";
 
 // The wasm module's exports and what the SDK was given.
-let X, module, cfg, store, session, timer, target, stopped = true;
+// `target` is where batches go, `own` the same URL as a request to it is
+// recorded (no key), so the SDK never records its own sends.
+let X, module, cfg, store, session, timer, target, own, stopped = true;
 // While observing: what removes the listeners, and the observers.
 let hooks, observer, longtasks;
 const enc = new TextEncoder();
@@ -389,8 +391,7 @@ function nav(type) {
 
 function netEvent(method, url, status, start) {
   url = clean(url);
-  // The SDK's own sends (the same URL without its key): not the page's.
-  if (url == clean(target)) return;
+  if (url == own) return;
   const t = now();
   record(NET, () => {
     str(F_METHOD, (method || "GET").toUpperCase());
@@ -461,6 +462,7 @@ export async function init(options) {
   target = cfg.endpoint.replace(/\/$/, "") + "/v1/batch?key=" + encodeURIComponent(cfg.key);
   ignore = "[data-ufse-ignore]" + (cfg.ignore ? "," + cfg.ignore : "");
   cfg.allowQuery = cfg.allowQuery || [];
+  own = clean(target);
   const first = !mem;
   if (first) {
     mem = new Uint8Array(X.memory.buffer, X.input(), 16384);
