@@ -40,19 +40,9 @@ const now = () => Date.now();
 
 // A view of the core's input area, where string arguments go.
 let mem;
-/** Writes `s` into the input area as UTF-8; returns its length. ASCII
- *  goes byte by byte, which beats TextEncoder on the short strings most
- *  fields are; bytes past the area's end are dropped (the core truncates
- *  long strings anyway). */
-function put(s) {
-  s = String(s);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127) return i + enc.encodeInto(s.slice(i), mem.subarray(i)).written;
-    mem[i] = c;
-  }
-  return s.length;
-}
+/** Writes `s` into the input area as UTF-8, as much as fits (the core
+ *  truncates long strings anyway); returns the bytes written. */
+const put = (s) => enc.encodeInto(String(s), mem).written;
 
 const str = (f, s, mode = PLAIN) => s != null && X.str(f, put(s), mode);
 // Numbers go to X.num as they are: the core leaves out NaN (from an
@@ -66,7 +56,7 @@ const str = (f, s, mode = PLAIN) => s != null && X.str(f, put(s), mode);
 function clean(u) {
   try {
     u = new URL(u, location.href);
-    for (const k of [...u.searchParams.keys()]) cfg.allowQuery.includes(k) || u.searchParams.delete(k);
+    for (const k of [...u.searchParams.keys()]) cfg.allowQuery?.includes(k) || u.searchParams.delete(k);
     if (u.hash.includes("=")) u.hash = "";
     return u.href;
   } catch {
@@ -461,7 +451,6 @@ export async function init(options) {
   // preflight, and `sendBeacon` can use the same URL.
   target = cfg.endpoint.replace(/\/$/, "") + "/v1/batch?key=" + encodeURIComponent(cfg.key);
   ignore = "[data-ufse-ignore]" + (cfg.ignore ? "," + cfg.ignore : "");
-  cfg.allowQuery = cfg.allowQuery || [];
   own = clean(target);
   const first = !mem;
   if (first) {
@@ -527,7 +516,7 @@ export function track(name, props) {
 
 /** Sets the user id sent with every batch from now on. */
 export function identify(uid) {
-  X && X.set(UID, put(uid ?? ""));
+  X?.set(UID, put(uid ?? ""));
 }
 
 /** Sends what is left and stops observing: no listener, observer or

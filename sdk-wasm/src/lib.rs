@@ -93,8 +93,8 @@ const fn name_count() -> usize {
 
 /// The name numbered `i` in [`NAMES`]; `_` past the end.
 fn name(i: u32) -> &'static [u8] {
-    match (NAME_STARTS.get(i as usize), NAME_STARTS.get(i as usize + 1)) {
-        (Some(&start), Some(&end)) => &NAMES.as_bytes()[start as usize..end as usize - 1],
+    match NAME_STARTS.get(i as usize..i as usize + 2) {
+        Some(&[start, end]) => &NAMES.as_bytes()[start as usize..end as usize - 1],
         _ => b"_",
     }
 }

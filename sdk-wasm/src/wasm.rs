@@ -51,10 +51,12 @@ pub extern "C" fn out() -> *const u8 {
     core().out().as_ptr()
 }
 
-/// [`Core::set`]; returns 1 when the value fitted.
+/// [`Core::set`] (a value too long for its field leaves it empty).
 #[no_mangle]
-pub extern "C" fn set(slot: u32, len: u32) -> u32 {
-    Slot::from_abi(slot).is_some_and(|s| core().set(s, arg(len))) as u32
+pub extern "C" fn set(slot: u32, len: u32) {
+    if let Some(s) = Slot::from_abi(slot) {
+        core().set(s, arg(len));
+    }
 }
 
 /// [`Core::seq`].
