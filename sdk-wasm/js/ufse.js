@@ -12,8 +12,8 @@
 // Kinds.
 const NAV = 0, CLICK = 1, INPUT = 2, SUBMIT = 3, SELECT = 4, SCROLL = 5, MUTATION = 6, MOVE = 7,
   ERROR = 8, NET = 9, VIS = 10, LONGTASK = 11, CUSTOM = 12;
-// Fields.
-const F_URL = 13, F_NAV = 14, F_X = 15, F_Y = 16, F_SEL = 17, F_EL = 18, F_TXT = 19, F_TAG = 20,
+// Fields (18 is `el`, which the core opens itself).
+const F_URL = 13, F_NAV = 14, F_X = 15, F_Y = 16, F_SEL = 17, F_TXT = 19, F_TAG = 20,
   F_TYPE = 21, F_HREF = 22, F_TARGET = 23, F_DOWNLOAD = 24, F_EDITABLE = 25, F_IN_LINK = 26, F_VH = 27,
   F_N = 28, F_MSG = 29, F_SRC = 30, F_LINE = 31, F_COL = 32, F_STACK = 33, F_KIND = 34, F_METHOD = 35,
   F_STATUS = 36, F_DUR = 37, F_STATE = 38, F_NAME = 39, F_PROPS = 40;
@@ -287,18 +287,23 @@ function facts(el) {
   return f;
 }
 
+// The facts the core last described a click with in full: a click with
+// the same ones (a rage click, even with the DOM changing around it) has
+// the core repeat what it wrote.
+let described = [];
 function onClick(e) {
   const f = facts(e.target?.nodeType == 1 ? e.target : e.target?.parentElement);
   f &&
     record(CLICK, () => {
       X.num(F_X, e.clientX);
       X.num(F_Y, e.clientY);
-      str(F_SEL, f[0], SEL);
-      X.open(F_EL);
+      if (X.el(f.every((v, i) => v === described[i]))) return;
+      described = f;
       // tag, type, href, target, then download, editable, in_link: the
       // names are numbered in that order.
       for (let i = 1; i < 8; i++) (i < 5 ? str : X.flag)(F_TAG + i - 1, f[i]);
       X.close();
+      str(F_SEL, f[0], SEL);
       f[8] && str(F_TXT, f[8], LABEL);
     });
 }

@@ -48,6 +48,9 @@ pub const MAX_RAW_BYTES: usize = 4096;
 pub const INPUT_BYTES: usize = 16 * 1024;
 /// Largest event in bytes, as encoded; a larger one is dropped.
 pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+/// Longest click description [`Core::el`] can repeat, in bytes; a
+/// longer one (a long `href`) is written in full each time.
+pub const MAX_DESC_BYTES: usize = 1024;
 /// Room for the envelope, in front of the events: `sid` and `uid` (even
 /// escaped at 6 bytes a byte), `ctx` and numbers.
 const MAX_ENVELOPE: usize = 4096;
@@ -63,6 +66,9 @@ const OUT_BYTES: usize = MAX_ENVELOPE + MAX_BATCH_BYTES + MAX_EVENT_BYTES + 2;
 pub const NAMES: &str = "nav click input submit select scroll mutation move error net vis longtask custom \
      url nav x y sel el txt tag type href target download editable in_link vh n msg src line col stack \
      kind method status dur state name props";
+
+/// The index of `el` in [`NAMES`]: [`Core::el`] opens it.
+const EL: u32 = 18;
 
 /// Where each name in [`NAMES`] starts, and one past the end of the
 /// last: computed at compile time, so a lookup does not scan.
@@ -336,6 +342,12 @@ pub struct Core {
     slots: [Buf<[u8; SLOT_BYTES]>; 3],
     seq: u64,
     dropped: u64,
+    /// The last click's description as written in full (its fields from
+    /// `sel` to the `el` object), empty when there is none to repeat.
+    desc: Buf<[u8; MAX_DESC_BYTES]>,
+    /// Where in `out` the description being written starts; past the
+    /// end when [`Core::el`] did not begin one in this event.
+    desc_at: usize,
 }
 
 impl Default for Core {
@@ -356,6 +368,8 @@ impl Core {
             slots: [const { Buf::new() }; 3],
             seq: 0,
             dropped: 0,
+            desc: Buf::new(),
+            desc_at: 0,
         }
     }
 
@@ -415,6 +429,8 @@ impl Core {
         w.push(b",\"ts\":");
         w.int(round(ts));
         self.comma = true;
+        // No description begins until `el` says where.
+        self.desc_at = usize::MAX;
     }
 
     /// A number field, rounded to an integer (coordinates, times, counts);
@@ -470,13 +486,32 @@ impl Core {
         self.key(name).push(v);
     }
 
-    /// Opens an object field (`el`).
-    pub fn open(&mut self, name: u32) {
-        self.key(name).byte(b'{');
+    /// Begins a click's description, its `el` object, then `sel` and
+    /// `txt`. When `same` (the glue knows the element is described as it
+    /// was last time: a rage click hits one element over and over), the
+    /// last description written in full is repeated whole, and the answer
+    /// is true. Otherwise (or with none to repeat) it opens `el` and
+    /// answers false; the glue writes `el`'s fields, [`Core::close`], then
+    /// the rest, and the core keeps what it wrote for next time.
+    pub fn el(&mut self, same: bool) -> bool {
+        let w: &mut Buf = &mut self.out;
+        let d = &self.desc;
+        if same && d.len > 0 {
+            // It began after a field (the event's `ts` at least) and ends
+            // with one: `comma` stays true.
+            w.push(&d.bytes[..d.len]);
+            return true;
+        }
+        // Until `done` keeps this one, there is none: the glue takes the
+        // last it wrote for what the core has.
+        self.desc.len = 0;
+        self.desc_at = w.len;
+        self.key(EL).byte(b'{');
         self.comma = false;
+        false
     }
 
-    /// Closes the object [`Core::open`] opened.
+    /// Closes the `el` object [`Core::el`] opened.
     pub fn close(&mut self) {
         self.out.byte(b'}');
         self.comma = true;
@@ -485,6 +520,7 @@ impl Core {
     /// Ends the event: gives it the next `seq` and adds it to the batch.
     pub fn done(&mut self) -> Done {
         let w: &mut Buf = &mut self.out;
+        let rest = self.desc_at..w.len;
         w.push(b",\"seq\":");
         w.int(self.seq as i64 + 1);
         w.byte(b'}');
@@ -494,6 +530,10 @@ impl Core {
             w.len = self.end;
             self.dropped += 1;
             return Done::Dropped;
+        }
+        // A click's description, written in full.
+        if let Some(d) = w.bytes.get(rest) {
+            self.desc.set(d);
         }
         self.seq += 1;
         self.end = w.len;

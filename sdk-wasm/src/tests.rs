@@ -7,6 +7,7 @@ const SEL: u32 = 17;
 const EL: u32 = 18;
 const TXT: u32 = 19;
 const TAG: u32 = 20;
+const HREF: u32 = 22;
 const IN_LINK: u32 = 26;
 const MSG: u32 = 29;
 const PROPS: u32 = 40;
@@ -194,18 +195,23 @@ mod serde_like {
     }
 }
 
-/// A click as the glue records one.
+/// A click as the glue records one, its description written in full.
 fn click(c: &mut Core, ts: f64, sel: &str, label: &str) -> Done {
-    c.event(1, ts);
-    c.num(X, 12.6);
-    c.num(X + 1, -3.5);
-    c.str(SEL, sel.as_bytes(), Text::Sel);
-    c.open(EL);
+    click_at(c, ts);
+    assert!(!c.el(false));
     c.str(TAG, b"button", Text::Plain);
     c.flag(IN_LINK, false);
     c.close();
+    c.str(SEL, sel.as_bytes(), Text::Sel);
     c.str(TXT, label.as_bytes(), Text::Label);
     c.done()
+}
+
+/// A click's kind and position, up to its description.
+fn click_at(c: &mut Core, ts: f64) {
+    c.event(1, ts);
+    c.num(X, 12.6);
+    c.num(X + 1, -3.5);
 }
 
 fn sel_of(sel: &str) -> String {
@@ -232,6 +238,61 @@ fn a_click_is_encoded_as_the_wire_format_says() {
     assert_eq!(e.get("el").get("tag").str(), "button");
     assert_eq!(e.get("el").get("in_link"), &serde_like::Value::Bool(false));
     assert_eq!(e.get("txt").str(), "Pay $20", "masking is the glue's");
+}
+
+#[test]
+fn a_repeated_click_repeats_the_description_byte_for_byte() {
+    let mut c = core();
+    click(&mut c, 1.0, "main > button#go.big", "Pay");
+    click_at(&mut c, 2.0);
+    assert!(c.el(true), "the description just written is repeated");
+    assert_eq!(c.done(), Done::Ok);
+    let n = c.batch(3.0) as usize;
+    let text = std::str::from_utf8(&c.out()[..n]).unwrap();
+    // Each event's bytes from its description on, up to its seq.
+    let descs: Vec<&str> =
+        text.split("\"y\":-4").skip(1).map(|e| e.split(",\"seq\"").next().unwrap()).collect();
+    assert_eq!(descs.len(), 2);
+    assert_eq!(descs[0], descs[1]);
+    assert_eq!(
+        descs[0],
+        r#","el":{"tag":"button","in_link":false},"sel":"main > button#go.big","txt":"Pay""#
+    );
+    let b = serde_like::parse(text);
+    assert_eq!(b.get("events").at(1).get("el").get("tag").str(), "button");
+    assert_eq!(b.get("events").at(1).get("seq").num(), 2.0);
+}
+
+#[test]
+fn only_a_whole_description_is_repeated() {
+    // None yet: `el` is opened.
+    let mut c = core();
+    click_at(&mut c, 1.0);
+    assert!(!c.el(true));
+    // The glue says it is described otherwise.
+    click(&mut c, 1.0, "button", "Pay");
+    click_at(&mut c, 2.0);
+    assert!(!c.el(false));
+    // Longer than the core keeps (a long href): written in full each time.
+    click_at(&mut c, 3.0);
+    assert!(!c.el(false));
+    let href = std::format!("https://shop.example/{}", "p".repeat(MAX_DESC_BYTES));
+    c.str(HREF, href.as_bytes(), Text::Plain);
+    c.close();
+    assert_eq!(c.done(), Done::Ok);
+    click_at(&mut c, 4.0);
+    assert!(!c.el(true));
+    // A description cut short (the event did not fit) is not kept.
+    click(&mut c, 5.0, "button", "Pay");
+    click_at(&mut c, 6.0);
+    assert!(!c.el(false));
+    c.close();
+    for _ in 0..MAX_EVENT_BYTES / MAX_STR_BYTES + 1 {
+        c.str(TXT, "t".repeat(MAX_STR_BYTES).as_bytes(), Text::Plain);
+    }
+    assert_eq!(c.done(), Done::Dropped);
+    click_at(&mut c, 7.0);
+    assert!(!c.el(true), "nor is the one before: the glue knows only the last");
 }
 
 #[test]
@@ -378,4 +439,5 @@ fn names_are_found_by_index() {
         assert_eq!(name(i as u32), n.as_bytes());
     }
     assert_eq!(name(all.len() as u32), b"_");
+    assert_eq!(name(EL), b"el");
 }

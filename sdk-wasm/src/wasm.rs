@@ -113,10 +113,10 @@ pub extern "C" fn flag(name: u32, v: u32) {
     core().flag(name, v != 0)
 }
 
-/// [`Core::open`].
+/// [`Core::el`]; returns 1 when it repeated the last description.
 #[no_mangle]
-pub extern "C" fn open(name: u32) {
-    core().open(name)
+pub extern "C" fn el(same: u32) -> u32 {
+    core().el(same != 0) as u32
 }
 
 /// [`Core::close`].

@@ -77,23 +77,27 @@ test("labels are cut at 64 characters", async () => {
   assert.equal(label('Say "hi"'), 'Say "hi"');
 });
 
-test("a click: selector, element and label", async () => {
+test("a click: element, selector and label; the same again, repeated whole", async () => {
   const c = await core();
-  c.event(K.click, () => {
-    c.X.num(F.x, 10.4);
-    c.X.num(F.y, 20.5);
-    c.str(F.sel, "html > body > form#checkout > button#pay.btn", SEL);
-    c.X.open(F.el);
-    c.str(F.tag, "button");
-    c.X.flag(F.el + 8, 1);
-    c.X.close();
-    c.str(F.txt, "Pay", LABEL);
-  });
-  const e = c.batch().events[0];
+  const click = (x, same) =>
+    c.event(K.click, () => {
+      c.X.num(F.x, x);
+      c.X.num(F.y, 20.5);
+      if (c.X.el(same)) return;
+      c.str(F.tag, "button");
+      c.X.flag(F.el + 8, 1);
+      c.X.close();
+      c.str(F.sel, "html > body > form#checkout > button#pay.btn", SEL);
+      c.str(F.txt, "Pay", LABEL);
+    });
+  click(10.4, 0);
+  click(11, 1);
+  const [a, b] = c.batch().events;
   assert.deepEqual(
-    [e.x, e.y, e.sel, e.el, e.txt],
+    [a.x, a.y, a.sel, a.el, a.txt],
     [10, 21, "html > body > form#checkout > button#pay.btn", { tag: "button", in_link: true }, "Pay"]
   );
+  assert.deepEqual({ ...b, x: 10, ts: a.ts, seq: a.seq }, a);
 });
 
 test("a selector over 512 bytes loses its outer levels, whole", async () => {
