@@ -515,7 +515,8 @@ export async function init(options) {
 export function track(name, props) {
   record(CUSTOM, () => {
     str(F_NAME, name);
-    if (props !== undefined) X.raw(F_PROPS, put(JSON.stringify(props)));
+    // No JSON for `undefined`, a function or a symbol: no props.
+    X.raw(F_PROPS, put(JSON.stringify(props) ?? ""));
   });
 }
 

@@ -12,9 +12,16 @@ test("the script-tag build records and sends under a strict CSP", { timeout: 60_
     const batches = [];
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
     await page.click("#go");
-    await page.evaluate(() => (ufse.track("paid", { amount: 42 }), ufse.flush()));
+    await page.evaluate(() => {
+      ufse.track("paid", { amount: 42 });
+      // Props with no JSON: the event goes without them.
+      ufse.track("fn", () => 1);
+      ufse.track("symbol", Symbol("s"));
+      return ufse.flush();
+    });
     assert.deepEqual(errors, []);
     const events = batches.flatMap((b) => b.batch.events);
+    assert.deepEqual(events.filter((e) => e.t == "custom").map((e) => [e.name, "props" in e]), [["paid", true], ["fn", false], ["symbol", false]]);
     assert.equal(batches[0].key, "uk_test");
     assert.ok(batches.every((b) => b.gz), "gzipped with CompressionStream");
     const click = events.find((e) => e.t == "click");
