@@ -15,8 +15,8 @@
 //! fail to allocate. An event is built field by field at the end of the
 //! batch, and dropped whole if it does not fit; the glue sends a batch
 //! once it holds [`MAX_EVENTS`] events or [`MAX_BATCH_BYTES`] of them, and
-//! the envelope goes in front of the events when it does, so events are
-//! written once and never copied.
+//! the envelope goes after the events when it does (a JSON object's keys
+//! have no order), so events are written once and never copied.
 //!
 //! - [`Core`]: the state and every operation, testable on the host.
 //! - `wasm`: the exports the glue calls, one thin wrapper each.
@@ -51,12 +51,14 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024;
 /// Longest click description [`Core::el`] can repeat, in bytes; a
 /// longer one (a long `href`) is written in full each time.
 pub const MAX_DESC_BYTES: usize = 1024;
-/// Room for the envelope, in front of the events: `sid` and `uid` (even
-/// escaped at 6 bytes a byte), `ctx` and numbers.
+/// What a batch begins with: its events, then the envelope.
+const HEAD: &[u8] = b"{\"events\":[";
+/// Room for the envelope, after the events: `sid` and `uid` (even escaped
+/// at 6 bytes a byte), `ctx` and numbers.
 const MAX_ENVELOPE: usize = 4096;
-/// The batch buffer: envelope, events, and the last event and `]}` past
-/// [`MAX_BATCH_BYTES`].
-const OUT_BYTES: usize = MAX_ENVELOPE + MAX_BATCH_BYTES + MAX_EVENT_BYTES + 2;
+/// The batch buffer: [`HEAD`], events, the last event past
+/// [`MAX_BATCH_BYTES`], and the envelope.
+const OUT_BYTES: usize = HEAD.len() + MAX_BATCH_BYTES + MAX_EVENT_BYTES + MAX_ENVELOPE;
 
 /// Names the glue refers to by index, separated by spaces: the kinds of
 /// the wire table (0 to 12), then every field name (13 on). The indices
@@ -327,14 +329,13 @@ fn round(v: f64) -> i64 {
 
 /// The SDK's whole state. One lives in the wasm module's memory.
 pub struct Core {
-    /// The batch: from [`MAX_ENVELOPE`] on its events, comma-separated,
-    /// then the event being built. [`Core::batch`] puts the envelope in
-    /// front, ending at [`MAX_ENVELOPE`].
+    /// The batch: [`HEAD`], its events, comma-separated, then the event
+    /// being built. [`Core::batch`] ends it with the envelope.
     out: Buf<[u8; OUT_BYTES]>,
     /// End of the batch's complete events.
     end: usize,
-    /// Where in `out` the batch [`Core::batch`] built last is.
-    built: core::ops::Range<usize>,
+    /// Length of the batch [`Core::batch`] built last, at the start of `out`.
+    built: usize,
     count: u32,
     /// Whether the next field of the open object needs a comma first.
     comma: bool,
@@ -360,9 +361,9 @@ impl Core {
     /// An empty core (a `const fn`: the wasm module's instance is static).
     pub const fn new() -> Self {
         Core {
-            out: Buf { len: MAX_ENVELOPE, overflow: false, bytes: [0; OUT_BYTES] },
-            end: MAX_ENVELOPE,
-            built: 0..0,
+            out: Buf { len: HEAD.len(), overflow: false, bytes: [0; OUT_BYTES] },
+            end: HEAD.len(),
+            built: 0,
             count: 0,
             comma: false,
             slots: [const { Buf::new() }; 3],
@@ -526,7 +527,7 @@ impl Core {
         w.byte(b'}');
         // Too big, or past the batch's room (the glue did not send it when
         // told to): gone, and counted.
-        if w.overflow || w.len - self.end > MAX_EVENT_BYTES || w.len + 2 > OUT_BYTES {
+        if w.overflow || w.len - self.end > MAX_EVENT_BYTES || w.len + MAX_ENVELOPE > OUT_BYTES {
             w.len = self.end;
             self.dropped += 1;
             return Done::Dropped;
@@ -538,7 +539,7 @@ impl Core {
         self.seq += 1;
         self.end = w.len;
         self.count += 1;
-        if self.count >= MAX_EVENTS || self.end - MAX_ENVELOPE >= MAX_BATCH_BYTES {
+        if self.count >= MAX_EVENTS || self.end - HEAD.len() >= MAX_BATCH_BYTES {
             Done::Flush
         } else {
             Done::Ok
@@ -553,42 +554,40 @@ impl Core {
         if self.count == 0 {
             return 0;
         }
-        let mut env = Buf::<[u8; MAX_ENVELOPE]>::new();
         let [sid, uid, ctx] = &self.slots;
-        env.push(b"{\"v\":1,\"sid\":");
-        env.json_str(sid.as_bytes());
+        let w: &mut Buf = &mut self.out;
+        w.bytes[..HEAD.len()].copy_from_slice(HEAD);
+        w.len = self.end;
+        w.push(b"],\"v\":1,\"sid\":");
+        w.json_str(sid.as_bytes());
         if uid.len > 0 {
-            env.push(b",\"uid\":");
-            env.json_str(uid.as_bytes());
+            w.push(b",\"uid\":");
+            w.json_str(uid.as_bytes());
         }
-        env.push(b",\"sent_at\":");
-        env.int(round(sent_at));
+        w.push(b",\"sent_at\":");
+        w.int(round(sent_at));
         if self.dropped > 0 {
-            env.push(b",\"dropped\":");
-            env.int(self.dropped as i64);
+            w.push(b",\"dropped\":");
+            w.int(self.dropped as i64);
         }
         if ctx.len > 0 {
-            env.push(b",\"ctx\":");
-            env.push(ctx.as_bytes());
+            w.push(b",\"ctx\":");
+            w.push(ctx.as_bytes());
         }
-        env.push(b",\"events\":[");
         // The slots' limits keep the envelope within its room.
-        let start = MAX_ENVELOPE - env.len;
-        self.out.bytes[start..MAX_ENVELOPE].copy_from_slice(env.as_bytes());
-        self.out.len = self.end;
-        self.out.push(b"]}");
-        self.built = start..self.out.len;
-        self.end = MAX_ENVELOPE;
-        self.out.len = MAX_ENVELOPE;
+        w.byte(b'}');
+        self.built = w.len;
+        w.len = HEAD.len();
+        self.end = HEAD.len();
         self.count = 0;
         self.dropped = 0;
-        self.built.len() as u32
+        self.built as u32
     }
 
     /// The last batch [`Core::batch`] built, until the next event
     /// overwrites it.
     pub fn out(&self) -> &[u8] {
-        &self.out.bytes[self.built.clone()]
+        &self.out.bytes[..self.built]
     }
 }
 

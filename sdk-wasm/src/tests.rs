@@ -433,6 +433,25 @@ fn envelope_fields_and_raw_props() {
 }
 
 #[test]
+fn the_largest_envelope_fits_after_the_fullest_batch() {
+    let mut c = core();
+    let sid = "s".repeat(128);
+    let uid = "\u{1}".repeat(256); // 1,536 bytes escaped
+    let ctx = std::format!(r#"{{"k":"{}"}}"#, "c".repeat(1016));
+    assert!(c.set(Slot::Sid, sid.as_bytes()) && c.set(Slot::Uid, uid.as_bytes()));
+    assert!(c.set(Slot::Ctx, ctx.as_bytes()) && ctx.len() == 1024);
+    c.lost(u32::MAX);
+    // A glue that never sends: events until there is no room.
+    while big_error(&mut c, 1) != Done::Dropped {}
+    let b = batch_json(&mut c);
+    assert_eq!(b.get("sid").str(), sid);
+    assert_eq!(b.get("uid").str(), uid);
+    assert_eq!(b.get("ctx").get("k").str().len(), 1016);
+    assert_eq!(b.get("dropped").num(), f64::from(u32::MAX) + 1.0);
+    assert!(b.get("events").len() > 30);
+}
+
+#[test]
 fn names_are_found_by_index() {
     let all: Vec<&str> = NAMES.split(' ').collect();
     for (i, n) in all.iter().enumerate() {
