@@ -14,13 +14,16 @@
 // What the SDK does after a run (compressing, sending) is not timed:
 // `shutdown()` sends it before the next side starts.
 //
-// Three mixes: `human`, at a simulated 60 Hz (the clock the SDK reads moves
+// Four mixes: `human`, at a simulated 60 Hz (the clock the SDK reads moves
 // 16 ms per interaction, so its throttles act as they would for a person:
 // per 100 interactions, 85 pointer moves, 8 scrolls, 4 keystrokes and 3
 // clicks); `clicks`, every interaction a click on one button, as in a rage
-// click (the SDK describes an element once until the DOM changes); and
-// `fresh clicks`, every click after a DOM change, so each one pays for the
-// mutation observer and the whole description of the element.
+// click (the glue gathers an element's facts once until the DOM changes,
+// and the core repeats the description it wrote last); `state clicks`,
+// each click after the button's `data-state` changed, as UI libraries mark
+// state (the mutation observer's cost; no fact reads that attribute); and
+// `changed clicks`, each click after the button's class changed, so each
+// one pays for gathering and writing the element's whole description.
 //
 // `window.result` is { mix: { events, rounds: [{ without, listeners, sdk }] } }:
 // the events the SDK recorded in one run and each round's times in ms.
@@ -52,7 +55,9 @@ const mixes = {
     return k < 85 ? act.move(i) : k < 93 ? act.scroll() : k < 97 ? act.key() : act.click(i);
   },
   clicks: (i) => act.click(i),
-  "fresh clicks": (i) => (buy.dataset.n = i, act.click(i)),
+  "state clicks": (i) => (buy.dataset.state = i, act.click(i)),
+  // The first class changes: a selector keeps only three.
+  "changed clicks": (i) => (buy.className = i & 1 ? "btn primary large" : "busy btn primary", act.click(i)),
 };
 
 function run(mix) {

@@ -253,10 +253,11 @@ function level(e) {
   return l;
 }
 
-// What the DOM says about an element, by element, until the DOM changes:
-// rage clicks hit one element over and over. The mutation observer sees
-// every change, and its pending records are taken first, so a change made
-// just before a click is never missed.
+// What the DOM says about an element, by element, until a change that
+// could alter it (onMutations tells): rage clicks hit one element over
+// and over. The mutation observer sees every change, and its pending
+// records are taken first, so a change made just before a click is never
+// missed.
 let known = new WeakMap();
 
 /** The facts of a click on `el`: `sel`, then `el`'s tag, type, href,
@@ -345,8 +346,14 @@ function onMove(e) {
 
 let mutations = 0, mutationAt = 0;
 function onMutations(list) {
-  known = new WeakMap();
-  for (const r of list) ["id", "class"].includes(r.attributeName) && levels.delete(r.target);
+  for (const r of list) {
+    const a = r.attributeName;
+    // Any change but of an attribute no fact reads: `style`, and `data-`
+    // and `aria-` ones (UI libraries' state) but for the SDK's own,
+    // `aria-label` and those the options' selectors name.
+    (/^(style$|data-(?!ufse)|aria-(?!label))/.test(a) && !(ignore + cfg.allowText).includes(a)) || (known = new WeakMap());
+    ["id", "class"].includes(a) && levels.delete(r.target);
+  }
   if (!mutations) {
     mutationAt = now();
     (document.hidden ? setTimeout : requestAnimationFrame)(() => {

@@ -1,7 +1,8 @@
 // The SDK's life on one page, in headless Chromium with the single-file
 // build: `shutdown()` leaves nothing observing, `init()` afterwards
 // resumes the same session without recording anything twice, and what a
-// click says about its element follows the DOM as it changes.
+// click says about its element follows the DOM as it changes, while
+// changes no fact reads leave it be.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { accept, sdkPage, withBrowser } from "../browser.mjs";
@@ -92,4 +93,28 @@ test("a click describes its element as it is now, after the DOM changed", { time
       ["html > body > button#go.btn.busy", "Paying ##"],
       ["html > body#shop > button#go.btn.busy", "Paying ##"],
     ]);
+  }));
+
+test("a click is described again after an attribute a fact or an option reads changed", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const batches = [];
+    const options = { ignore: "[data-private]", allowText: "[data-plain]" };
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)), { options });
+    const set = (name, value) => page.evaluate(([n, v]) => document.getElementById("go").setAttribute(n, v), [name, value]);
+    await page.click("#go");
+    // The label reads aria-label.
+    await set("aria-label", "Pay 42");
+    await page.click("#go");
+    // The options name these: allowText, then ignore.
+    await set("data-plain", "");
+    await page.click("#go");
+    // No fact reads this one.
+    await set("data-state", "open");
+    await page.click("#go");
+    await set("data-private", "");
+    await page.click("#go");
+    await page.evaluate(() => ufse.flush());
+    assert.deepEqual(errors, []);
+    const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+    assert.deepEqual(clicks.map((c) => c.txt), ["Pay ## now", "Pay ##", "Pay 42", "Pay 42"], "none once ignored");
   }));
