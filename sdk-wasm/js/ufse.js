@@ -361,7 +361,9 @@ function onMutations(list) {
     // Any change but of an attribute no fact reads: `style`, and `data-`
     // and `aria-` ones (UI libraries' state) but for the SDK's own,
     // `aria-label` and those the options' selectors name.
-    (/^(style$|data-(?!ufse)|aria-(?!label))/.test(a) && !(ignore + cfg.allowText).includes(a)) || (known = new WeakMap());
+    // (An HTML attribute name in a selector matches in any case.)
+    (/^(style$|data-(?!ufse)|aria-(?!label))/.test(a) && !(ignore + cfg.allowText).toLowerCase().includes(a)) ||
+      (known = new WeakMap());
     ["id", "class"].includes(a) && levels.delete(r.target);
   }
   if (!mutations) {

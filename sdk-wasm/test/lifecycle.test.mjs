@@ -98,7 +98,7 @@ test("a click describes its element as it is now, after the DOM changed", { time
 test("a click is described again after an attribute a fact or an option reads changed", { timeout: 60_000 }, () =>
   withBrowser(async (browser) => {
     const batches = [];
-    const options = { ignore: "[data-private]", allowText: "[data-plain]" };
+    const options = { ignore: "[DATA-PRIVATE]", allowText: "[data-plain]" };
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)), { options });
     const set = (name, value) => page.evaluate(([n, v]) => document.getElementById("go").setAttribute(n, v), [name, value]);
     await page.click("#go");
