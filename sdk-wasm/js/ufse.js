@@ -475,6 +475,8 @@ export async function init(options) {
   // preflight, and `sendBeacon` can use the same URL.
   target = cfg.endpoint.replace(/\/$/, "") + "/v1/batch?key=" + encodeURIComponent(cfg.key);
   ignore = "[data-ufse-ignore]" + (cfg.ignore ? "," + cfg.ignore : "");
+  // Facts gathered under other options (a resume) are not these.
+  known = new WeakMap();
   own = clean(target);
   const first = !mem;
   if (first) {

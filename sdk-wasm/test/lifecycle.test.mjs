@@ -118,3 +118,19 @@ test("a click is described again after an attribute a fact or an option reads ch
     const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
     assert.deepEqual(clicks.map((c) => c.txt), ["Pay ## now", "Pay ##", "Pay 42", "Pay 42"], "none once ignored");
   }));
+
+test("init after shutdown applies its own options to elements clicked before", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const batches = [];
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
+    await page.click("#go");
+    await page.evaluate(async () => {
+      await ufse.shutdown();
+      await ufse.init({ key: "uk_test", endpoint: location.origin, ignore: "#go" });
+    });
+    await page.click("#go");
+    await page.evaluate(() => ufse.flush());
+    assert.deepEqual(errors, []);
+    const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+    assert.equal(clicks.length, 1, "the click after the restart is ignored");
+  }));
