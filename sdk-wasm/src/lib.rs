@@ -343,8 +343,8 @@ pub struct Core {
     slots: [Buf<[u8; SLOT_BYTES]>; 3],
     seq: u64,
     dropped: u64,
-    /// The last click's description as written in full (its fields from
-    /// `sel` to the `el` object), empty when there is none to repeat.
+    /// The last click's description as written in full (its `el` object,
+    /// `sel` and `txt`), empty when there is none to repeat.
     desc: Buf<[u8; MAX_DESC_BYTES]>,
     /// Where in `out` the description being written starts; past the
     /// end when [`Core::el`] did not begin one in this event.
@@ -503,8 +503,9 @@ impl Core {
             w.push(&d.bytes[..d.len]);
             return true;
         }
-        // Until `done` keeps this one, there is none: the glue takes the
-        // last it wrote for what the core has.
+        // The old one goes now, not when `done` keeps the new one: the glue
+        // takes the description it wrote last for the one the core has,
+        // and if this event is dropped, an older one must not stand in.
         self.desc.len = 0;
         self.desc_at = w.len;
         self.key(EL).byte(b'{');
