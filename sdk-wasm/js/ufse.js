@@ -239,8 +239,10 @@ function leave() {
 
 // ---- Observers ------------------------------------------------------
 
-// Subtrees not observed at all (init adds the `ignore` option's).
-let ignore;
+// Subtrees not observed at all (init adds the `ignore` option's), and the
+// options' selectors in lower case (an HTML attribute name in a selector
+// matches in any case), where onMutations looks for attribute names.
+let ignore, named;
 /** The `sel` of `el` (DESIGN.md section 2): `tag#id.c1.c2.c3` for it and
  *  up to 4 ancestors, outermost first, " > " between them. The core keeps
  *  it within 512 bytes, dropping outer levels. */
@@ -361,9 +363,7 @@ function onMutations(list) {
     // Any change but of an attribute no fact reads: `style`, and `data-`
     // and `aria-` ones (UI libraries' state) but for the SDK's own,
     // `aria-label` and those the options' selectors name.
-    // (An HTML attribute name in a selector matches in any case.)
-    (/^(style$|data-(?!ufse)|aria-(?!label))/.test(a) && !(ignore + cfg.allowText).toLowerCase().includes(a)) ||
-      (known = new WeakMap());
+    (/^(style$|data-(?!ufse)|aria-(?!label))/.test(a) && !named.includes(a)) || (known = new WeakMap());
     ["id", "class"].includes(a) && levels.delete(r.target);
   }
   if (!mutations) {
@@ -475,6 +475,7 @@ export async function init(options) {
   // preflight, and `sendBeacon` can use the same URL.
   target = cfg.endpoint.replace(/\/$/, "") + "/v1/batch?key=" + encodeURIComponent(cfg.key);
   ignore = "[data-ufse-ignore]" + (cfg.ignore ? "," + cfg.ignore : "");
+  named = (ignore + cfg.allowText).toLowerCase();
   // Facts gathered under other options (a resume) are not these.
   known = new WeakMap();
   own = clean(target);
