@@ -9,6 +9,9 @@ import { accept, sdkPage, withBrowser } from "../browser.mjs";
 
 const start = () => ufse.init({ key: "uk_test", endpoint: location.origin });
 
+/** The clicks in `batches`, in order. */
+const clicksIn = (batches) => batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+
 /** The types of the listeners on `window` and `document`, as DevTools lists them. */
 async function listeners(page) {
   const cdp = await page.context().newCDPSession(page);
@@ -84,7 +87,7 @@ test("a click describes its element as it is now, after the DOM changed", { time
     await page.click("#go");
     await page.evaluate(() => ufse.flush());
     assert.deepEqual(errors, []);
-    const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+    const clicks = clicksIn(batches);
     assert.deepEqual(clicks[1].el, clicks[0].el);
     assert.deepEqual(clicks[0].el, { tag: "button", editable: false, download: false, in_link: false });
     assert.deepEqual(clicks.map((c) => [c.sel, c.txt]), [
@@ -115,7 +118,7 @@ test("a click is described again after an attribute a fact or an option reads ch
     await page.click("#go");
     await page.evaluate(() => ufse.flush());
     assert.deepEqual(errors, []);
-    const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+    const clicks = clicksIn(batches);
     assert.deepEqual(clicks.map((c) => c.txt), ["Pay ## now", "Pay ##", "Pay 42", "Pay 42"], "none once ignored");
   }));
 
@@ -131,6 +134,6 @@ test("init after shutdown applies its own options to elements clicked before", {
     await page.click("#go");
     await page.evaluate(() => ufse.flush());
     assert.deepEqual(errors, []);
-    const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+    const clicks = clicksIn(batches);
     assert.equal(clicks.length, 1, "the click after the restart is ignored");
   }));
