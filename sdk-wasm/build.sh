@@ -23,9 +23,23 @@ fi
 
 cargo build --locked -q -p ufse-sdk --target wasm32-unknown-unknown --profile sdk
 mkdir -p dist
+raw=../target/wasm32-unknown-unknown/sdk/ufse_sdk.wasm
 # Stripping drops the target-features section, so the features rustc used
 # are named again here.
-wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-    --enable-mutable-globals --enable-multivalue --enable-reference-types \
-    ../target/wasm32-unknown-unknown/sdk/ufse_sdk.wasm -o dist/ufse.wasm
+features="--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+    --enable-mutable-globals --enable-multivalue --enable-reference-types"
+# The linker exports two globals of its own, __heap_base and __data_end,
+# that the glue never reads: wasm-metadce keeps what the glue can reach,
+# every other export, and drops them.
+graph=$(mktemp)
+trap 'rm -f "$graph"' EXIT
+node -e '
+const names = WebAssembly.Module.exports(new WebAssembly.Module(require("fs").readFileSync(process.argv[1])))
+  .map((e) => e.name).filter((n) => !n.startsWith("__"));
+console.log(JSON.stringify([{ name: "glue", root: true, reaches: names }, ...names.map((n) => ({ name: n, export: n }))]));
+' "$raw" >"$graph"
+# shellcheck disable=SC2086
+wasm-metadce $features "$raw" --graph-file "$graph" -o dist/ufse.wasm >/dev/null
+# shellcheck disable=SC2086
+wasm-opt -Oz --converge $features dist/ufse.wasm -o dist/ufse.wasm
 node build.mjs
