@@ -38,6 +38,16 @@ let sending = false, backoff = 0;
 
 const now = () => Date.now();
 
+/** `v` as a string; for a value without one (an object with no
+ *  prototype), its tag, as an ordinary object's toString gives it. */
+function text(v) {
+  try {
+    return String(v);
+  } catch {
+    return {}.toString.call(v);
+  }
+}
+
 // A view of the core's input area, where string arguments go.
 let mem;
 /** Writes `s` into the input area as UTF-8; returns its length. ASCII
@@ -45,7 +55,7 @@ let mem;
  *  fields are; bytes past the area's end are dropped (the core truncates
  *  long strings anyway). */
 function put(s) {
-  s = String(s);
+  s = text(s);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c > 127) return i + enc.encodeInto(s.slice(i), mem.subarray(i)).written;
@@ -92,12 +102,19 @@ function label(s, asIs) {
   return l;
 }
 
-/** Records one event of kind `k`; `fill` adds its fields. */
+/** Records one event of kind `k`; `fill` adds its fields. What the page
+ *  gave may throw as it is read (a getter, props JSON cannot hold): the
+ *  event is then counted as dropped, and the page's code goes on. */
 function record(k, fill, ts = now()) {
   if (stopped) return;
   touch(ts);
   X.ev(k, ts);
-  fill && fill();
+  try {
+    fill && fill();
+  } catch {
+    // The next event discards the unfinished one.
+    return X.lost(1);
+  }
   if (X.done() == 1) flush();
 }
 
@@ -381,7 +398,7 @@ function onError(e) {
   const err = e.error || e.reason;
   const rejection = e.type == "unhandledrejection";
   record(ERROR, () => {
-    str(F_MSG, rejection ? err?.message || String(err) : e.message);
+    str(F_MSG, rejection ? err?.message || text(err) : e.message);
     if (!rejection) {
       // No file (an inline script, an event the page made): no src.
       e.filename && str(F_SRC, clean(e.filename));

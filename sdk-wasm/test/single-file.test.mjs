@@ -75,3 +75,41 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     for (const secret of ["secret", "ann@", "token", "shoes", "hunter2"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
     assert.ok(events.some((e) => e.t == "input" && e.sel == "html > body > input#q"));
   }));
+
+test("what the page hands the SDK never makes it throw; what it cannot record is counted", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const batches = [];
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
+    const thrown = await page.evaluate(async () => {
+      // A rejection whose reason has no string form: recorded all the same.
+      Promise.reject(Object.assign(Object.create(null), { code: 42 }));
+      await new Promise((r) => setTimeout(r, 50));
+      const thrown = [];
+      const cyclic = {};
+      cyclic.self = cyclic;
+      const unreadable = () => {
+        // An error whose stack throws as it is read: dropped, and counted.
+        dispatchEvent(new ErrorEvent("error", { message: "m", error: { get stack() { throw new Error("no"); } } }));
+        // Props JSON cannot hold: dropped, and counted.
+        ufse.track("bigint", { n: 1n });
+        ufse.track("cyclic", cyclic);
+      };
+      try {
+        unreadable();
+      } catch (e) {
+        thrown.push(String(e));
+      }
+      ufse.track("after");
+      await ufse.flush();
+      return thrown;
+    });
+    assert.deepEqual(thrown, []);
+    // The page reports its own unhandled rejection (the reason's tag).
+    assert.deepEqual(errors, ["Object"]);
+    const events = batches.flatMap((b) => b.batch.events);
+    assert.deepEqual(events.filter((e) => e.t == "error").map((e) => [e.kind, e.msg]), [["rejection", "[object Object]"]]);
+    assert.deepEqual(events.filter((e) => e.t == "custom").map((e) => e.name), ["after"]);
+    assert.equal(batches.reduce((n, b) => n + (b.batch.dropped || 0), 0), 3);
+    // Nothing unfinished went out: seqs run on without a gap.
+    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
+  }));
