@@ -479,7 +479,7 @@ function wrapHistory() {
 export async function init(options) {
   if (!stopped) return;
   const o = { ...options };
-  if (o.respectDnt && (navigator.doNotTrack == "1" || window.doNotTrack == "1")) return;
+  if (o.respectDnt && navigator.doNotTrack == "1") return;
   // Once per page: the module (a later `init` resumes it, session and all)
   // and the wrappers of fetch, XHR and history (inert while stopped).
   const src = o.wasm || WASM;

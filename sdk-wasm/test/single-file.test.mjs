@@ -113,3 +113,16 @@ test("what the page hands the SDK never makes it throw; what it cannot record is
     // Nothing unfinished went out: seqs run on without a gap.
     assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
   }));
+
+test("with respectDnt, a browser sending Do Not Track is not observed", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const batches = [];
+    // As a browser with Do Not Track on says it.
+    const before = () => Object.defineProperty(Navigator.prototype, "doNotTrack", { get: () => "1" });
+    const onBatch = (sent, route) => (batches.push(sent), accept(route));
+    const { page, errors } = await sdkPage(browser, onBatch, { before, options: { respectDnt: true } });
+    await page.click("#go");
+    await page.evaluate(() => (ufse.track("x"), ufse.flush()));
+    assert.deepEqual(errors, []);
+    assert.deepEqual(batches, [], "nothing sent");
+  }));
