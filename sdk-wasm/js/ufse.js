@@ -24,7 +24,7 @@ const SID = 0, UID = 1, CTX = 2;
 const IDLE_MS = 30 * 60e3, MAX_AGE_MS = 24 * 3600e3, FLUSH_MS = 5e3, QUOTA = 65536;
 const MAX_QUEUE = 30; // batches held while offline or failing
 const STORE_KEY = "ufse";
-const CLICKABLE = "a,button,input[type=button],input[type=submit],[role=button],summary,label,select";
+const CLICKABLE = "a,button,[type=button],[type=submit],[role=button],summary,label,select";
 
 // The wasm module's exports and what the SDK was given.
 // `target` is where batches go, `own` the same URL as a request to it is
@@ -270,8 +270,8 @@ function sel(el) {
 }
 
 // Each element's own part of a selector, until its id or class changes
-// (onMutations says when).
-let levels = new WeakMap();
+// (onMutations says when, and counts such changes in `levelsAt`).
+let levels = new WeakMap(), levelsAt = 0;
 function level(e) {
   let l = levels.get(e);
   if (l === undefined) {
@@ -301,8 +301,9 @@ function facts(el) {
     const c = el.closest(CLICKABLE), attr = (name) => el.getAttribute(name), href = attr("href");
     // An input's value is a label only on a button (role=button can be on any field).
     const text = c && (c.getAttribute("aria-label") || (c.localName == "input" ? /^(button|submit)$/.test(c.type) && c.value : c.textContent));
+    // `sel` (index 0) is made below.
     f = !el.closest(ignore) && [
-      sel(el),
+      ,
       el.localName.toLowerCase(),
       attr("type")?.toLowerCase(),
       href && clean(href),
@@ -313,6 +314,12 @@ function facts(el) {
       text && label(text, cfg.allowText && c.matches(cfg.allowText)),
     ];
     known.set(el, f);
+  }
+  // New, or made before an id or a class changed: the `sel` is made now,
+  // the rest stands. A new array: `described` may be the old one.
+  if (f && f.at !== levelsAt) {
+    known.set(el, (f = [sel(el), ...f.slice(1)]));
+    f.at = levelsAt;
   }
   return f;
 }
@@ -376,12 +383,14 @@ function onMove(e) {
 let mutations = 0, mutationAt = 0;
 function onMutations(list) {
   for (const r of list) {
-    const a = r.attributeName;
-    // Any change but of an attribute no fact reads: `style`, and `data-`
-    // and `aria-` ones (UI libraries' state) but for the SDK's own,
-    // `aria-label` and those the options' selectors name.
-    (/^(style$|data-(?!ufse)|aria-(?!label))/.test(a) && !named.includes(a)) || (known = new WeakMap());
-    ["id", "class"].includes(a) && levels.delete(r.target);
+    const a = r.attributeName, level = /^(id|class)$/.test(a);
+    level && (levels.delete(r.target), levelsAt++);
+    // Any change but of an attribute no fact reads, or only `sel` does (an
+    // id, a class: unless the options' selectors have any): `style`, and
+    // `data-` and `aria-` ones (UI libraries' state) but for the SDK's
+    // own, `aria-label` and those the options' selectors name.
+    ((level ? !/[.#]/.test(named) : /^(style$|data-(?!ufse)|aria-(?!label))/.test(a)) && !named.includes(a)) ||
+      (known = new WeakMap());
   }
   if (!mutations) {
     mutationAt = now();

@@ -2,7 +2,8 @@
 // build: `shutdown()` leaves nothing observing, `init()` afterwards
 // resumes the same session without recording anything twice, and what a
 // click says about its element follows the DOM as it changes, while
-// changes no fact reads leave it be.
+// changes no fact reads leave it be (and a change of an id or a class only
+// the selector).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { accept, sdkPage, withBrowser } from "../browser.mjs";
@@ -76,14 +77,14 @@ test("a click describes its element as it is now, after the DOM changed", { time
     // The second click finds the element described already.
     await page.click("#go");
     await page.click("#go");
-    await page.evaluate(() => {
-      const go = document.getElementById("go");
-      go.className = "btn busy";
-      go.textContent = "Paying 42";
-    });
+    const change = (f) => page.evaluate(f);
+    // Its class, then its text, each alone.
+    await change(() => (document.getElementById("go").className = "btn busy"));
+    await page.click("#go");
+    await change(() => (document.getElementById("go").textContent = "Paying 42"));
     await page.click("#go");
     // Its parent changes, not it: the outer level of the selector follows.
-    await page.evaluate(() => (document.body.id = "shop"));
+    await change(() => (document.body.id = "shop"));
     await page.click("#go");
     await page.evaluate(() => ufse.flush());
     assert.deepEqual(errors, []);
@@ -93,8 +94,30 @@ test("a click describes its element as it is now, after the DOM changed", { time
     assert.deepEqual(clicks.map((c) => [c.sel, c.txt]), [
       ["html > body > button#go.btn", "Pay ## now"],
       ["html > body > button#go.btn", "Pay ## now"],
+      ["html > body > button#go.btn.busy", "Pay ## now"],
       ["html > body > button#go.btn.busy", "Paying ##"],
       ["html > body#shop > button#go.btn.busy", "Paying ##"],
+    ]);
+  }));
+
+test("a class or an id an option's selector reads makes a click be described again", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const batches = [];
+    const options = { ignore: ".private", allowText: "#plain" };
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)), { options });
+    await page.click("#go");
+    await page.evaluate(() => (document.getElementById("go").id = "plain"));
+    await page.click("#plain");
+    await page.evaluate(() => document.getElementById("plain").classList.add("private"));
+    await page.click("#plain");
+    await page.evaluate(() => ufse.flush());
+    assert.deepEqual(errors, []);
+    const clicks = clicksIn(batches);
+    assert.deepEqual(clicks.map((c) => [c.sel, c.txt]), [
+      ["html > body > button#go.btn", "Pay ## now"],
+      // Its label unmasked, as allowText says.
+      ["html > body > button#plain.btn", "Pay 42 now"],
+      // Then none: ignored.
     ]);
   }));
 
