@@ -23,7 +23,8 @@
 // each click after the button's `data-state` changed, as UI libraries mark
 // state (the mutation observer's cost; no fact reads that attribute); and
 // `changed clicks`, each click after the button's class changed, so each
-// one pays for gathering and writing the element's whole description.
+// one pays for making its selector again and writing the element's whole
+// description.
 //
 // `window.result` is { mix: { events, rounds: [{ without, listeners, sdk }] } }:
 // the events the SDK recorded in one run and each round's times in ms.
