@@ -86,20 +86,10 @@ function clean(u) {
 
 /** A clickable element's label: trimmed, whitespace runs as one space,
  *  and unless the site allowlisted it, digits as `#` and words with an
- *  `@` (emails) as `[email]`. The core cuts it to 64 characters. The same
- *  few labels come back again and again: the last ones are kept. */
-let labels = new Map();
+ *  `@` (emails) as `[email]`. The core cuts it to 64 characters. */
 function label(s, asIs) {
-  s = s.trim().slice(0, 256);
-  const key = !asIs + s;
-  let l = labels.get(key);
-  if (l === undefined) {
-    l = s.replace(/\s+/g, " ");
-    if (!asIs) l = l.replace(/\S*@\S*/g, "[email]").replace(/\d/g, "#");
-    labels.size > 255 && labels.clear();
-    labels.set(key, l);
-  }
-  return l;
+  s = s.trim().slice(0, 256).replace(/\s+/g, " ");
+  return asIs ? s : s.replace(/\S*@\S*/g, "[email]").replace(/\d/g, "#");
 }
 
 /** Records one event of kind `k`; `fill` adds its fields. What the page
