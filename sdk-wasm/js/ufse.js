@@ -469,15 +469,16 @@ function wrapHistory() {
 
 /**
  * Starts the SDK, or starts it again after `shutdown()`. `key` and
- * `endpoint` are required; options: `release`, `uid`, `ignore` (CSS
+ * `endpoint` are required (without them it rejects, saying so); options: `release`, `uid`, `ignore` (CSS
  * selectors whose subtrees are skipped), `allowText` (CSS selectors of
  * clickable elements whose labels go unmasked), `allowQuery` (query
  * parameters kept in URLs), `respectDnt`, `wasm` (the module's URL or
  * bytes; defaults to ufse.wasm beside this file).
  */
 export async function init(options) {
-  if (!stopped) return;
   const o = { ...options };
+  if (!o.key || !o.endpoint) throw new TypeError("ufse.init: key and endpoint are required");
+  if (!stopped) return;
   if (o.respectDnt && navigator.doNotTrack == "1") return;
   // Once per page: the module (a later `init` resumes it, session and all)
   // and the wrappers of fetch, XHR and history (inert while stopped).

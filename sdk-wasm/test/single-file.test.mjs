@@ -126,3 +126,18 @@ test("with respectDnt, a browser sending Do Not Track is not observed", { timeou
     assert.deepEqual(errors, []);
     assert.deepEqual(batches, [], "nothing sent");
   }));
+
+test("init without a key or an endpoint rejects, saying so", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const { page, errors } = await sdkPage(browser, (sent, route) => accept(route));
+    // Whether the SDK runs already or not.
+    const answers = await page.evaluate(async () => {
+      const tries = () => [undefined, {}, { key: "uk_test" }, { endpoint: location.origin }];
+      const answer = (o) => ufse.init(o).then(() => "started", (e) => `${e.name}: ${e.message}`);
+      const running = await Promise.all(tries().map(answer));
+      await ufse.shutdown();
+      return [...running, ...(await Promise.all(tries().map(answer)))];
+    });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(answers, Array(8).fill("TypeError: ufse.init: key and endpoint are required"));
+  }));
