@@ -343,7 +343,7 @@ async fn session_batches(
     sid: &str,
 ) -> Result<Option<Vec<LogBatch>>> {
     if cfg.clickhouse.enabled() {
-        let ch = ClickHouse::open(&cfg.clickhouse).await?;
+        let ch = ClickHouse::connect(&cfg.clickhouse);
         return Ok(Some(ch.session_batches(project, sid).await?));
     }
     if cfg.kafka.enabled() {

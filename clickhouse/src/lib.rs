@@ -104,16 +104,24 @@ pub struct ClickHouse {
 }
 
 impl ClickHouse {
-    /// Connects, and creates the database and tables where they are missing.
+    /// Connects, and creates the database and tables where they are missing:
+    /// for what writes (`ufse serve`, `ufse migrate`).
     ///
     /// # Errors
     ///
     /// When the server cannot be reached or refuses the schema.
     pub async fn open(config: &ClickHouseConfig) -> Result<ClickHouse, ClickHouseError> {
-        let root = config.client();
-        let err = |doing| move |source| ClickHouseError { url: config.url.clone(), doing, source };
-        schema::create(&root, &config.database).await.map_err(err("creating the schema"))?;
-        Ok(ClickHouse { config: config.clone(), client: root.with_database(&config.database) })
+        let ch = ClickHouse::connect(config);
+        schema::create(&config.client(), &config.database).await.map_err(ch.error("creating the schema"))?;
+        Ok(ch)
+    }
+
+    /// Connects to the database as it is, creating nothing: for what only
+    /// reads (a replay from the CLI), which may run as a user without the
+    /// right to create tables. Connecting itself does not reach the
+    /// server; the first query does.
+    pub fn connect(config: &ClickHouseConfig) -> ClickHouse {
+        ClickHouse { config: config.clone(), client: config.client().with_database(&config.database) }
     }
 
     pub(crate) fn error(

@@ -169,3 +169,21 @@ async fn signals_are_stored_once_under_their_incident_ids() {
     assert_eq!(db.count("SELECT count() FROM {db}.signals FINAL").await, 1);
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_reader_creates_nothing_and_reads_once_a_writer_has() {
+    let Some(db) = TestDb::new("reader") else { return };
+    let reader = ClickHouse::connect(&db.config);
+    let err = reader.session_batches("shop", "s1").await.expect_err("no database to read yet");
+    assert!(err.to_string().contains("reading a session"), "{err}");
+    let databases = format!("SELECT count() FROM system.databases WHERE name = '{}'", db.config.database);
+    assert_eq!(db.count(&databases).await, 0, "the reader created its database");
+
+    let ch = ClickHouse::open(&db.config).await.unwrap();
+    let mut archive = ch.archive("ufse");
+    let stored = batch("s1", T0, vec![event(json!({"t": "scroll", "ts": T0, "seq": 1, "y": 300}))]);
+    archive.add_events(&stored, &[0], 0, 7).await.unwrap();
+    archive.flush().await.unwrap();
+    assert_eq!(reader.session_batches("shop", "s1").await.unwrap(), vec![stored]);
+    db.drop().await;
+}
