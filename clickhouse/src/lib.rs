@@ -14,7 +14,8 @@
 //! server-side query parameters (values are bound and escaped client-side).
 //!
 //! - [`ClickHouseConfig`]: the `[clickhouse]` section.
-//! - [`ClickHouse`]: a connection: creates the schema, reads sessions back.
+//! - [`ClickHouse`]: a connection: opened by writers, which create the
+//!   schema, or connected by readers, which create nothing; reads sessions back.
 //! - [`Archive`]: a processor's batched writer.
 //! - `schema`: the tables, as DDL.
 
