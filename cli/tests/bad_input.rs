@@ -149,9 +149,13 @@ fn rate_limits_answer_429_with_retry_after() {
     );
     assert_eq!(server.post(&good("a"), &[]).status, 202);
     assert_eq!(server.post(&good("b"), &[]).status, 202);
-    let r = server.post(&good("c"), &[]);
+    // From a page on another origin, as the SDK sends.
+    let r = server.post(&good("c"), &[("Origin", "https://shop.example.com")]);
     assert_eq!((r.status, r.reason()), (429, "rate_limited_client".into()));
     assert_eq!(r.header("retry-after"), Some("1"));
+    // Retry-After is not CORS-safelisted: the page's script reads it only if exposed.
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://shop.example.com"));
+    assert_eq!(r.header("access-control-expose-headers"), Some("retry-after"));
 }
 
 #[test]

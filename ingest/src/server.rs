@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, RETRY_AFTER, VARY};
+use http::header::{
+    HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CONTENT_TYPE, RETRY_AFTER, VARY,
+};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -141,6 +143,9 @@ fn with_cors(mut resp: Response<Body>, origin: Option<&HeaderValue>) -> Response
     if let Some(o) = origin {
         let h = resp.headers_mut();
         h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
+        // Not a CORS-safelisted header: without this, a page on another
+        // origin cannot read when to retry, and the SDK backs off blind.
+        h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
         h.insert(VARY, HeaderValue::from_static("Origin"));
     }
     resp
