@@ -110,9 +110,9 @@ function record(k, fill, ts = now()) {
 
 // ---- Sessions -------------------------------------------------------
 
-/** A random session id: 128 bits, in base 36. */
+/** A random session id: 128 bits, as four decimal numbers. */
 function randomId() {
-  return Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join("");
+  return crypto.getRandomValues(new Uint32Array(4)).join("-");
 }
 
 /** Keeps the session, its `seq` reserved ahead: a page that dies without
