@@ -554,8 +554,9 @@ export async function init(options) {
 export function track(name, props) {
   record(CUSTOM, () => {
     str(F_NAME, name);
-    // No JSON for `undefined`, a function or a symbol: no props.
-    X.raw(F_PROPS, put(JSON.stringify(props) ?? ""));
+    // No JSON for `undefined`, a function or a symbol ("undefined" once
+    // put): the core leaves out any props that are no object.
+    X.raw(F_PROPS, put(JSON.stringify(props)));
   });
 }
 

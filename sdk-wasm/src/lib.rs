@@ -478,10 +478,12 @@ impl Core {
         w.byte(b'"');
     }
 
-    /// A field whose value is `v`, raw JSON (the glue's `JSON.stringify`);
-    /// left out when empty or longer than [`MAX_RAW_BYTES`].
+    /// A field whose value is `v`, a JSON object (the glue's
+    /// `JSON.stringify`); left out when it is no object (the server takes
+    /// only an object for `props`, and drops the whole event for another
+    /// value) or is longer than [`MAX_RAW_BYTES`].
     pub fn raw(&mut self, name: u32, v: &[u8]) {
-        if v.is_empty() || v.len() > MAX_RAW_BYTES {
+        if v.first() != Some(&b'{') || v.len() > MAX_RAW_BYTES {
             return;
         }
         self.key(name).push(v);

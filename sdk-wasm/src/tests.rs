@@ -433,6 +433,20 @@ fn envelope_fields_and_raw_props() {
 }
 
 #[test]
+fn props_that_are_no_object_are_left_out() {
+    let mut c = core();
+    for v in ["", "null", "[1,2]", "\"paid\"", "42", "true"] {
+        c.event(12, 5.0);
+        c.str(39, b"x", Text::Plain);
+        c.raw(PROPS, v.as_bytes());
+        assert_eq!(c.done(), Done::Ok);
+        let e = batch_json(&mut c).get("events").at(0).clone();
+        assert_eq!(e.get("props"), &serde_like::Value::Null, "props {v}");
+        assert_eq!(e.get("name").str(), "x");
+    }
+}
+
+#[test]
 fn the_largest_envelope_fits_after_the_fullest_batch() {
     let mut c = core();
     let sid = "s".repeat(128);

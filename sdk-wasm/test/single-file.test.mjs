@@ -14,14 +14,23 @@ test("the script-tag build records and sends under a strict CSP", { timeout: 60_
     await page.click("#go");
     await page.evaluate(() => {
       ufse.track("paid", { amount: 42 });
-      // Props with no JSON: the event goes without them.
+      // Props with no JSON, or JSON but no object (the server would drop
+      // the whole event): the event goes without them.
       ufse.track("fn", () => 1);
       ufse.track("symbol", Symbol("s"));
+      ufse.track("list", [1, 2]);
+      ufse.track("word", "paid");
       return ufse.flush();
     });
     assert.deepEqual(errors, []);
     const events = batches.flatMap((b) => b.batch.events);
-    assert.deepEqual(events.filter((e) => e.t == "custom").map((e) => [e.name, "props" in e]), [["paid", true], ["fn", false], ["symbol", false]]);
+    assert.deepEqual(events.filter((e) => e.t == "custom").map((e) => [e.name, "props" in e]), [
+      ["paid", true],
+      ["fn", false],
+      ["symbol", false],
+      ["list", false],
+      ["word", false],
+    ]);
     assert.equal(batches[0].key, "uk_test");
     assert.ok(batches.every((b) => b.gz), "gzipped with CompressionStream");
     const click = events.find((e) => e.t == "click");
