@@ -266,7 +266,8 @@ function level(e) {
   let l = levels.get(e);
   if (l === undefined) {
     l = e.localName.toLowerCase() + (e.id ? "#" + e.id : "");
-    for (const c of (e.getAttribute("class") || "").trim().split(/\s+/, 3)) c && (l += "." + c);
+    // Its first three classes, as the browser parsed them for CSS.
+    for (let i = 0, c; i < 3 && (c = e.classList[i]); i++) l += "." + c;
     levels.set(e, l);
   }
   return l;

@@ -78,8 +78,9 @@ test("a click describes its element as it is now, after the DOM changed", { time
     await page.click("#go");
     await page.click("#go");
     const change = (f) => page.evaluate(f);
-    // Its class, then its text, each alone.
-    await change(() => (document.getElementById("go").className = "btn busy"));
+    // Its class, then its text, each alone. The classes as the browser
+    // reads them for CSS: the first three distinct ones.
+    await change(() => (document.getElementById("go").className = " btn\tbusy  btn wide\nlarge"));
     await page.click("#go");
     await change(() => (document.getElementById("go").textContent = "Paying 42"));
     await page.click("#go");
@@ -94,9 +95,9 @@ test("a click describes its element as it is now, after the DOM changed", { time
     assert.deepEqual(clicks.map((c) => [c.sel, c.txt]), [
       ["html > body > button#go.btn", "Pay ## now"],
       ["html > body > button#go.btn", "Pay ## now"],
-      ["html > body > button#go.btn.busy", "Pay ## now"],
-      ["html > body > button#go.btn.busy", "Paying ##"],
-      ["html > body#shop > button#go.btn.busy", "Paying ##"],
+      ["html > body > button#go.btn.busy.wide", "Pay ## now"],
+      ["html > body > button#go.btn.busy.wide", "Paying ##"],
+      ["html > body#shop > button#go.btn.busy.wide", "Paying ##"],
     ]);
   }));
 
