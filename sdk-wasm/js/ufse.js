@@ -329,7 +329,7 @@ function onClick(e) {
       described = f;
       // tag, type, href, target, then download, editable, in_link: the
       // names are numbered in that order.
-      for (let i = 1; i < 8; i++) (i < 5 ? str : X.flag)(F_TAG + i - 1, f[i]);
+      for (let i = 1; i < 8; i++) (i < 5 ? str : X.flag)(F_TAG - 1 + i, f[i]);
       X.close();
       str(F_SEL, f[0], SEL);
       f[8] && str(F_TXT, f[8], LABEL);
@@ -396,7 +396,7 @@ function onMutations(list) {
 
 function onError(e) {
   const err = e.error || e.reason;
-  const rejection = e.type == "unhandledrejection";
+  const rejection = "reason" in e;
   record(ERROR, () => {
     str(F_MSG, rejection ? err?.message || text(err) : e.message);
     if (!rejection) {
@@ -533,7 +533,7 @@ export async function init(options) {
   on("scroll", throttle(100, () => record(SCROLL, () => (X.num(F_Y, scrollY), X.num(F_VH, innerHeight)))));
   on("selectionchange", throttle(100, () => record(SELECT)), document);
   on("visibilitychange", () => {
-    record(VIS, () => str(F_STATE, document.hidden ? "hidden" : "visible"));
+    record(VIS, () => str(F_STATE, document.visibilityState));
     if (document.hidden) leave();
   }, document);
   on("pagehide", leave);

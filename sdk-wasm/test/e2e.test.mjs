@@ -116,5 +116,6 @@ test("a frustrated visit to the demo shop becomes the right incidents", { timeou
 
   const timeline = demo.ufse("sessions", "show", sid);
   assert.match(timeline, /leaving/, "the last batch arrived by beacon");
+  assert.match(timeline, /vis +hidden\n/, "the page going hidden as it closed");
   for (const bytes of allBytes(demo.data)) assert.ok(!bytes.includes(SECRET), "no input value anywhere");
 });
