@@ -494,6 +494,9 @@ export async function init(options) {
   target = cfg.endpoint.replace(/\/$/, "") + "/v1/batch?key=" + encodeURIComponent(cfg.key);
   ignore = "[data-ufse-ignore]" + (cfg.ignore ? "," + cfg.ignore : "");
   named = (ignore + cfg.allowText).toLowerCase();
+  // A selector the browser cannot parse rejects here, with the browser's
+  // SyntaxError naming it, rather than throwing from every click.
+  document.documentElement.closest(ignore + "," + (cfg.allowText || "*"));
   // Facts gathered under other options (a resume) are not these.
   known = new WeakMap();
   own = clean(target);

@@ -150,3 +150,24 @@ test("init without a key or an endpoint rejects, saying so", { timeout: 60_000 }
     assert.deepEqual(errors, []);
     assert.deepEqual(answers, Array(8).fill("TypeError: ufse.init: key and endpoint are required"));
   }));
+
+test("init with a selector the browser cannot parse rejects, and no click throws", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const batches = [];
+    const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
+    const answers = await page.evaluate(async () => {
+      await ufse.shutdown();
+      const endpoint = location.origin;
+      const answer = (o) => ufse.init({ key: "uk_test", endpoint, ...o }).then(() => "started", (e) => e.name);
+      const bad = [await answer({ ignore: ".private[" }), await answer({ allowText: "#plain >" })];
+      // Stopped still: this click is not recorded, and nothing throws.
+      document.getElementById("go").click();
+      return [...bad, await answer({ ignore: ".private", allowText: "" })];
+    });
+    await page.click("#go");
+    await page.evaluate(() => ufse.flush());
+    assert.deepEqual(errors, []);
+    assert.deepEqual(answers, ["SyntaxError", "SyntaxError", "started"]);
+    const clicks = batches.flatMap((b) => b.batch.events).filter((e) => e.t == "click");
+    assert.equal(clicks.length, 1, "the click after the good init, only");
+  }));
