@@ -38,31 +38,11 @@ let sending = false, backoff = 0;
 
 const now = () => Date.now();
 
-/** `v` as a string; for a value without one (an object with no
- *  prototype), its tag, as an ordinary object's toString gives it. */
-function text(v) {
-  try {
-    return String(v);
-  } catch {
-    return {}.toString.call(v);
-  }
-}
-
 // A view of the core's input area, where string arguments go.
 let mem;
-/** Writes `s` into the input area as UTF-8; returns its length. ASCII
- *  goes byte by byte, which beats TextEncoder on the short strings most
- *  fields are; bytes past the area's end are dropped (the core truncates
- *  long strings anyway). */
-function put(s) {
-  s = text(s);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127) return i + enc.encodeInto(s.slice(i), mem.subarray(i)).written;
-    mem[i] = c;
-  }
-  return s.length;
-}
+/** Writes `s` into the input area as UTF-8; returns its length. What
+ *  does not fit is left out (the core truncates long strings anyway). */
+const put = (s) => enc.encodeInto(s, mem).written;
 
 const str = (f, s, mode = PLAIN) => s != null && X.str(f, put(s), mode);
 // Numbers go to X.num as they are: the core leaves out NaN (from an
@@ -188,7 +168,7 @@ async function pump() {
   if (sending) return;
   sending = true;
   try {
-    while (queue.length && navigator.onLine !== false) {
+    while (queue.length && navigator.onLine) {
       const b = queue[0];
       // On its way (a full queue drops others); 2 once a keepalive fetch
       // carries it, which the browser finishes even if the page goes.
@@ -200,7 +180,7 @@ async function pump() {
       let wait = 0;
       if (keepalive) b.f = 2;
       try {
-        const r = await origFetch(target, { method: "POST", body, keepalive, credentials: "omit" });
+        const r = await origFetch(target, { method: "POST", body, keepalive });
         if (r.status == 429 || r.status >= 500) {
           wait = (+r.headers.get("Retry-After") || 0) * 1e3;
           throw 0;
@@ -398,7 +378,7 @@ function onError(e) {
   const err = e.error || e.reason;
   const rejection = "reason" in e;
   record(ERROR, () => {
-    str(F_MSG, rejection ? err?.message || text(err) : e.message);
+    str(F_MSG, rejection ? err?.message || String(err) : e.message);
     if (!rejection) {
       // No file (an inline script, an event the page made): no src.
       e.filename && str(F_SRC, clean(e.filename));
@@ -540,7 +520,7 @@ export async function init(options) {
     if (document.hidden) leave();
   }, document);
   on("pagehide", leave);
-  on("online", () => pump());
+  on("online", pump);
   (observer = new MutationObserver(onMutations)).observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
   try {
     (longtasks = new PerformanceObserver((l) =>
@@ -579,10 +559,9 @@ export async function shutdown() {
   observer.disconnect();
   longtasks?.disconnect();
   clearInterval(timer);
-  // The events so far go; the exact seq stays, for the next `init`.
-  const sent = flush();
+  // The exact seq stays, for the next `init`; the events so far go.
   save(0);
-  await sent;
+  await flush();
 }
 
 // Where the wasm module is, for the ES module build; the single-file

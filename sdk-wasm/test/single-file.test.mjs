@@ -90,7 +90,9 @@ test("what the page hands the SDK never makes it throw; what it cannot record is
     const batches = [];
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)));
     const thrown = await page.evaluate(async () => {
-      // A rejection whose reason has no string form: recorded all the same.
+      // A rejection with a string for a reason: recorded; one whose reason
+      // has no string form: dropped, and counted.
+      Promise.reject("timed out");
       Promise.reject(Object.assign(Object.create(null), { code: 42 }));
       await new Promise((r) => setTimeout(r, 50));
       const thrown = [];
@@ -113,12 +115,12 @@ test("what the page hands the SDK never makes it throw; what it cannot record is
       return thrown;
     });
     assert.deepEqual(thrown, []);
-    // The page reports its own unhandled rejection (the reason's tag).
-    assert.deepEqual(errors, ["Object"]);
+    // The page reports its own unhandled rejections.
+    assert.deepEqual(errors, ["timed out", "Object"]);
     const events = batches.flatMap((b) => b.batch.events);
-    assert.deepEqual(events.filter((e) => e.t == "error").map((e) => [e.kind, e.msg]), [["rejection", "[object Object]"]]);
+    assert.deepEqual(events.filter((e) => e.t == "error").map((e) => [e.kind, e.msg]), [["rejection", "timed out"]]);
     assert.deepEqual(events.filter((e) => e.t == "custom").map((e) => e.name), ["after"]);
-    assert.equal(batches.reduce((n, b) => n + (b.batch.dropped || 0), 0), 3);
+    assert.equal(batches.reduce((n, b) => n + (b.batch.dropped || 0), 0), 4);
     // Nothing unfinished went out: seqs run on without a gap.
     assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
   }));
