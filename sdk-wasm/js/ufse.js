@@ -24,7 +24,7 @@ const SID = 0, UID = 1, CTX = 2;
 const IDLE_MS = 30 * 60e3, MAX_AGE_MS = 24 * 3600e3, FLUSH_MS = 5e3, QUOTA = 65536;
 const MAX_QUEUE = 30; // batches held while offline or failing
 const STORE_KEY = "ufse";
-const CLICKABLE = "a,button,[type=button],[type=submit],[role=button],summary,label,select";
+const CLICKABLE = "a,button,[type=button],[type=submit],[role=button],summary,label";
 
 // The wasm module's exports and what the SDK was given.
 // `target` is where batches go, `own` the same URL as a request to it is
@@ -271,7 +271,9 @@ function facts(el) {
   if (f === undefined) {
     const c = el.closest(CLICKABLE), attr = (name) => el.getAttribute(name), href = attr("href");
     // An input's value is a label only on a button (role=button can be on any field).
-    const text = c && (c.getAttribute("aria-label") || (c.localName == "input" ? /^(button|submit)$/.test(c.type) && c.value : c.textContent));
+    // Else its rendered text (innerText: no hidden element's), but none
+    // from a select (its options) or from around an ignored subtree.
+    const text = c && (c.getAttribute("aria-label") || (c.localName == "input" ? /^(button|submit)$/.test(c.type) && c.value : !c.querySelector(ignore + ",select") && c.innerText));
     // `sel` (index 0) is made below.
     f = !el.closest(ignore) && [
       ,

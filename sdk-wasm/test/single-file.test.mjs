@@ -46,10 +46,14 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     const body = `<button id="mail" aria-label="  Mail
       ann@shop.test about order 12 "></button><button id="plain">Order  12</button>
       <a id="next" href="/list?page=2&token=secret#access_token=abc">Next 3</a><input id="q">
-      <input id="send" type="submit" value="Send 2"><input id="role" role="button" value="hunter2">`;
+      <input id="send" type="submit" value="Send 2"><input id="role" role="button" value="hunter2">
+      <button id="who"><span data-ufse-ignore>Ann Lee</span> Edit</button><button id="pay">Pay<span hidden>s3cret</span> now</button>
+      <label id="size">Size <select><option>Carol</option></select></label><select id="pick"><option>Dave</option></select>`;
     const options = { allowQuery: ["page"], allowText: "#plain" };
     const { page, errors } = await sdkPage(browser, (sent, route) => (batches.push(sent), accept(route)), { body, options });
-    for (const id of ["#mail", "#plain", "#next", "#send", "#role"]) await page.click(id);
+    for (const id of ["#mail", "#plain", "#next", "#send", "#role", "#pay", "#size", "#pick"]) await page.click(id);
+    // On the button, not on its ignored part.
+    await page.evaluate(() => document.getElementById("who").click());
     await page.fill("#q", "secret typed");
     await page.evaluate(() => {
       history.pushState(null, "", "/search?q=shoes&page=3#x=1");
@@ -61,7 +65,7 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     const events = batches.flatMap((b) => b.batch.events);
     const clicks = events.filter((e) => e.t == "click");
     assert.deepEqual(
-      clicks.map((e) => [e.sel, e.txt]),
+      clicks.slice(0, 6).map((e) => [e.sel, e.txt]),
       [
         ["html > body > button#mail", "Mail [email] about order ##"],
         ["html > body > button#plain", "Order 12"],
@@ -69,8 +73,14 @@ test("privacy: labels masked but where allowed, no query string but allowed para
         // A button's value is its label; a field's value never is.
         ["html > body > input#send", "Send #"],
         ["html > body > input#role", undefined],
+        // The text shown: none hidden.
+        ["html > body > button#pay", "Pay now"],
       ]
     );
+    // No label from around an ignored subtree, or from a select's options
+    // (their text is its value).
+    assert.deepEqual(clicks.find((e) => e.sel == "html > body > button#who").txt, undefined);
+    assert.ok(clicks.length > 7 && clicks.slice(6).every((e) => !("txt" in e)), JSON.stringify(clicks.slice(6)));
     assert.equal(clicks[2].el.href, "http://sdk.test/list?page=2");
     assert.deepEqual(
       events.filter((e) => e.t == "nav").map((e) => [e.nav, e.url]),
@@ -81,7 +91,7 @@ test("privacy: labels masked but where allowed, no query string but allowed para
       [["no file", undefined], ["in a file", "https://cdn.test/app.js"]]
     );
     const sent = JSON.stringify(batches.map((b) => b.batch));
-    for (const secret of ["secret", "ann@", "token", "shoes", "hunter2"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
+    for (const secret of ["secret", "ann@", "token", "shoes", "hunter2", "s3cret", "Ann Lee", "Carol", "Dave"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
     assert.ok(events.some((e) => e.t == "input" && e.sel == "html > body > input#q"));
   }));
 
