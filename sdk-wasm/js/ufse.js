@@ -379,6 +379,9 @@ function onMutations(list) {
 function onError(e) {
   const err = e.error || e.reason;
   const rejection = "reason" in e;
+  // An image or a script that failed to load (a plain Event) is no error
+  // of the page's code.
+  if (!rejection && !e.message) return;
   record(ERROR, () => {
     str(F_MSG, rejection ? err?.message || String(err) : e.message);
     if (!rejection) {

@@ -55,10 +55,13 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     // On the button, not on its ignored part.
     await page.evaluate(() => document.getElementById("who").click());
     await page.fill("#q", "secret typed");
-    await page.evaluate(() => {
+    await page.evaluate(async () => {
       history.pushState(null, "", "/search?q=shoes&page=3#x=1");
       dispatchEvent(new ErrorEvent("error", { message: "no file" }));
       dispatchEvent(new ErrorEvent("error", { message: "in a file", filename: "https://cdn.test/app.js?v=3&token=t" }));
+      // An image that fails to load: no error of the page's code.
+      const img = document.body.appendChild(new Image());
+      await new Promise((r) => ((img.onerror = r), (img.src = "data:image/png;base64,AAAA")));
       return ufse.flush();
     });
     assert.deepEqual(errors, []);
