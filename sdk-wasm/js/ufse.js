@@ -110,7 +110,9 @@ function save(ahead = 1e4) {
  *  one when there is none, or it has been idle 30 min, or is 24 h old. */
 function touch(t, s = session) {
   if (!(s?.id && t - s.last < IDLE_MS && t - s.start < MAX_AGE_MS)) {
-    if (session) flush();
+    // One on this page ended: what it had goes, and the new one begins
+    // with a `nav` of the page (below), as events default to its URL.
+    if (session) flush(), (lastUrl = 0);
     s = { id: randomId(), start: t, seq: 0 };
   }
   // Events can be stamped in the past (a long task, the first of a group
@@ -123,6 +125,7 @@ function touch(t, s = session) {
     // Kept at once: a reload before the first batch continues this session.
     save();
   }
+  lastUrl === 0 && nav("load");
 }
 
 // ---- Delivery -------------------------------------------------------

@@ -144,3 +144,31 @@ test("an event stamped in the past does not make a session look idle", { timeout
     assert.equal(new Set(sent.map((s) => s.batch.sid)).size, 1);
     assert.deepEqual(errors, []);
   }));
+
+test("a session that begins on a page (the last went idle) begins with a nav of it", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const sent = [];
+    const before = () => {
+      let now = Date.now();
+      Date.now = () => now;
+      window.advance = (ms) => (now += ms);
+    };
+    const { page, errors } = await sdkPage(browser, (s, route) => (sent.push(s), accept(route)), { before });
+    await page.evaluate(() => {
+      history.pushState(null, "", "/cart?id=7");
+      ufse.track("a");
+      advance(31 * 60e3);
+      ufse.track("b");
+      return ufse.flush();
+    });
+    await until(() => names(sent).includes("b"), "the batch");
+    const sids = [...new Set(sent.map((s) => s.batch.sid))];
+    assert.equal(sids.length, 2, "the idle session ended");
+    // Events default to the session's last nav: the new one has its own.
+    const second = sent.filter((s) => s.batch.sid == sids[1]).flatMap((s) => s.batch.events);
+    assert.deepEqual(second.map((e) => [e.t, e.nav, e.url, e.name, e.seq]), [
+      ["nav", "load", "http://sdk.test/cart", undefined, 1],
+      ["custom", undefined, undefined, "b", 2],
+    ]);
+    assert.deepEqual(errors, []);
+  }));
