@@ -52,9 +52,11 @@ export async function startDemo() {
   };
 }
 
-/** Headless Chromium with the flags this machine needs. */
-export function launch() {
+/** Headless Chromium with the flags this machine needs; `bfcache` keeps
+ *  the back/forward cache, which Playwright turns off by default. */
+export function launch({ bfcache = false } = {}) {
   return chromium.launch({
+    ignoreDefaultArgs: bfcache ? ["--disable-back-forward-cache"] : [],
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: [
       "--no-sandbox",
@@ -68,9 +70,10 @@ export function launch() {
   });
 }
 
-/** Runs `f` with a fresh headless Chromium, closed afterwards whatever happens. */
-export async function withBrowser(f) {
-  const browser = await launch();
+/** Runs `f` with a fresh headless Chromium (`launch(options)`), closed
+ *  afterwards whatever happens. */
+export async function withBrowser(f, options) {
+  const browser = await launch(options);
   try {
     return await f(browser);
   } finally {

@@ -128,6 +128,20 @@ function touch(t, s = session) {
   lastUrl === 0 && nav("load");
 }
 
+/** The session as stored; undefined if none can be read. */
+function stored() {
+  try {
+    return JSON.parse(store.getItem(STORE_KEY));
+  } catch {}
+}
+
+/** Back from the back/forward cache, or a hidden tab shown again: a page
+ *  of this session that ran meanwhile (the tab's next page) may have sent
+ *  seqs past this page's. They are skipped, not sent twice. */
+function restore(s = stored()) {
+  s?.id == session.id && s.seq > X.seq() && X.set_seq(s.seq);
+}
+
 // ---- Delivery -------------------------------------------------------
 
 /** Takes the events so far out of the core as one batch. */
@@ -505,11 +519,7 @@ export async function init(options) {
   X.set(CTX, put(JSON.stringify({ ua: navigator.userAgent, vw: innerWidth, vh: innerHeight, release: cfg.release })));
   cfg.uid && identify(cfg.uid);
   stopped = false;
-  let stored;
-  try {
-    stored = JSON.parse(store.getItem(STORE_KEY));
-  } catch {}
-  touch(now(), stored);
+  touch(now(), stored());
   // Every listener goes with `hooks`, so `shutdown` removes them all.
   hooks = new AbortController();
   const on = (t, f, target = window) => target.addEventListener(t, f, { capture: true, passive: true, signal: hooks.signal });
@@ -524,9 +534,11 @@ export async function init(options) {
   on("scroll", throttle(100, () => record(SCROLL, () => (X.num(F_Y, scrollY), X.num(F_VH, innerHeight)))));
   on("selectionchange", throttle(100, () => record(SELECT)), document);
   on("visibilitychange", () => {
+    document.hidden || restore();
     record(VIS, () => str(F_STATE, document.visibilityState));
-    if (document.hidden) leave();
+    document.hidden && leave();
   }, document);
+  on("pageshow", (e) => e.persisted && (restore(), (lastUrl = 0), nav("pop")));
   on("pagehide", leave);
   on("online", pump);
   (observer = new MutationObserver(onMutations)).observe(document, { childList: true, subtree: true, attributes: true, characterData: true });

@@ -172,3 +172,37 @@ test("a session that begins on a page (the last went idle) begins with a nav of 
     ]);
     assert.deepEqual(errors, []);
   }));
+
+test("a page back from the back/forward cache goes on past the seqs its session's next page sent", { timeout: 60_000 }, () =>
+  withBrowser(
+    async (browser) => {
+      const sent = [];
+      const { page, errors } = await sdkPage(browser, (s, route) => (sent.push(s), accept(route)));
+      const mark = () => page.evaluate(() => (window.first = window.first || "first page"));
+      await mark();
+      await page.evaluate(() => (ufse.track("a"), ufse.flush()));
+      // The next page of the session, in the same tab, then back.
+      await page.goto("http://sdk.test/?next");
+      await page.evaluate(() => window.ready);
+      await page.evaluate(() => (ufse.track("b"), ufse.track("b"), ufse.flush()));
+      await until(() => names(sent).includes("b"), "the next page's batch");
+      // (A page restored from the cache fires no load.)
+      await page.goBack({ waitUntil: "commit" });
+      assert.equal(await page.evaluate(() => window.first), "first page", "restored from the cache, not loaded again");
+      await page.evaluate(() => (ufse.track("c"), ufse.flush()));
+      await until(() => names(sent).includes("c"), "the batch after coming back");
+
+      assert.equal(new Set(sent.map((s) => s.batch.sid)).size, 1, "one session");
+      const got = seqs(sent);
+      assert.equal(new Set(got).size, got.length, `no seq twice: ${got}`);
+      const events = sent.flatMap((s) => s.batch.events);
+      const bs = events.filter((e) => e.name == "b").map((e) => e.seq);
+      const back = events.slice(events.findIndex((e) => e.nav == "pop"));
+      assert.deepEqual(back.map((e) => e.t), ["nav", "custom"], "back: a pop, then c");
+      assert.ok(back[0].seq > Math.max(...bs), `seq ${back[0].seq} after ${bs}`);
+      // Each page's beacon as it left: Playwright does not route requests
+      // of a page navigating away, so they met the real (unresolvable) host.
+      assert.deepEqual(errors.filter((e) => !/ERR_NAME_NOT_RESOLVED/.test(e)), []);
+    },
+    { bfcache: true }
+  ));
