@@ -208,10 +208,10 @@ async function pump() {
         if (i >= 0) queue.splice(i, 1);
         backoff = 0;
       } catch {
+        // No longer on its way: a page leaving meanwhile sends it by beacon.
+        b.f = 0;
         backoff = Math.min(backoff ? backoff * 2 : 1e3, 60e3);
         await new Promise((r) => setTimeout(r, Math.max(wait, backoff * (0.5 + Math.random() / 2))));
-      } finally {
-        b.f = 0;
       }
     }
   } finally {
@@ -231,12 +231,11 @@ export function flush() {
 function leave() {
   if (stopped) return;
   enqueue(take());
-  for (const b of queue.splice(0)) {
-    // A keepalive fetch on its way outlives the page: sending it again
-    // would only take beacon quota the rest needs.
-    if (b.f > 1) continue;
-    if (!navigator.sendBeacon(target, b.gz || zip(b.body))) X.lost(b.n);
-  }
+  // A keepalive fetch on its way outlives the page: sending it again
+  // would only take beacon quota the rest needs. It stays queued, to be
+  // sent again if it fails while the page lives on, hidden.
+  for (const b of queue.splice(0))
+    b.f > 1 ? queue.push(b) : navigator.sendBeacon(target, b.gz || zip(b.body)) || X.lost(b.n);
   // The exact seq: the next page of the session continues without a gap.
   save(0);
 }

@@ -206,3 +206,41 @@ test("a page back from the back/forward cache goes on past the seqs its session'
     },
     { bfcache: true }
   ));
+
+/** What the page logged but the 503s the test answered. */
+const unexpected = (errors) => errors.filter((e) => !/status of 503/.test(e));
+
+test("a batch waiting out a Retry-After goes by beacon if the page leaves", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const sent = [];
+    const { page, errors } = await sdkPage(browser, (s, route) => {
+      sent.push(s);
+      if (s.type != "fetch") return accept(route);
+      route.fulfill({ status: 503, headers: { "retry-after": "60" }, body: "{}" });
+    });
+    await page.evaluate(() => void (ufse.track("wait"), ufse.flush()));
+    await until(() => sent.length == 1, "the refused batch");
+    // Not on its way while it waits: leaving sends it.
+    await page.evaluate(() => dispatchEvent(new PageTransitionEvent("pagehide")));
+    await until(() => sent.some((s) => s.type == "ping" && names([s]).includes("wait")), "the beacon");
+    assert.deepEqual(unexpected(errors), []);
+  }));
+
+test("a keepalive fetch on its way as the page hides, then refused, is sent again", { timeout: 60_000 }, () =>
+  withBrowser(async (browser) => {
+    const sent = [];
+    let held;
+    const { page, errors } = await sdkPage(browser, (s, route) => {
+      sent.push(s);
+      if (!held) held = route;
+      else accept(route);
+    });
+    await page.evaluate(() => void (ufse.track("first"), ufse.flush()));
+    await until(() => held, "the first batch");
+    // Hidden (a tab switch): the fetch carries it, no beacon does.
+    await page.evaluate(() => dispatchEvent(new PageTransitionEvent("pagehide")));
+    await held.fulfill({ status: 503, headers: { "retry-after": "0" }, body: "{}" });
+    await until(() => sent.filter((s) => names([s]).includes("first")).length == 2, "the batch again");
+    assert.deepEqual(sent.map((s) => s.type), ["fetch", "fetch"]);
+    assert.deepEqual(unexpected(errors), []);
+  }));
