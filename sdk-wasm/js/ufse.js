@@ -406,7 +406,9 @@ function onError(e) {
       X.num(F_LINE, e.lineno);
       X.num(F_COL, e.colno);
     }
-    str(F_STACK, err?.stack);
+    // Its script URLs without their query strings, as every URL sent (up
+    // to a colon: a query with one raw keeps what follows it).
+    str(F_STACK, err?.stack?.replace(/\?[^\s:)]*/g, ""));
     str(F_KIND, rejection ? "rejection" : "error");
   });
 }

@@ -58,7 +58,8 @@ test("privacy: labels masked but where allowed, no query string but allowed para
     await page.evaluate(async () => {
       history.pushState(null, "", "/search?q=shoes&page=3#x=1");
       dispatchEvent(new ErrorEvent("error", { message: "no file" }));
-      dispatchEvent(new ErrorEvent("error", { message: "in a file", filename: "https://cdn.test/app.js?v=3&token=t" }));
+      const stack = "Error: in a file\n    at pay (https://cdn.test/app.js?v=3&token=t:10:5)";
+      dispatchEvent(new ErrorEvent("error", { message: "in a file", filename: "https://cdn.test/app.js?v=3&token=t", error: { stack } }));
       // An image that fails to load: no error of the page's code.
       const img = document.body.appendChild(new Image());
       await new Promise((r) => ((img.onerror = r), (img.src = "data:image/png;base64,AAAA")));
@@ -90,8 +91,11 @@ test("privacy: labels masked but where allowed, no query string but allowed para
       [["load", "http://sdk.test/"], ["push", "http://sdk.test/search?page=3"]]
     );
     assert.deepEqual(
-      events.filter((e) => e.t == "error").map((e) => [e.msg, e.src]),
-      [["no file", undefined], ["in a file", "https://cdn.test/app.js"]]
+      events.filter((e) => e.t == "error").map((e) => [e.msg, e.src, e.stack]),
+      [
+        ["no file", undefined, undefined],
+        ["in a file", "https://cdn.test/app.js", "Error: in a file\n    at pay (https://cdn.test/app.js:10:5)"],
+      ]
     );
     const sent = JSON.stringify(batches.map((b) => b.batch));
     for (const secret of ["secret", "ann@", "token", "shoes", "hunter2", "s3cret", "Ann Lee", "Carol", "Dave"]) assert.ok(!sent.includes(secret), `${secret} was sent`);
