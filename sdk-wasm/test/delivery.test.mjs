@@ -25,6 +25,16 @@ async function slowEndpoint(browser) {
   return { page, errors, sent, held: () => held, release: () => accept(held) };
 }
 
+/** A page whose clock the test moves (`advance(ms)` in it); `sent` lists every batch. */
+function clockPage(browser, sent) {
+  const before = () => {
+    let now = Date.now();
+    Date.now = () => now;
+    window.advance = (ms) => (now += ms);
+  };
+  return sdkPage(browser, (s, route) => (sent.push(s), accept(route)), { before });
+}
+
 const seqs = (sent) => sent.flatMap((s) => s.batch.events.map((e) => e.seq));
 const names = (sent) => sent.flatMap((s) => s.batch.events.map((e) => e.name)).filter(Boolean);
 
@@ -114,12 +124,7 @@ test("an event stamped in the past does not make a session look idle", { timeout
     const sent = [];
     // The page's clock, moved by the test; a long task is stamped by the
     // real one (performance.timeOrigin), so it falls 20 minutes behind.
-    const before = () => {
-      let now = Date.now();
-      Date.now = () => now;
-      window.advance = (ms) => (now += ms);
-    };
-    const { page, errors } = await sdkPage(browser, (s, route) => (sent.push(s), accept(route)), { before });
+    const { page, errors } = await clockPage(browser, sent);
     await page.evaluate(() => {
       advance(20 * 60e3);
       ufse.track("a");
@@ -148,12 +153,7 @@ test("an event stamped in the past does not make a session look idle", { timeout
 test("a session that begins on a page (the last went idle) begins with a nav of it", { timeout: 60_000 }, () =>
   withBrowser(async (browser) => {
     const sent = [];
-    const before = () => {
-      let now = Date.now();
-      Date.now = () => now;
-      window.advance = (ms) => (now += ms);
-    };
-    const { page, errors } = await sdkPage(browser, (s, route) => (sent.push(s), accept(route)), { before });
+    const { page, errors } = await clockPage(browser, sent);
     await page.evaluate(() => {
       history.pushState(null, "", "/cart?id=7");
       ufse.track("a");
