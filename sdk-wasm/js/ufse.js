@@ -78,6 +78,8 @@ function label(s, asIs) {
 function record(k, fill, ts = now()) {
   if (stopped) return;
   touch(ts);
+  // A session begun on this page begins with a `nav` of it, unless this is one.
+  k && lastUrl === 0 && nav("load");
   X.ev(k, ts);
   try {
     fill && fill();
@@ -111,7 +113,8 @@ function save(ahead = 1e4) {
 function touch(t, s = session) {
   if (!(s?.id && t - s.last < IDLE_MS && t - s.start < MAX_AGE_MS)) {
     // One on this page ended: what it had goes, and the new one begins
-    // with a `nav` of the page (below), as events default to its URL.
+    // with a `nav` of the page (record() sees to it), as events default
+    // to its URL.
     if (session) flush(), (lastUrl = 0);
     s = { id: randomId(), start: t, seq: 0 };
   }
@@ -125,7 +128,6 @@ function touch(t, s = session) {
     // Kept at once: a reload before the first batch continues this session.
     save();
   }
-  lastUrl === 0 && nav("load");
 }
 
 /** The session as stored; undefined if none can be read. */
@@ -419,8 +421,10 @@ function nav(type) {
   if (stopped || url == lastUrl) return;
   // A change of the fragment alone is a `hash` whatever announced it.
   if (lastUrl && type != "replace" && url.split("#")[0] == lastUrl.split("#")[0]) type = "hash";
-  lastUrl = url;
   record(NAV, () => (str(F_URL, clean(url)), str(F_NAV, type)));
+  // Set after recording: were this the first event of a new session,
+  // touch() cleared it, and this nav is the one that session begins with.
+  lastUrl = url;
 }
 
 function netEvent(method, url, status, start) {

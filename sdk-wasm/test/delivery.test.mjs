@@ -159,17 +159,21 @@ test("a session that begins on a page (the last went idle) begins with a nav of 
       ufse.track("a");
       advance(31 * 60e3);
       ufse.track("b");
+      // Idle again, then a route change: it is the new session's nav.
+      advance(31 * 60e3);
+      history.pushState(null, "", "/pay");
       return ufse.flush();
     });
-    await until(() => names(sent).includes("b"), "the batch");
+    await until(() => sent.length == 3, "three sessions' batches");
     const sids = [...new Set(sent.map((s) => s.batch.sid))];
-    assert.equal(sids.length, 2, "the idle session ended");
-    // Events default to the session's last nav: the new one has its own.
-    const second = sent.filter((s) => s.batch.sid == sids[1]).flatMap((s) => s.batch.events);
-    assert.deepEqual(second.map((e) => [e.t, e.nav, e.url, e.name, e.seq]), [
+    assert.equal(sids.length, 3, "each idle session ended");
+    // Events default to the session's last nav: each new one has its own.
+    const of = (sid) => sent.filter((s) => s.batch.sid == sid).flatMap((s) => s.batch.events);
+    assert.deepEqual(of(sids[1]).map((e) => [e.t, e.nav, e.url, e.name, e.seq]), [
       ["nav", "load", "http://sdk.test/cart", undefined, 1],
       ["custom", undefined, undefined, "b", 2],
     ]);
+    assert.deepEqual(of(sids[2]).map((e) => [e.t, e.nav, e.url, e.seq]), [["nav", "push", "http://sdk.test/pay", 1]]);
     assert.deepEqual(errors, []);
   }));
 
@@ -178,8 +182,7 @@ test("a page back from the back/forward cache goes on past the seqs its session'
     async (browser) => {
       const sent = [];
       const { page, errors } = await sdkPage(browser, (s, route) => (sent.push(s), accept(route)));
-      const mark = () => page.evaluate(() => (window.first = window.first || "first page"));
-      await mark();
+      await page.evaluate(() => (window.first = "first page"));
       await page.evaluate(() => (ufse.track("a"), ufse.flush()));
       // The next page of the session, in the same tab, then back.
       await page.goto("http://sdk.test/?next");
