@@ -5,16 +5,21 @@
 //! (incidents grouped across sessions by fingerprint, with exact counts of
 //! sessions and users, first/last seen, severity and an audit trail), the
 //! index of raw events kept for replay (the events stay in the log), and
-//! what the cold path keeps: its job queue, tickets and enrichments.
+//! what the cold path keeps: its job queue, the issue lifecycle, tickets
+//! and ticket requests, explanations and the AI budget.
 //!
 //! - [`IncidentStore`], [`RawEventStore`], [`ColdPathStore`]: the traits other backends fill in.
 //! - [`SqliteStore`], [`SqliteEventStore`]: the embedded default, via sqlx.
 //! - [`PgStore`], [`PgEventStore`]: the same on PostgreSQL, for scale-out.
-//! - `sql`: the statements and write algorithm both backends share.
+//! - `sql`: the statements and write algorithm both backends share;
+//!   `cold_path`: the same for [`ColdPathStore`].
+//! - `lifecycle`: the issue lifecycle's allowed moves and what the hot path queues.
 //! - `fingerprint`: incident ids, issue fingerprints, path templates, severity.
 //! - `model`: the stored types and [`StoreError`].
 
+mod cold_path;
 mod fingerprint;
+mod lifecycle;
 mod model;
 mod postgres;
 mod sql;
@@ -23,9 +28,12 @@ mod sqlite;
 use std::future::Future;
 
 pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, Reach, FINGERPRINT_VERSION};
+pub use lifecycle::{allowed, JOB_COMMENT, JOB_TRIAGE};
 pub use model::{
-    Enrichment, EventRef, Incident, Issue, Job, JobOutcome, KeyInfo, KeyStatus, ListFilter, Project,
-    StoreError, Ticket, WriteBatch, WriteStats,
+    Actor, AiBudget, Approval, AuditEntry, Claimed, EventRef, Explanation, Incident, Issue, IssueDetail,
+    IssueStatus, Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project, RateLimit,
+    RemoteState, RequestState, StoreError, Ticket, TicketFilter, TicketRequest, Triggers, WriteBatch,
+    WriteStats,
 };
 pub use postgres::{PgEventStore, PgStore};
 pub use sqlite::{SqliteEventStore, SqliteStore};
@@ -127,33 +135,40 @@ pub trait IncidentStore: Send + Sync + 'static {
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
-/// What the cold path keeps: its job queue (leased claims, retries), the
-/// tickets filed for issues and the issues' explanations. The hot path only
-/// reads and writes [`IncidentStore`]; the cold path's workers use this.
+/// What the cold path keeps: its job queue (leased claims, retries, a
+/// dead-letter state), the issue lifecycle, the tickets filed for issues
+/// and the requests for them, issue explanations and the AI budget. The
+/// hot path only writes [`IncidentStore`] (which queues jobs as
+/// [`Triggers`] say); the cold path's workers and the command line use this.
 pub trait ColdPathStore: Send + Sync + 'static {
-    /// Queues a job of `kind` about `key`, due at `run_after_ms`; returns
-    /// false, changing nothing, when one of that kind and key exists (live or finished).
-    fn enqueue_job(
-        &self,
-        kind: &str,
-        key: &str,
-        payload: &str,
-        run_after_ms: i64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Claims up to `limit` due jobs of `kind` for `worker` until `now_ms +
-    /// lease_ms`, oldest due first: queued ones due by `now_ms`, and claimed
-    /// ones whose lease expired (their worker died). No job goes to two
-    /// workers at once, however many claim together.
+    /// Queues `job`; returns false, changing nothing, when one of its kind
+    /// and key is queued already.
+    fn enqueue_job(&self, job: &NewJob, now_ms: i64)
+        -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Leases up to `limit` due jobs to `worker` until `now_ms + lease_ms`,
+    /// oldest due first: queued ones due by `now_ms`, and claimed ones whose
+    /// lease expired (their worker died). A job abandoned that way with
+    /// `max_attempts` claims behind it goes to `dead` instead. No job goes
+    /// to two workers at once, however many claim together.
     fn claim_jobs(
         &self,
-        kind: &str,
         worker: &str,
         now_ms: i64,
         lease_ms: i64,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
+        max_attempts: u32,
+    ) -> impl Future<Output = Result<Claimed, StoreError>> + Send;
+    /// Extends `worker`'s leases on `ids` until `until_ms`; returns the ids
+    /// it still held (a lease that expired and went to another worker is lost).
+    fn extend_leases(
+        &self,
+        ids: &[i64],
+        worker: &str,
+        until_ms: i64,
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
     /// Ends a claim; returns false, changing nothing, when `worker` no longer
-    /// holds the job (its lease expired and another claimed it).
+    /// holds the job. A job queued again while a twin of its kind and key
+    /// was queued meanwhile merges into the twin.
     fn finish_job(
         &self,
         id: i64,
@@ -161,19 +176,136 @@ pub trait ColdPathStore: Send + Sync + 'static {
         outcome: &JobOutcome,
         now_ms: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Records a ticket filed for an issue and moves the issue to `ticketed`
-    /// (from `open` or `regressed`), with an audit entry; returns false,
-    /// changing nothing, when the issue has a ticket from that provider.
-    fn record_ticket(&self, ticket: &Ticket) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// The tickets of an issue.
-    fn tickets(&self, fingerprint: &str) -> impl Future<Output = Result<Vec<Ticket>, StoreError>> + Send;
-    /// Stores (or replaces) a model's explanation of an issue.
-    fn save_enrichment(&self, e: &Enrichment) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The explanations of an issue, by model.
-    fn enrichments(
+    /// Jobs, in `state` if given, oldest first.
+    fn jobs(
+        &self,
+        state: Option<JobState>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
+    /// How many jobs there are, by kind and state.
+    fn job_counts(&self) -> impl Future<Output = Result<Vec<(String, JobState, u64)>, StoreError>> + Send;
+    /// Queues a dead (or queued) job again, due now, with its attempts
+    /// forgiven; a claimed one is left to its worker.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NoSuchJob`] when there is no such job, or it is claimed.
+    fn retry_job(&self, id: i64, now_ms: i64) -> impl Future<Output = Result<Job, StoreError>> + Send;
+    /// Deletes a job, whatever its state (a worker holding it can no longer finish it).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NoSuchJob`] when there is no such job.
+    fn drop_job(&self, id: i64) -> impl Future<Output = Result<Job, StoreError>> + Send;
+
+    /// The fingerprint of the one issue whose fingerprint starts with `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NoSuchIssue`], or [`StoreError::AmbiguousIssue`] when several match.
+    fn resolve_fingerprint(&self, prefix: &str) -> impl Future<Output = Result<String, StoreError>> + Send;
+    /// Everything about one issue, with up to `samples` latest incidents and pages.
+    fn issue_detail(
         &self,
         fingerprint: &str,
-    ) -> impl Future<Output = Result<Vec<Enrichment>, StoreError>> + Send;
+        samples: u32,
+    ) -> impl Future<Output = Result<Option<IssueDetail>, StoreError>> + Send;
+    /// Distinct sessions with an incident of the issue seen at or after `since_ms`.
+    fn sessions_since(
+        &self,
+        fingerprint: &str,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Moves an issue to `to` as the lifecycle allows ([`allowed`]), with an
+    /// audit entry; queues a triage when it becomes open or regressed.
+    /// Returns the status it left, or `None` when it was there already.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NoSuchIssue`], or [`StoreError::InvalidTransition`].
+    fn transition(
+        &self,
+        fingerprint: &str,
+        to: IssueStatus,
+        actor: Actor,
+        reason: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Option<IssueStatus>, StoreError>> + Send;
+
+    /// Records a ticket the tracker created, and moves its issue to
+    /// `ticketed` (from open or regressed) with an audit entry by the
+    /// worker, and its request to `filed` once every provider in
+    /// `providers` has its ticket of that round; returns false, changing
+    /// nothing, when the issue has that ticket already.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NoSuchIssue`].
+    fn record_ticket(
+        &self,
+        ticket: &Ticket,
+        providers: &[&str],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Tickets, newest first.
+    fn tickets(&self, filter: &TicketFilter) -> impl Future<Output = Result<Vec<Ticket>, StoreError>> + Send;
+    /// The ticket a tracker knows by `remote_id` (or by its key).
+    fn ticket_by_remote(
+        &self,
+        provider: &str,
+        remote_id: &str,
+    ) -> impl Future<Output = Result<Option<Ticket>, StoreError>> + Send;
+    /// Stores what the tracker said of a ticket (its state as of `synced_ms`)
+    /// and what was last commented on it.
+    fn update_ticket(&self, ticket: &Ticket) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a request as triage made it (held with its reasons, or
+    /// pending), unless the request of that issue and round was decided
+    /// already; returns whether it was stored.
+    fn put_request(&self, request: &TicketRequest) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Ticket requests in `states` (all when empty), oldest first.
+    fn requests(
+        &self,
+        states: &[RequestState],
+    ) -> impl Future<Output = Result<Vec<TicketRequest>, StoreError>> + Send;
+    /// Approves the pending request of `fingerprint` and `round` and queues
+    /// `jobs` (its filings), atomically; with `limit`, only while the
+    /// project has fewer than `limit.max` approvals by rule in its window.
+    fn approve(
+        &self,
+        fingerprint: &str,
+        round: u32,
+        actor: Actor,
+        limit: Option<&RateLimit>,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Approval, StoreError>> + Send;
+    /// Rejects a held or pending request, with an audit entry by the user;
+    /// returns false when there was none.
+    fn reject(
+        &self,
+        fingerprint: &str,
+        round: u32,
+        reason: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores (or replaces) the explanation of an issue.
+    fn save_explanation(&self, e: &Explanation) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Takes one call from `project`'s budget for UTC day `day`; false when
+    /// the day's calls or tokens are spent.
+    fn take_ai_call(
+        &self,
+        project: &str,
+        day: i64,
+        budget: AiBudget,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Counts tokens a call used against `project`'s day.
+    fn add_ai_tokens(
+        &self,
+        project: &str,
+        day: i64,
+        tokens: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The index of raw events kept for replay: which log records hold each

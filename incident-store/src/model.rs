@@ -40,6 +40,27 @@ pub enum StoreError {
     /// No issue has this fingerprint.
     #[error("no issue with fingerprint `{0}`")]
     NoSuchIssue(String),
+    /// More than one issue's fingerprint starts with this prefix.
+    #[error("`{prefix}` is the start of {matches} issues' fingerprints: give more of it")]
+    AmbiguousIssue {
+        /// What was given.
+        prefix: String,
+        /// How many issues it matches (at least two).
+        matches: usize,
+    },
+    /// The lifecycle does not allow this move.
+    #[error("issue {fingerprint} is {from}; it cannot become {to}")]
+    InvalidTransition {
+        /// The issue.
+        fingerprint: String,
+        /// Its status.
+        from: &'static str,
+        /// The status asked for.
+        to: &'static str,
+    },
+    /// No job has this id.
+    #[error("no job {0}")]
+    NoSuchJob(i64),
     /// The key is not known (revoking).
     #[error("no such key `{0}`")]
     NoSuchKey(String),
@@ -129,6 +150,10 @@ pub struct WriteStats {
     pub known_incidents: u64,
     /// Issues opened.
     pub new_issues: u64,
+    /// Resolved issues a new incident regressed.
+    pub regressed_issues: u64,
+    /// Jobs queued for the cold path (see [`Triggers`]).
+    pub jobs_queued: u64,
 }
 
 /// A stored incident.
@@ -160,6 +185,8 @@ pub struct Incident {
     pub sel: Option<String>,
     /// Page.
     pub url: Option<String>,
+    /// Skew-corrected time of `ts` (unknown for incidents stored before it was kept).
+    pub seen_ms: Option<i64>,
 }
 
 /// A stored issue.
@@ -206,38 +233,211 @@ pub struct ListFilter {
     pub limit: u32,
 }
 
-/// A job of the cold path, as a worker claimed it.
+/// Where a job of the cold path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting until it is due.
+    Queued,
+    /// Leased to a worker.
+    Claimed,
+    /// Given up after its attempts (the dead-letter state).
+    Dead,
+}
+
+impl JobState {
+    /// Every state, in order.
+    pub const ALL: [JobState; 3] = [JobState::Queued, JobState::Claimed, JobState::Dead];
+
+    /// The stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Claimed => "claimed",
+            JobState::Dead => "dead",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A job of the cold path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Job {
     /// Its id, for [`finish_job`](crate::ColdPathStore::finish_job).
     pub id: i64,
-    /// What to do (`enrich`, `ticket`, ...).
+    /// What to do (`triage`, `file`, ...).
     pub kind: String,
-    /// What it is about (an issue fingerprint, ...): one live job per kind and key.
+    /// What it is about (an issue fingerprint, ...): one queued job per kind and key.
     pub key: String,
     /// The job's input, JSON.
     pub payload: String,
-    /// Claims so far, this one included.
+    /// Where it is.
+    pub state: JobState,
+    /// Claims so far.
     pub attempts: u32,
+    /// When it is due, ms.
+    pub run_after: i64,
+    /// The worker holding it, while claimed.
+    pub locked_by: Option<String>,
+    /// When the lease ends, while claimed.
+    pub locked_until: Option<i64>,
+    /// Why it last failed.
+    pub last_error: Option<String>,
+    /// When it was queued, ms.
+    pub created_ms: i64,
+    /// When it last changed, ms.
+    pub updated_ms: i64,
 }
 
 /// How a claimed job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
-    /// Done; it is not run again.
+    /// Done: the job is deleted.
     Done,
-    /// Failed; to be claimed again from `at_ms`.
+    /// Failed; queued again for `at_ms`.
     Retry {
         /// When it is due again, ms.
         at_ms: i64,
         /// Why it failed.
         error: String,
     },
-    /// Failed for good.
-    Failed {
+    /// Not failed but not doable yet (a rate limit, an interval): queued
+    /// again for `at_ms`, and the claim does not count as an attempt.
+    Defer {
+        /// When it is due again, ms.
+        at_ms: i64,
+    },
+    /// Failed for good: the job goes to the dead-letter state.
+    Dead {
         /// Why.
         error: String,
     },
+}
+
+/// The jobs one claim took, and the abandoned ones it gave up on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// Leased to the claiming worker.
+    pub jobs: Vec<Job>,
+    /// Jobs whose worker died holding them once too often: moved to `dead`.
+    pub buried: u64,
+}
+
+/// A job to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// What to do.
+    pub kind: String,
+    /// What it is about.
+    pub key: String,
+    /// Its input, JSON.
+    pub payload: String,
+    /// When it is due, ms.
+    pub run_after: i64,
+}
+
+/// An issue's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueStatus {
+    /// Opened by its first incident; no ticket yet.
+    Open,
+    /// A ticket tracks it.
+    Ticketed,
+    /// Fixed, by a person or the ticket's tracker.
+    Resolved,
+    /// A new incident came after it was resolved.
+    Regressed,
+    /// Not to be acted on; its counts still move.
+    Ignored,
+}
+
+impl IssueStatus {
+    /// Every status, in order.
+    pub const ALL: [IssueStatus; 5] = [
+        IssueStatus::Open,
+        IssueStatus::Ticketed,
+        IssueStatus::Resolved,
+        IssueStatus::Regressed,
+        IssueStatus::Ignored,
+    ];
+
+    /// The stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Open => "open",
+            IssueStatus::Ticketed => "ticketed",
+            IssueStatus::Resolved => "resolved",
+            IssueStatus::Regressed => "regressed",
+            IssueStatus::Ignored => "ignored",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// Who moved an issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// The hot path, by rule (an issue opened or regressed).
+    Rule,
+    /// A person, from the command line.
+    User,
+    /// A tracker's webhook.
+    Webhook,
+    /// A cold-path worker (a ticket filed, a tracker's state pulled).
+    Worker,
+}
+
+impl Actor {
+    /// The stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Rule => "rule",
+            Actor::User => "user",
+            Actor::Webhook => "webhook",
+            Actor::Worker => "worker",
+        }
+    }
+}
+
+/// One lifecycle change of an issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// When, ms.
+    pub at_ms: i64,
+    /// The status before (none when the issue was opened).
+    pub from: Option<String>,
+    /// The status after.
+    pub to: String,
+    /// Who: `rule`, `user`, `webhook` or `worker`.
+    pub actor: String,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// What the hot path queues for the cold path as it stores incidents
+/// (DESIGN.md: the hot path only enqueues).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Triggers {
+    /// Whether anything is queued at all.
+    pub enabled: bool,
+    /// For each signal kind a ticket rule covers, the affected sessions from
+    /// which an open issue of that kind is triaged again with each new
+    /// session (the policy's threshold); kinds absent are triaged only when
+    /// opened or regressed.
+    pub min_sessions: std::collections::BTreeMap<String, u64>,
+    /// How long after a new incident of a ticketed issue its update comment
+    /// is due (at most one per interval).
+    pub comment_delay_ms: i64,
 }
 
 /// A ticket filed for an issue.
@@ -247,23 +447,218 @@ pub struct Ticket {
     pub fingerprint: String,
     /// Where it was filed (`linear`, `jira`).
     pub provider: String,
-    /// The tracker's id (`ENG-123`).
-    pub external_id: String,
-    /// The ticket's address.
+    /// 0 for the first ticket of the issue in this tracker, then one more
+    /// for each follow-up filed after a regression.
+    pub round: u32,
+    /// The issue's project.
+    pub project: String,
+    /// The tracker's own id (Linear's issue UUID, Jira's issue id).
+    pub remote_id: String,
+    /// Its human key (`ENG-123`, `SHOP-7`).
+    pub key: String,
+    /// Its address.
     pub url: String,
+    /// The tracker's state as last seen.
+    pub remote_state: RemoteState,
     /// When it was filed, ms.
+    pub created_ms: i64,
+    /// When its state was last read or pushed, ms.
+    pub synced_ms: i64,
+    /// When the last update comment was posted, ms.
+    pub commented_ms: Option<i64>,
+    /// The issue's incidents as of that comment (or of filing).
+    pub commented_incidents: u64,
+}
+
+/// A ticket's state in its tracker, as far as an issue's lifecycle cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteState {
+    /// Not finished (to do, in progress, in review...).
+    Open,
+    /// Finished: the issue is resolved.
+    Done,
+    /// Closed without a fix (canceled, won't do, duplicate): the issue is ignored.
+    Canceled,
+}
+
+impl RemoteState {
+    /// The stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteState::Open => "open",
+            RemoteState::Done => "done",
+            RemoteState::Canceled => "canceled",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [RemoteState::Open, RemoteState::Done, RemoteState::Canceled].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Which tickets a listing shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketFilter {
+    /// Only this tracker.
+    pub provider: Option<String>,
+    /// Only this issue.
+    pub fingerprint: Option<String>,
+    /// Only these tracker states.
+    pub remote_states: Vec<RemoteState>,
+    /// At most this many, newest first (0: all).
+    pub limit: u32,
+}
+
+/// Where a ticket request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// The readiness check failed; its reasons say why.
+    Held,
+    /// Ready, waiting to be approved: by a person (`ufse tickets approve`)
+    /// when the approval gate is on, else by rule within the rate limit.
+    Pending,
+    /// Approved (by rule or by a person): its filing jobs are queued.
+    Approved,
+    /// Rejected by a person.
+    Rejected,
+    /// Filed with every tracker.
+    Filed,
+}
+
+impl RequestState {
+    /// Every state, in order.
+    pub const ALL: [RequestState; 5] = [
+        RequestState::Held,
+        RequestState::Pending,
+        RequestState::Approved,
+        RequestState::Rejected,
+        RequestState::Filed,
+    ];
+
+    /// The stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Held => "held",
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Rejected => "rejected",
+            RequestState::Filed => "filed",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A ticket the policy asked for, before it is filed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketRequest {
+    /// The issue.
+    pub fingerprint: String,
+    /// Which ticket of the issue (0 the first, then follow-ups).
+    pub round: u32,
+    /// The issue's project.
+    pub project: String,
+    /// Where it is.
+    pub state: RequestState,
+    /// Why it is held (the readiness check's findings).
+    pub reasons: Vec<String>,
+    /// The ticket as it would be filed (JSON).
+    pub draft: String,
+    /// When it was first asked for, ms.
+    pub created_ms: i64,
+    /// When it last changed, ms.
+    pub updated_ms: i64,
+    /// When it was approved or rejected, ms.
+    pub decided_ms: Option<i64>,
+    /// Who approved or rejected it (`rule` or `user`).
+    pub decided_by: Option<String>,
+}
+
+/// An approval that must respect the automation rate limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Approvals by rule allowed per project in any window of `window_ms`.
+    pub max: u32,
+    /// The window, ms.
+    pub window_ms: i64,
+}
+
+/// How an approval ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Approved; its filing jobs are queued.
+    Approved,
+    /// Over the rate limit: nothing changed; a slot frees at this time, ms.
+    Limited {
+        /// When the oldest approval in the window leaves it.
+        retry_at: i64,
+    },
+    /// Nothing to approve: no such request, or it is not waiting.
+    NotPending,
+}
+
+/// An issue explained, by the configured interpreter or the offline one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// The issue.
+    pub fingerprint: String,
+    /// `offline`, `openai`, `anthropic`.
+    pub interpreter: String,
+    /// The model (the interpreter's version for `offline`).
+    pub model: String,
+    /// The prompt's version.
+    pub prompt: String,
+    /// A digest of the evidence it was given: the same evidence, model and
+    /// prompt give the same explanation, which is reused.
+    pub evidence_hash: String,
+    /// What it said (JSON: title, summary, probable cause, ...).
+    pub result: String,
+    /// Why the offline interpreter answered instead of the configured one.
+    pub fallback: Option<String>,
+    /// Tokens sent.
+    pub input_tokens: u64,
+    /// Tokens received.
+    pub output_tokens: u64,
+    /// When, ms.
     pub created_ms: i64,
 }
 
-/// An issue explained by a model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Enrichment {
+/// A share of a project's daily AI budget, taken before a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AiBudget {
+    /// Calls allowed per project and UTC day.
+    pub max_calls: u64,
+    /// Tokens allowed per project and UTC day.
+    pub max_tokens: u64,
+}
+
+/// Everything about one issue that `ufse issues show` and the ticket
+/// generator read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IssueDetail {
     /// The issue.
-    pub fingerprint: String,
-    /// The model that wrote it.
-    pub model: String,
-    /// What it wrote.
-    pub summary: String,
-    /// When, ms.
-    pub created_ms: i64,
+    pub issue: Issue,
+    /// When its status last changed, ms.
+    pub status_ms: i64,
+    /// Its first incident.
+    pub first: Incident,
+    /// Its latest incidents, newest first.
+    pub latest: Vec<Incident>,
+    /// Pages where it happened (query strings and fragments left out), with
+    /// their incidents, most first.
+    pub pages: Vec<(String, u64)>,
+    /// Its tickets.
+    pub tickets: Vec<Ticket>,
+    /// Its explanation, if one was made.
+    pub explanation: Option<Explanation>,
+    /// Its pending or decided ticket requests.
+    pub requests: Vec<TicketRequest>,
+    /// Every lifecycle change, oldest first.
+    pub audit: Vec<AuditEntry>,
 }

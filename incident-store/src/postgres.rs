@@ -6,17 +6,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use ufse_sessionizer::{SessionSignal, SessionSummary};
 
+use crate::lifecycle::{after_write, Touched};
 use crate::model::db;
 use crate::{
-    key_digest, new_key, path_template, severity, valid_project_name, ColdPathStore, Enrichment, EventRef,
-    Incident, IncidentStore, Issue, Job, JobOutcome, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
-    Reach, StoreError, Ticket, WriteBatch, WriteStats,
+    key_digest, new_key, path_template, severity, valid_project_name, Actor, AiBudget, Approval, AuditEntry,
+    Claimed, ColdPathStore, EventRef, Explanation, Incident, IncidentStore, Issue, IssueDetail, IssueStatus,
+    Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project, RateLimit, RawEventStore,
+    Reach, RequestState, StoreError, Ticket, TicketFilter, TicketRequest, Triggers, WriteBatch, WriteStats,
 };
 
 /// One migration set for both stores: they share a schema, and with it
@@ -66,20 +69,28 @@ async fn open_pool(url: &str, schema: &str) -> Result<PgPool, StoreError> {
     Ok(pool)
 }
 
-/// Projects, keys, sessions, incidents and issues in PostgreSQL.
+/// Projects, keys, sessions, incidents and issues, and what the cold path
+/// keeps, in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    triggers: Arc<Triggers>,
 }
 
 impl PgStore {
-    /// Connects to `url` and migrates the tables in `schema`.
+    /// Connects to `url` and migrates the tables in `schema`; its writes
+    /// queue no cold-path work until [`with_triggers`](Self::with_triggers).
     ///
     /// # Errors
     ///
     /// When the server cannot be reached or the schema migrated.
     pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
-        Ok(PgStore { pool: open_pool(url, schema).await? })
+        Ok(PgStore { pool: open_pool(url, schema).await?, triggers: Arc::default() })
+    }
+
+    /// The store, queueing cold-path work as `triggers` say when it writes.
+    pub fn with_triggers(self, triggers: Triggers) -> Self {
+        PgStore { triggers: Arc::new(triggers), ..self }
     }
 }
 
@@ -100,13 +111,15 @@ impl PgEventStore {
     }
 }
 
-crate::sql::impl_stores!(
+crate::sql::impl_stores!(PgStore, PgEventStore, Postgres, lock = " FOR UPDATE", signals = store_signals);
+
+crate::cold_path::impl_cold_path!(
     PgStore,
-    PgEventStore,
     Postgres,
+    begin = "BEGIN",
     lock = " FOR UPDATE",
     skip_locked = " FOR UPDATE SKIP LOCKED",
-    signals = store_signals
+    audit_order = "seq"
 );
 
 /// One issue's share of a write's new incidents.
@@ -129,6 +142,7 @@ async fn store_signals(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     profile: &str,
     signals: &[SessionSignal],
+    triggers: &Triggers,
     stats: &mut WriteStats,
 ) -> Result<(), StoreError> {
     let signals = crate::sql::signals_in_lock_order(profile, signals);
@@ -144,7 +158,8 @@ async fn store_signals(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let (mut uids, mut ts, mut end_ts, mut counts, mut evidence, mut sels, mut urls) = (
+    let (mut uids, mut ts, mut end_ts, mut counts, mut evidence, mut sels, mut urls, mut seen) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -167,14 +182,15 @@ async fn store_signals(
         evidence.push(serde_json::to_string(&sig.evidence).expect("a list of integers serializes"));
         sels.push(sig.sel.as_deref());
         urls.push(sig.url.as_deref());
+        seen.push(s.seen_ms);
     }
     let new: Vec<String> = sqlx::query_scalar(
         "INSERT INTO incidents
-         (id, project, fingerprint, profile, kind, sid, uid, ts, end_ts, count, evidence, sel, url)
-         SELECT id, project, fp, $4, kind, sid, uid, ts, end_ts, count, evidence, sel, url
+         (id, project, fingerprint, profile, kind, sid, uid, ts, end_ts, count, evidence, sel, url, seen_ms)
+         SELECT id, project, fp, $4, kind, sid, uid, ts, end_ts, count, evidence, sel, url, seen
          FROM UNNEST($1::text[], $2::text[], $3::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-                     $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[])
-              AS s(id, project, fp, kind, sid, uid, ts, end_ts, count, evidence, sel, url)
+                     $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[])
+              AS s(id, project, fp, kind, sid, uid, ts, end_ts, count, evidence, sel, url, seen)
          ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(&ids)
@@ -190,6 +206,7 @@ async fn store_signals(
     .bind(&evidence)
     .bind(&sels)
     .bind(&urls)
+    .bind(&seen)
     .fetch_all(&mut **tx)
     .await
     .map_err(db("storing incidents"))?;
@@ -250,7 +267,7 @@ async fn store_signals(
         let deltas: Vec<&IssueDelta> = opened.iter().map(|fp| &issues[fp.as_str()]).collect();
         sqlx::query(
             "INSERT INTO issue_audit (fingerprint, at_ms, from_status, to_status, actor, note)
-             SELECT fp, at, NULL, 'open', 'hot-path', note FROM UNNEST($1::text[], $2::bigint[], $3::text[])
+             SELECT fp, at, NULL, 'open', 'rule', note FROM UNNEST($1::text[], $2::bigint[], $3::text[])
                   AS a(fp, at, note)",
         )
         .bind(&opened)
@@ -274,12 +291,12 @@ async fn store_signals(
     let new_sessions = count_new_pairs(tx, "issue_sessions", session_pairs).await?;
     let new_users = count_new_pairs(tx, "issue_users", user_pairs).await?;
 
-    let updated: Vec<(String, i64, i64)> = sqlx::query_as(
+    let updated: Vec<(String, i64, i64, String, i64)> = sqlx::query_as(
         "UPDATE issues SET incidents = incidents + d.n, sessions = sessions + d.s, users = users + d.u,
          first_seen = LEAST(first_seen, d.fs), last_seen = GREATEST(last_seen, d.ls)
          FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
               AS d(fp, n, s, u, fs, ls)
-         WHERE fingerprint = d.fp RETURNING fingerprint, sessions, incidents",
+         WHERE fingerprint = d.fp RETURNING fingerprint, sessions, incidents, status, status_ms",
     )
     .bind(&fps)
     .bind(issues.values().map(|d| d.incidents).collect::<Vec<_>>())
@@ -290,6 +307,69 @@ async fn store_signals(
     .fetch_all(&mut **tx)
     .await
     .map_err(db("updating issues"))?;
+
+    // The lifecycle's hot-path step, issue by issue, then applied in a fixed number of statements.
+    let (mut regressed, mut regressed_at, mut notes, mut jobs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (fp, sessions, _, status, status_ms) in &updated {
+        let d = &issues[fp.as_str()];
+        let touched = Touched {
+            fingerprint: fp,
+            kind: d.first.1.signal.kind.as_str(),
+            status: crate::cold_path::issue_status(status)?,
+            status_ms: *status_ms,
+            opened: opened.contains(fp),
+            seen_ms: d.last_seen,
+            new_sessions: new_sessions.get(fp.as_str()).copied().unwrap_or(0) as u64,
+            sessions: *sessions as u64,
+        };
+        let step = after_write(triggers, &touched);
+        if step.regress {
+            regressed.push(fp.as_str());
+            regressed_at.push(d.last_seen);
+            notes.push(format!("incident {} seen after the resolution", d.first.0));
+        }
+        jobs.extend(step.job);
+    }
+    if !regressed.is_empty() {
+        sqlx::query(
+            "UPDATE issues SET status = 'regressed', status_ms = d.at FROM UNNEST($1::text[], $2::bigint[]) AS d(fp, at)
+             WHERE fingerprint = d.fp",
+        )
+        .bind(&regressed)
+        .bind(&regressed_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("regressing issues"))?;
+        sqlx::query(
+            "INSERT INTO issue_audit (fingerprint, at_ms, from_status, to_status, actor, note)
+             SELECT fp, at, 'resolved', 'regressed', 'rule', note
+             FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS a(fp, at, note)",
+        )
+        .bind(&regressed)
+        .bind(&regressed_at)
+        .bind(&notes)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("auditing issues"))?;
+        stats.regressed_issues += regressed.len() as u64;
+    }
+    if !jobs.is_empty() {
+        let queued = sqlx::query(
+            "INSERT INTO jobs (kind, key, payload, state, run_after, created_ms, updated_ms)
+             SELECT kind, key, payload, 'queued', due, due, due
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) AS j(kind, key, payload, due)
+             ON CONFLICT (kind, key) WHERE state = 'queued' DO NOTHING",
+        )
+        .bind(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.key.as_str()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.run_after).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await
+        .map_err(db("queueing jobs"))?;
+        stats.jobs_queued += queued.rows_affected();
+    }
 
     let projects: Vec<&str> =
         firsts().map(|s| s.project.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -303,7 +383,7 @@ async fn store_signals(
             .collect();
     let severities: Vec<(String, &str)> = updated
         .into_iter()
-        .map(|(fp, sessions, incidents)| {
+        .map(|(fp, sessions, incidents, _, _)| {
             let first = issues[fp.as_str()].first.1;
             let total = totals.get(&first.project).copied().unwrap_or(0);
             let reach = Reach {

@@ -67,11 +67,12 @@ pub(crate) fn summaries_in_lock_order(summaries: &[SessionSummary]) -> Vec<&Sess
 /// [`RawEventStore`](crate::RawEventStore) for `$events`, both holding a
 /// `pool` of database `$db`; `$lock` is appended to the project lookup
 /// that serializes key rotations (`FOR UPDATE` where rows can be locked),
-/// `$skip` to the pick of jobs to claim (`FOR UPDATE SKIP LOCKED` there);
-/// `$signals` stores a write's signals as incidents and counts them into
-/// their issues, inside the write's transaction.
+/// `$signals` stores a write's signals as incidents, counts them into
+/// their issues and applies the lifecycle's hot-path step
+/// ([`after_write`](crate::lifecycle::after_write)), inside the write's
+/// transaction.
 macro_rules! impl_stores {
-    ($meta:ty, $events:ty, $db:ty, lock = $lock:literal, skip_locked = $skip:literal, signals = $signals:path) => {
+    ($meta:ty, $events:ty, $db:ty, lock = $lock:literal, signals = $signals:path) => {
         /// Rows of `sql`, a listing whose parameters are the filter's
         /// project, kind, since and limit, in that order.
         async fn list(
@@ -106,6 +107,47 @@ macro_rules! impl_stores {
                 .await
                 .map_err(db("creating a key"))?;
             Ok(key)
+        }
+
+        /// An `incidents` row.
+        fn incident_row(r: &<$db as sqlx::Database>::Row) -> Result<Incident, StoreError> {
+            let evidence: String = r.get("evidence");
+            Ok(Incident {
+                id: r.get("id"),
+                project: r.get("project"),
+                issue: r.get("fingerprint"),
+                profile: r.get("profile"),
+                kind: r.get("kind"),
+                sid: r.get("sid"),
+                uid: r.get("uid"),
+                ts: r.get("ts"),
+                end_ts: r.get("end_ts"),
+                count: r.get::<i64, _>("count") as u32,
+                evidence: serde_json::from_str(&evidence)
+                    .map_err(|e| StoreError::Corrupt { what: "incidents.evidence", detail: e.to_string() })?,
+                sel: r.get("sel"),
+                url: r.get("url"),
+                seen_ms: r.get("seen_ms"),
+            })
+        }
+
+        /// An `issues` row.
+        fn issue_row(r: &<$db as sqlx::Database>::Row) -> Issue {
+            Issue {
+                fingerprint: r.get("fingerprint"),
+                project: r.get("project"),
+                kind: r.get("kind"),
+                url_template: r.get("url_template"),
+                sel: r.get("sel"),
+                status: r.get("status"),
+                severity: r.get("severity"),
+                incidents: r.get::<i64, _>("incidents") as u64,
+                sessions: r.get::<i64, _>("sessions") as u64,
+                users: r.get::<i64, _>("users") as u64,
+                first_seen: r.get("first_seen"),
+                last_seen: r.get("last_seen"),
+                example_url: r.get("example_url"),
+            }
         }
 
         impl IncidentStore for $meta {
@@ -272,7 +314,7 @@ macro_rules! impl_stores {
                         }
                     }
                 }
-                $signals(&mut tx, profile, &batch.signals, &mut stats).await?;
+                $signals(&mut tx, profile, &batch.signals, &self.triggers, &mut stats).await?;
                 for rows in $crate::sql::summaries_in_lock_order(&batch.summaries).chunks($crate::sql::ROWS_PER_STATEMENT) {
                     let mut q = QueryBuilder::<$db>::new(
                         "INSERT INTO sessions
@@ -305,54 +347,13 @@ macro_rules! impl_stores {
             async fn incidents(&self, f: &ListFilter) -> Result<Vec<Incident>, StoreError> {
                 let sql = "SELECT * FROM incidents WHERE project = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
                      AND (CAST($3 AS BIGINT) IS NULL OR ts >= $3) ORDER BY ts DESC, id LIMIT $4";
-                let rows = list(&self.pool, sql, f, "listing incidents").await?;
-                rows.into_iter()
-                    .map(|r| {
-                        let evidence: String = r.get("evidence");
-                        Ok(Incident {
-                            id: r.get("id"),
-                            project: r.get("project"),
-                            issue: r.get("fingerprint"),
-                            profile: r.get("profile"),
-                            kind: r.get("kind"),
-                            sid: r.get("sid"),
-                            uid: r.get("uid"),
-                            ts: r.get("ts"),
-                            end_ts: r.get("end_ts"),
-                            count: r.get::<i64, _>("count") as u32,
-                            evidence: serde_json::from_str(&evidence).map_err(|e| StoreError::Corrupt {
-                                what: "incidents.evidence",
-                                detail: e.to_string(),
-                            })?,
-                            sel: r.get("sel"),
-                            url: r.get("url"),
-                        })
-                    })
-                    .collect()
+                list(&self.pool, sql, f, "listing incidents").await?.iter().map(incident_row).collect()
             }
 
             async fn issues(&self, f: &ListFilter) -> Result<Vec<Issue>, StoreError> {
                 let sql = "SELECT * FROM issues WHERE project = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
                      AND (CAST($3 AS BIGINT) IS NULL OR last_seen >= $3) ORDER BY last_seen DESC, fingerprint LIMIT $4";
-                let rows = list(&self.pool, sql, f, "listing issues").await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| Issue {
-                        fingerprint: r.get("fingerprint"),
-                        project: r.get("project"),
-                        kind: r.get("kind"),
-                        url_template: r.get("url_template"),
-                        sel: r.get("sel"),
-                        status: r.get("status"),
-                        severity: r.get("severity"),
-                        incidents: r.get::<i64, _>("incidents") as u64,
-                        sessions: r.get::<i64, _>("sessions") as u64,
-                        users: r.get::<i64, _>("users") as u64,
-                        first_seen: r.get("first_seen"),
-                        last_seen: r.get("last_seen"),
-                        example_url: r.get("example_url"),
-                    })
-                    .collect())
+                Ok(list(&self.pool, sql, f, "listing issues").await?.iter().map(issue_row).collect())
             }
 
             async fn session(&self, project: &str, sid: &str) -> Result<Vec<SessionSummary>, StoreError> {
@@ -422,203 +423,6 @@ macro_rules! impl_stores {
                 .await
                 .map_err(db("reading a partition snapshot"))?;
                 Ok(row.map(|r| (r.get::<i64, _>("next_offset") as u64, r.get("state"))))
-            }
-        }
-
-        impl ColdPathStore for $meta {
-            async fn enqueue_job(
-                &self,
-                kind: &str,
-                key: &str,
-                payload: &str,
-                run_after_ms: i64,
-            ) -> Result<bool, StoreError> {
-                let done = sqlx::query(
-                    "INSERT INTO jobs (kind, key, payload, state, run_after, created_ms, updated_ms)
-                     VALUES ($1, $2, $3, 'queued', $4, $4, $4) ON CONFLICT (kind, key) DO NOTHING",
-                )
-                .bind(kind)
-                .bind(key)
-                .bind(payload)
-                .bind(run_after_ms)
-                .execute(&self.pool)
-                .await
-                .map_err(db("queueing a job"))?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn claim_jobs(
-                &self,
-                kind: &str,
-                worker: &str,
-                now_ms: i64,
-                lease_ms: i64,
-                limit: u32,
-            ) -> Result<Vec<Job>, StoreError> {
-                let rows = sqlx::query(concat!(
-                    "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2,
-                     attempts = attempts + 1, updated_ms = $3
-                     WHERE id IN (SELECT id FROM jobs WHERE kind = $4
-                       AND ((state = 'queued' AND run_after <= $3) OR (state = 'running' AND locked_until <= $3))
-                       ORDER BY run_after, id LIMIT $5",
-                    $skip,
-                    ") RETURNING id, kind, key, payload, attempts"
-                ))
-                .bind(worker)
-                .bind(now_ms.saturating_add(lease_ms))
-                .bind(now_ms)
-                .bind(kind)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("claiming jobs"))?;
-                let mut jobs: Vec<Job> = rows
-                    .into_iter()
-                    .map(|r| Job {
-                        id: r.get("id"),
-                        kind: r.get("kind"),
-                        key: r.get("key"),
-                        payload: r.get("payload"),
-                        attempts: r.get::<i64, _>("attempts") as u32,
-                    })
-                    .collect();
-                jobs.sort_by_key(|j| j.id);
-                Ok(jobs)
-            }
-
-            async fn finish_job(
-                &self,
-                id: i64,
-                worker: &str,
-                outcome: &JobOutcome,
-                now_ms: i64,
-            ) -> Result<bool, StoreError> {
-                let (state, run_after, error) = match outcome {
-                    JobOutcome::Done => ("done", None, None),
-                    JobOutcome::Retry { at_ms, error } => ("queued", Some(*at_ms), Some(error.as_str())),
-                    JobOutcome::Failed { error } => ("failed", None, Some(error.as_str())),
-                };
-                let done = sqlx::query(
-                    "UPDATE jobs SET state = $1, run_after = COALESCE($2, run_after), last_error = COALESCE($3, last_error),
-                     locked_by = NULL, locked_until = NULL, updated_ms = $4
-                     WHERE id = $5 AND state = 'running' AND locked_by = $6",
-                )
-                .bind(state)
-                .bind(run_after)
-                .bind(error)
-                .bind(now_ms)
-                .bind(id)
-                .bind(worker)
-                .execute(&self.pool)
-                .await
-                .map_err(db("finishing a job"))?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn record_ticket(&self, t: &Ticket) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db("recording a ticket"))?;
-                let status: Option<String> =
-                    sqlx::query_scalar(concat!("SELECT status FROM issues WHERE fingerprint = $1", $lock))
-                        .bind(&t.fingerprint)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db("recording a ticket"))?;
-                let Some(status) = status else {
-                    return Err(StoreError::NoSuchIssue(t.fingerprint.clone()));
-                };
-                let inserted = sqlx::query(
-                    "INSERT INTO tickets (fingerprint, provider, external_id, url, created_ms)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                )
-                .bind(&t.fingerprint)
-                .bind(&t.provider)
-                .bind(&t.external_id)
-                .bind(&t.url)
-                .bind(t.created_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("recording a ticket"))?;
-                if inserted.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                if status == "open" || status == "regressed" {
-                    sqlx::query("UPDATE issues SET status = 'ticketed' WHERE fingerprint = $1")
-                        .bind(&t.fingerprint)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("recording a ticket"))?;
-                    sqlx::query(
-                        "INSERT INTO issue_audit (fingerprint, at_ms, from_status, to_status, actor, note)
-                         VALUES ($1, $2, $3, 'ticketed', $4, $5)",
-                    )
-                    .bind(&t.fingerprint)
-                    .bind(t.created_ms)
-                    .bind(&status)
-                    .bind(&t.provider)
-                    .bind(format!("{} {}", t.external_id, t.url))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("auditing an issue"))?;
-                }
-                tx.commit().await.map_err(db("recording a ticket"))?;
-                Ok(true)
-            }
-
-            async fn tickets(&self, fingerprint: &str) -> Result<Vec<Ticket>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT fingerprint, provider, external_id, url, created_ms FROM tickets
-                     WHERE fingerprint = $1 ORDER BY provider",
-                )
-                .bind(fingerprint)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("listing tickets"))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| Ticket {
-                        fingerprint: r.get("fingerprint"),
-                        provider: r.get("provider"),
-                        external_id: r.get("external_id"),
-                        url: r.get("url"),
-                        created_ms: r.get("created_ms"),
-                    })
-                    .collect())
-            }
-
-            async fn save_enrichment(&self, e: &Enrichment) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO enrichments (fingerprint, model, summary, created_ms) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (fingerprint, model) DO UPDATE SET summary = excluded.summary,
-                     created_ms = excluded.created_ms",
-                )
-                .bind(&e.fingerprint)
-                .bind(&e.model)
-                .bind(&e.summary)
-                .bind(e.created_ms)
-                .execute(&self.pool)
-                .await
-                .map_err(db("storing an enrichment"))?;
-                Ok(())
-            }
-
-            async fn enrichments(&self, fingerprint: &str) -> Result<Vec<Enrichment>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT fingerprint, model, summary, created_ms FROM enrichments
-                     WHERE fingerprint = $1 ORDER BY model",
-                )
-                .bind(fingerprint)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db("listing enrichments"))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| Enrichment {
-                        fingerprint: r.get("fingerprint"),
-                        model: r.get("model"),
-                        summary: r.get("summary"),
-                        created_ms: r.get("created_ms"),
-                    })
-                    .collect())
             }
         }
 

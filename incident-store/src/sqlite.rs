@@ -5,17 +5,20 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use ufse_sessionizer::{SessionSignal, SessionSummary};
 
+use crate::lifecycle::{after_write, Touched};
 use crate::model::db;
 use crate::{
-    key_digest, new_key, path_template, severity, valid_project_name, ColdPathStore, Enrichment, EventRef,
-    Incident, IncidentStore, Issue, Job, JobOutcome, KeyInfo, KeyStatus, ListFilter, Project, RawEventStore,
-    Reach, StoreError, Ticket, WriteBatch, WriteStats,
+    key_digest, new_key, path_template, severity, valid_project_name, Actor, AiBudget, Approval, AuditEntry,
+    Claimed, ColdPathStore, EventRef, Explanation, Incident, IncidentStore, Issue, IssueDetail, IssueStatus,
+    Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project, RateLimit, RawEventStore,
+    Reach, RequestState, StoreError, Ticket, TicketFilter, TicketRequest, Triggers, WriteBatch, WriteStats,
 };
 
 static META_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -42,20 +45,28 @@ async fn open_pool(path: &Path, migrator: &sqlx::migrate::Migrator) -> Result<Sq
     Ok(pool)
 }
 
-/// Projects, keys, sessions, incidents and issues in one SQLite file.
+/// Projects, keys, sessions, incidents and issues, and what the cold path
+/// keeps, in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    triggers: Arc<Triggers>,
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating) the database at `path`.
+    /// Opens (creating and migrating) the database at `path`; its writes
+    /// queue no cold-path work until [`with_triggers`](Self::with_triggers).
     ///
     /// # Errors
     ///
     /// When the file cannot be opened or migrated.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(SqliteStore { pool: open_pool(path, &META_MIGRATIONS).await? })
+        Ok(SqliteStore { pool: open_pool(path, &META_MIGRATIONS).await?, triggers: Arc::default() })
+    }
+
+    /// The store, queueing cold-path work as `triggers` say when it writes.
+    pub fn with_triggers(self, triggers: Triggers) -> Self {
+        SqliteStore { triggers: Arc::new(triggers), ..self }
     }
 }
 
@@ -76,13 +87,17 @@ impl SqliteEventStore {
     }
 }
 
-crate::sql::impl_stores!(
+crate::sql::impl_stores!(SqliteStore, SqliteEventStore, Sqlite, lock = "", signals = store_signals);
+
+// One writer at a time: a transaction that reads before it writes takes the
+// write lock first, or a concurrent commit would make its upgrade fail.
+crate::cold_path::impl_cold_path!(
     SqliteStore,
-    SqliteEventStore,
     Sqlite,
+    begin = "BEGIN IMMEDIATE",
     lock = "",
     skip_locked = "",
-    signals = store_signals
+    audit_order = "rowid"
 );
 
 /// Stores `signals` as incidents and counts the new ones into their issues,
@@ -91,6 +106,7 @@ async fn store_signals(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     profile: &str,
     signals: &[SessionSignal],
+    triggers: &Triggers,
     stats: &mut WriteStats,
 ) -> Result<(), StoreError> {
     let signals = crate::sql::signals_in_lock_order(profile, signals);
@@ -100,8 +116,8 @@ async fn store_signals(
         let evidence = serde_json::to_string(&sig.evidence).expect("a list of integers serializes");
         let inserted = sqlx::query(
             "INSERT INTO incidents
-             (id, project, fingerprint, profile, kind, sid, uid, ts, end_ts, count, evidence, sel, url)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+             (id, project, fingerprint, profile, kind, sid, uid, ts, end_ts, count, evidence, sel, url, seen_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(&s.project)
@@ -116,6 +132,7 @@ async fn store_signals(
         .bind(&evidence)
         .bind(&sig.sel)
         .bind(&sig.url)
+        .bind(s.seen_ms)
         .execute(&mut **tx)
         .await
         .map_err(db("storing an incident"))?;
@@ -145,7 +162,7 @@ async fn store_signals(
             stats.new_issues += 1;
             sqlx::query(
                 "INSERT INTO issue_audit (fingerprint, at_ms, from_status, to_status, actor, note)
-                 VALUES ($1, $2, NULL, 'open', 'hot-path', $3)",
+                 VALUES ($1, $2, NULL, 'open', 'rule', $3)",
             )
             .bind(fp)
             .bind(s.seen_ms)
@@ -175,11 +192,11 @@ async fn store_signals(
             .rows_affected(),
             None => 0,
         };
-        let (sessions, incidents): (i64, i64) = sqlx::query_as(
+        let (sessions, incidents, status, status_ms): (i64, i64, String, i64) = sqlx::query_as(
             "UPDATE issues SET incidents = incidents + 1, sessions = sessions + $1, users = users + $2,
              first_seen = CASE WHEN first_seen < $3 THEN first_seen ELSE $3 END,
              last_seen = CASE WHEN last_seen > $3 THEN last_seen ELSE $3 END
-             WHERE fingerprint = $4 RETURNING sessions, incidents",
+             WHERE fingerprint = $4 RETURNING sessions, incidents, status, status_ms",
         )
         .bind(new_session as i64)
         .bind(new_user as i64)
@@ -208,6 +225,31 @@ async fn store_signals(
             .execute(&mut **tx)
             .await
             .map_err(db("updating an issue"))?;
+        let touched = Touched {
+            fingerprint: fp,
+            kind: sig.kind.as_str(),
+            status: crate::cold_path::issue_status(&status)?,
+            status_ms,
+            opened: opened.rows_affected() == 1,
+            seen_ms: s.seen_ms,
+            new_sessions: new_session,
+            sessions: sessions as u64,
+        };
+        let step = after_write(triggers, &touched);
+        if step.regress {
+            sqlx::query("UPDATE issues SET status = 'regressed', status_ms = $1 WHERE fingerprint = $2")
+                .bind(s.seen_ms)
+                .bind(fp)
+                .execute(&mut **tx)
+                .await
+                .map_err(db("regressing an issue"))?;
+            let note = format!("incident {id} seen after the resolution");
+            audit(tx, fp, s.seen_ms, Some("resolved"), "regressed", "rule", &note).await?;
+            stats.regressed_issues += 1;
+        }
+        if let Some(job) = step.job {
+            stats.jobs_queued += u64::from(insert_job(tx, &job, s.seen_ms).await?);
+        }
     }
     Ok(())
 }

@@ -60,7 +60,12 @@ async fn events() -> Option<InSchema<PgEventStore>> {
     Some(InSchema { store, url, schema })
 }
 
-conformance_tests!(meta().await, events().await);
+async fn triggered() -> Option<InSchema<PgStore>> {
+    let f = meta().await?;
+    Some(InSchema { store: f.store.with_triggers(conformance::triggers()), url: f.url, schema: f.schema })
+}
+
+conformance_tests!(meta().await, events().await, triggered().await);
 
 #[tokio::test]
 async fn a_bad_schema_name_is_refused_before_any_sql() {
@@ -128,18 +133,19 @@ async fn concurrent_writers_neither_deadlock_nor_count_twice() {
 /// exactly one of them (`FOR UPDATE SKIP LOCKED`), and none waits for another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_take_each_job_once() {
-    use ufse_incident_store::ColdPathStore;
+    use ufse_incident_store::{ColdPathStore, NewJob};
 
     let Some(f) = meta().await else { return };
     for i in 0..200 {
-        assert!(f.store().enqueue_job("enrich", &format!("fp{i}"), "{}", 0).await.unwrap());
+        let job = NewJob { kind: "triage".into(), key: format!("fp{i}"), payload: "{}".into(), run_after: 0 };
+        assert!(f.store().enqueue_job(&job, 0).await.unwrap());
     }
     let workers = (0..4).map(|w| {
         let store = f.store().clone();
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let jobs = store.claim_jobs("enrich", &format!("w{w}"), 10, 60_000, 7).await.unwrap();
+                let jobs = store.claim_jobs(&format!("w{w}"), 10, 60_000, 7, 5).await.unwrap().jobs;
                 if jobs.is_empty() {
                     return mine;
                 }

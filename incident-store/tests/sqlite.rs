@@ -33,7 +33,11 @@ async fn events() -> Option<InDir<SqliteEventStore>> {
     Some(InDir { store, dir })
 }
 
-conformance_tests!(meta().await, events().await);
+async fn triggered() -> Option<InDir<SqliteStore>> {
+    meta().await.map(|f| InDir { store: f.store.with_triggers(conformance::triggers()), dir: f.dir })
+}
+
+conformance_tests!(meta().await, events().await, triggered().await);
 
 #[tokio::test]
 async fn a_key_itself_is_nowhere_in_the_database_files() {

@@ -393,6 +393,8 @@ impl<S: IncidentStore, E: RawEventStore> Processor<S, E> {
         counter!("ufse_incidents_stored_total").increment(stats.new_incidents);
         counter!("ufse_incidents_replayed_total").increment(stats.known_incidents);
         counter!("ufse_issues_opened_total").increment(stats.new_issues);
+        counter!("ufse_issues_regressed_total").increment(stats.regressed_issues);
+        counter!("ufse_cold_path_jobs_queued_total").increment(stats.jobs_queued);
         let live: usize = self.partitions.values().map(|p| p.sessions.live_sessions()).sum();
         gauge!("ufse_sessions_live").set(live as f64);
         Ok(())
