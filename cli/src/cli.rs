@@ -34,6 +34,9 @@ pub enum Command {
     /// detect, store (PostgreSQL with `[postgres] url`; raw events and
     /// signals in ClickHouse with `[clickhouse] url`).
     Process(RoleArgs),
+    /// Run only the cold path's workers: explanations, tickets, their sync
+    /// and the trackers' webhooks (any number of them on PostgreSQL).
+    Work(WorkArgs),
     /// Manage the Kafka topic.
     #[command(subcommand)]
     Kafka(KafkaCommand),
@@ -43,9 +46,15 @@ pub enum Command {
     /// Stored incidents.
     #[command(subcommand)]
     Incidents(ListCommand),
-    /// Issues: incidents grouped across sessions.
+    /// Issues: incidents grouped across sessions, and their lifecycle.
     #[command(subcommand)]
-    Issues(ListCommand),
+    Issues(IssuesCommand),
+    /// Tickets filed for issues, and those waiting to be.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+    /// The cold path's job queue.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -200,11 +209,107 @@ pub enum KeysCommand {
     },
 }
 
-/// `incidents list` / `issues list`
+/// `incidents list`
 #[derive(Debug, Subcommand)]
 pub enum ListCommand {
     /// List, newest first.
     List(ListArgs),
+}
+
+/// `issues ...`
+#[derive(Debug, Subcommand)]
+pub enum IssuesCommand {
+    /// List, most recently seen first.
+    List(ListArgs),
+    /// Everything about one issue: counts, pages, samples, explanation, tickets, audit trail.
+    Show {
+        /// Its fingerprint, or a unique start of it (as `issues list` shows).
+        fingerprint: String,
+    },
+    /// Mark it fixed: a new incident after this regresses it.
+    Resolve(MoveArgs),
+    /// Stop acting on it (its counts still move; no tickets, no regressions).
+    Ignore(MoveArgs),
+    /// Open it again: its ticket is reopened (or a follow-up filed) if it has one.
+    Reopen(MoveArgs),
+}
+
+/// A person's lifecycle move.
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// Its fingerprint, or a unique start of it.
+    pub fingerprint: String,
+    /// Why, for the audit trail.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+/// `tickets ...`
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// Tickets filed, newest first.
+    List {
+        /// Only those in this tracker.
+        #[arg(long, value_parser = ["linear", "jira"])]
+        provider: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Tickets waiting: held by the readiness check (with its reasons), or for approval.
+    Pending,
+    /// File an issue's pending ticket (with the approval gate on).
+    Approve {
+        /// Its fingerprint, or a unique start of it.
+        fingerprint: String,
+    },
+    /// Do not file an issue's pending or held ticket.
+    Reject {
+        /// Its fingerprint, or a unique start of it.
+        fingerprint: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+/// `jobs ...`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs, oldest first.
+    List {
+        /// Only those queued, claimed (by a worker) or dead (given up).
+        #[arg(long, value_parser = ["queued", "claimed", "dead"])]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Queue a dead (or queued) job again, due now, its attempts forgiven.
+    Retry {
+        /// Its id.
+        id: i64,
+    },
+    /// Delete a job.
+    Drop {
+        /// Its id.
+        id: i64,
+    },
+}
+
+/// `work`
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    /// Where to serve the trackers' webhooks, /metrics and /healthz (`[cold_path] listen`;
+    /// unset, nowhere); port 0 picks a free one.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The store on PostgreSQL at this URL (`[postgres] url`), in `[postgres] schema`.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// Sessions' events read back from ClickHouse at this HTTP URL (`[clickhouse] url`).
+    #[arg(long, value_name = "URL")]
+    pub clickhouse: Option<String>,
 }
 
 /// Filters of the list commands.

@@ -9,18 +9,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use ufse_clickhouse::ClickHouse;
 use ufse_incident_store::{
-    IncidentStore, ListFilter, PgEventStore, PgStore, RawEventStore, SqliteEventStore, SqliteStore,
+    ColdPathStore, IncidentStore, ListFilter, PgEventStore, PgStore, RawEventStore, SqliteEventStore,
+    SqliteStore, Triggers,
 };
 use ufse_kafka::TopicInit;
-use ufse_schema::LogBatch;
 
 use crate::cli::{
-    Cli, Command, DetectArgs, EvaluateArgs, KafkaCommand, KeysCommand, ListArgs, ListCommand,
-    ProjectsCommand, RoleArgs, RulesArgs, SessionsCommand,
+    Cli, Command, DetectArgs, EvaluateArgs, IssuesCommand, KafkaCommand, KeysCommand, ListArgs, ListCommand,
+    ProjectsCommand, RoleArgs, RulesArgs, SessionsCommand, WorkArgs,
 };
 use crate::config::Config;
 use crate::output::{fmt_ms, Out};
 use crate::serve::Role;
+use crate::sessions::EventSource;
 
 /// Wall-clock ms; only for stamping and for relative `--since`.
 pub fn now_ms() -> i64 {
@@ -45,6 +46,10 @@ pub fn dispatch(args: Cli, mut cfg: Config) -> Result<ExitCode> {
             }
             apply_role_args(&mut cfg, a);
             crate::serve::serve(cfg, Role::Process, None)?
+        }
+        Command::Work(a) => {
+            apply_work_args(&mut cfg, a);
+            crate::serve::serve(cfg, Role::Work, None)?
         }
         Command::Kafka(KafkaCommand::Init { kafka }) => {
             if kafka.is_some() {
@@ -75,6 +80,19 @@ fn apply_role_args(cfg: &mut Config, a: RoleArgs) {
         cfg.clickhouse.url = c;
     }
     apply_rules_args(cfg, a.rules);
+}
+
+/// `ufse work`'s flags override their config keys.
+fn apply_work_args(cfg: &mut Config, a: WorkArgs) {
+    if a.listen.is_some() {
+        cfg.cold_path.listen = a.listen;
+    }
+    if a.postgres.is_some() {
+        cfg.postgres.url = a.postgres;
+    }
+    if let Some(c) = a.clickhouse {
+        cfg.clickhouse.url = c;
+    }
 }
 
 /// `ufse kafka init`.
@@ -126,6 +144,16 @@ pub enum Stores {
     Postgres(PgStore, PgEventStore),
 }
 
+impl Stores {
+    /// The stores, their writes queueing cold-path work as `t` says.
+    pub fn with_triggers(self, t: Triggers) -> Stores {
+        match self {
+            Stores::Embedded(s, e) => Stores::Embedded(s.with_triggers(t), e),
+            Stores::Postgres(s, e) => Stores::Postgres(s.with_triggers(t), e),
+        }
+    }
+}
+
 pub async fn open_stores(cfg: &Config) -> Result<Stores> {
     if let Some(url) = &cfg.postgres.url {
         let schema = &cfg.postgres.schema;
@@ -172,8 +200,8 @@ async fn run_store_command(
     cmd: Command,
     cfg: &Config,
     out: &mut Out,
-    store: &impl IncidentStore,
-    events: &impl RawEventStore,
+    store: &(impl IncidentStore + ColdPathStore),
+    events: &(impl RawEventStore + Clone),
 ) -> Result<ExitCode> {
     match cmd {
         Command::Projects(ProjectsCommand::Create { name }) => {
@@ -238,7 +266,7 @@ async fn run_store_command(
                 }
             }
         }
-        Command::Issues(ListCommand::List(a)) => {
+        Command::Issues(IssuesCommand::List(a)) => {
             for i in store.issues(&filter(a)?).await? {
                 if out.json {
                     out.json_line(&i)?;
@@ -261,7 +289,7 @@ async fn run_store_command(
         }
         Command::Sessions(SessionsCommand::Show { sid, project }) => {
             let parts = store.session(&project, &sid).await?;
-            let logged = match session_batches(cfg, events, &project, &sid).await? {
+            let logged = match EventSource::new(cfg, events.clone()).batches(&project, &sid).await? {
                 Some(batches) => ufse_processor::batch_events(&batches),
                 None => Vec::new(),
             };
@@ -301,7 +329,9 @@ async fn run_store_command(
             }
         }
         Command::Replay(args) => {
-            let Some(batches) = session_batches(cfg, events, &args.project, &args.sid).await? else {
+            let Some(batches) =
+                EventSource::new(cfg, events.clone()).batches(&args.project, &args.sid).await?
+            else {
                 bail!(
                     "replay reads events from ClickHouse or the embedded log; with [kafka] brokers set, \
                      set [clickhouse] url too"
@@ -320,9 +350,13 @@ async fn run_store_command(
             let other = other.map(|r| crate::replay::Run { signals: run(&r), rules: r });
             crate::replay::print(out, &args, &events, &base, other.as_ref())?;
         }
+        cmd @ (Command::Issues(_) | Command::Tickets(_) | Command::Jobs(_)) => {
+            return crate::cold_commands::run(cmd, cfg, out, store).await;
+        }
         Command::Serve(_)
         | Command::Ingest(_)
         | Command::Process(_)
+        | Command::Work(_)
         | Command::Kafka(_)
         | Command::Detect(_)
         | Command::Evaluate(_)
@@ -331,26 +365,6 @@ async fn run_store_command(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A session's stored batches, in log order: from ClickHouse when it is
-/// configured, else from the embedded log through the raw-event index;
-/// `None` where neither holds them (Kafka without ClickHouse).
-async fn session_batches(
-    cfg: &Config,
-    events: &impl RawEventStore,
-    project: &str,
-    sid: &str,
-) -> Result<Option<Vec<LogBatch>>> {
-    if cfg.clickhouse.enabled() {
-        let ch = ClickHouse::connect(&cfg.clickhouse);
-        return Ok(Some(ch.session_batches(project, sid).await?));
-    }
-    if cfg.kafka.enabled() {
-        return Ok(None);
-    }
-    let refs = events.session_refs(project, sid).await?;
-    Ok(Some(ufse_processor::session_batches(&cfg.data.dir.join("log"), project, sid, &refs)?))
 }
 
 fn filter(a: ListArgs) -> Result<ListFilter> {

@@ -15,6 +15,7 @@ use ufse_ingest::IngestConfig;
 use ufse_kafka::KafkaConfig;
 use ufse_processor::ProcessorConfig;
 use ufse_sessionizer::SessionizerConfig;
+use ufse_ticket_generator::config::{AiConfig, AiProvider, ColdPathConfig, JiraConfig, LinearConfig, Secret};
 
 /// `[data]`: where embedded storage lives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,10 +99,41 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// `[clickhouse]`
     pub clickhouse: ClickHouseConfig,
+    /// `[cold_path]`
+    pub cold_path: ColdPathConfig,
+    /// `[linear]`
+    pub linear: LinearConfig,
+    /// `[jira]`
+    pub jira: JiraConfig,
+    /// `[ai]`
+    pub ai: AiConfig,
 }
 
-pub(crate) const SECTIONS: &[&str] =
-    &["data", "ingest", "log", "sessionizer", "processor", "engine", "postgres", "kafka", "clickhouse"];
+pub(crate) const SECTIONS: &[&str] = &[
+    "data",
+    "ingest",
+    "log",
+    "sessionizer",
+    "processor",
+    "engine",
+    "postgres",
+    "kafka",
+    "clickhouse",
+    "cold_path",
+    "linear",
+    "jira",
+    "ai",
+];
+
+/// The section and key of `UFSE_<SECTION>_<KEY>` (after `UFSE_`, lower
+/// case): the longest known section that prefixes it, so
+/// `cold_path_policy_file` is `[cold_path] policy_file`.
+fn section_key(rest: &str) -> Option<(&'static str, &str)> {
+    SECTIONS
+        .iter()
+        .filter_map(|s| rest.strip_prefix(s).and_then(|k| k.strip_prefix('_')).map(|k| (*s, k)))
+        .max_by_key(|(s, _)| s.len())
+}
 
 impl Config {
     /// Reads `file` (if any), then applies `UFSE_<SECTION>_<KEY>` from `env`.
@@ -132,18 +164,19 @@ impl Config {
             }
         }
         let mut overrides: BTreeMap<String, Vec<(String, String, toml::Value)>> = BTreeMap::new();
+        // The providers' own variables, where UFSE's are not set.
+        let mut vendor_keys: BTreeMap<&str, String> = BTreeMap::new();
         for (var, raw) in env {
-            let Some(rest) = var.strip_prefix("UFSE_") else { continue };
-            let rest = rest.to_ascii_lowercase();
-            let Some((section, key)) = rest.split_once('_') else { continue };
-            if !SECTIONS.contains(&section) {
+            if let v @ ("OPENAI_API_KEY" | "ANTHROPIC_API_KEY") = var.as_str() {
+                vendor_keys.insert(if v == "OPENAI_API_KEY" { "openai" } else { "anthropic" }, raw);
                 continue;
             }
-            overrides.entry(section.to_owned()).or_default().push((
-                var.clone(),
-                key.to_owned(),
-                env_value(&raw),
-            ));
+            let Some(rest) = var.strip_prefix("UFSE_") else { continue };
+            let rest = rest.to_ascii_lowercase();
+            let Some((section, key)) = section_key(&rest) else { continue };
+            // Secrets are strings as given, even when they look like TOML.
+            let value = if is_secret(key) { toml::Value::String(raw) } else { env_value(&raw) };
+            overrides.entry(section.to_owned()).or_default().push((var.clone(), key.to_owned(), value));
         }
         let mut cfg = Config::default();
         macro_rules! load {
@@ -166,8 +199,25 @@ impl Config {
         load!(postgres);
         load!(kafka);
         load!(clickhouse);
+        load!(cold_path);
+        load!(linear);
+        load!(jira);
+        load!(ai);
+        if cfg.ai.api_key.is_none() {
+            let vendor = match cfg.ai.provider {
+                AiProvider::Openai => vendor_keys.remove("openai"),
+                AiProvider::Anthropic => vendor_keys.remove("anthropic"),
+                AiProvider::Offline => None,
+            };
+            cfg.ai.api_key = vendor.map(Secret::new);
+        }
         Ok(cfg)
     }
+}
+
+/// Whether a key holds a secret (taken as the raw string, never parsed).
+fn is_secret(key: &str) -> bool {
+    matches!(key, "api_key" | "api_token" | "webhook_secret" | "password")
 }
 
 /// An environment value: a TOML literal when it parses as one (numbers,
@@ -206,6 +256,35 @@ mod tests {
         assert_eq!(cfg.ingest.listen, "127.0.0.1:0");
         assert_eq!(cfg.log.partitions, 2);
         assert_eq!(cfg.sessionizer, SessionizerConfig::default());
+    }
+
+    #[test]
+    fn sections_with_underscores_and_secrets_from_the_environment() {
+        let cfg = Config::load(
+            None,
+            env(&[
+                ("UFSE_COLD_PATH_POLICY_FILE", "/etc/ufse/policy.toml"),
+                ("UFSE_COLD_PATH_APPROVAL", "true"),
+                ("UFSE_LINEAR_API_KEY", "lin_api_123"),
+                ("UFSE_LINEAR_TEAM_ID", "t-1"),
+                ("UFSE_JIRA_API_TOKEN", "1234"),
+                ("UFSE_AI_PROVIDER", "openai"),
+                ("OPENAI_API_KEY", "sk-from-openai"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.cold_path.policy_file.as_deref(), Some(Path::new("/etc/ufse/policy.toml")));
+        assert!(cfg.cold_path.approval);
+        assert_eq!(cfg.linear.api_key.as_ref().map(Secret::expose), Some("lin_api_123"));
+        assert_eq!(
+            cfg.jira.api_token.as_ref().map(Secret::expose),
+            Some("1234"),
+            "a numeric token stays a string"
+        );
+        assert_eq!(cfg.ai.api_key.as_ref().map(Secret::expose), Some("sk-from-openai"));
+        assert!(!format!("{cfg:?}").contains("lin_api_123"), "secrets never print");
+        let e = format!("{:#}", Config::load(None, env(&[("UFSE_AI_PROVIDER", "gpt")])).unwrap_err());
+        assert!(e.contains("UFSE_AI_PROVIDER"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! an error.
 
 mod cli;
+mod cold;
+mod cold_commands;
 mod commands;
 mod config;
 #[cfg(test)]
@@ -13,6 +15,7 @@ mod deploy_check;
 mod output;
 mod replay;
 mod serve;
+mod sessions;
 
 use std::process::ExitCode;
 

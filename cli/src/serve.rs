@@ -1,8 +1,9 @@
-//! The serving roles: `ufse serve` runs the edge and the processor in one
-//! process (over the embedded log, or Kafka when `[kafka] brokers` is set;
-//! the processor also writes to ClickHouse when `[clickhouse] url` is set);
-//! `ufse ingest` and `ufse process` run one each, sharing Kafka. All shut
-//! down gracefully on SIGTERM or SIGINT.
+//! The serving roles: `ufse serve` runs the edge, the processor and the
+//! cold path in one process (over the embedded log, or Kafka when `[kafka]
+//! brokers` is set; the processor also writes to ClickHouse when
+//! `[clickhouse] url` is set); `ufse ingest` and `ufse process` run one
+//! each, sharing Kafka, and `ufse work` the cold path alone. All shut down
+//! gracefully on SIGTERM or SIGINT.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use tokio::sync::oneshot;
 use ufse_clickhouse::{Archive, ClickHouse};
 use ufse_engine::RuleSet;
 use ufse_event_log::{system_clock, EmbeddedLog, LogConsumer, LogProducer};
-use ufse_incident_store::{IncidentStore, RawEventStore, StoreError};
+use ufse_incident_store::{ColdPathStore, IncidentStore, RawEventStore, StoreError};
 use ufse_ingest::{Demo, Edge};
 use ufse_kafka::{KafkaConsumer, KafkaProducer, KafkaWatermarks};
 use ufse_processor::{Processor, ProcessorError, Snapshots};
@@ -42,29 +43,41 @@ pub enum Role {
     Ingest,
     /// `ufse process`: the processor alone, one member of the Kafka consumer group.
     Process,
+    /// `ufse work`: the cold path's workers alone.
+    Work,
 }
 
 impl Role {
     fn edge(self) -> bool {
-        self != Role::Process
+        matches!(self, Role::All | Role::Ingest)
     }
 
     fn processor(self) -> bool {
-        self != Role::Ingest
+        matches!(self, Role::All | Role::Process)
+    }
+
+    fn cold_path(self) -> bool {
+        matches!(self, Role::All | Role::Work)
     }
 }
 
 pub fn serve(cfg: Config, role: Role, demo: Option<DemoArgs>) -> Result<ExitCode> {
-    if role != Role::All && !cfg.kafka.enabled() {
+    if matches!(role, Role::Ingest | Role::Process) && !cfg.kafka.enabled() {
         let name = if role == Role::Ingest { "ingest" } else { "process" };
         bail!(
             "`ufse {name}` runs one role of a deployment that shares a Kafka topic: set [kafka] brokers \
              (UFSE_KAFKA_BROKERS or --kafka), or run every role with `ufse serve`"
         );
     }
+    if role == Role::Work && !cfg.cold_path.enabled {
+        bail!("the cold path is off ([cold_path] enabled = false): `ufse work` has nothing to do");
+    }
     if let Some(d) = &demo {
         Demo::check_files(&d.dir).map_err(|e| anyhow!(e))?;
     }
+    // What the hot path queues for the cold path, from the same configuration every role reads.
+    let triggers = ufse_ticket_generator::triggers(&cfg.cold_path, &cfg.linear, &cfg.jira, &cfg.ai)
+        .map_err(|e| anyhow!(e))?;
     let rules = cfg.engine.rules()?;
     let listen = cfg
         .ingest
@@ -78,7 +91,7 @@ pub fn serve(cfg: Config, role: Role, demo: Option<DemoArgs>) -> Result<ExitCode
         PrometheusBuilder::new().install_recorder().context("cannot install the metrics recorder")?;
     let serving = Serving { cfg, role, demo, rules, listen, metrics };
     rt.block_on(async {
-        match open_stores(&serving.cfg).await? {
+        match open_stores(&serving.cfg).await?.with_triggers(triggers) {
             Stores::Embedded(store, events) => serving.run(store, events).await,
             Stores::Postgres(store, events) => serving.run(store, events).await,
         }
@@ -105,7 +118,7 @@ impl Serving {
     /// Serves on `store` and `events` until a signal or a processor failure.
     async fn run<S, E>(self, store: S, events: E) -> Result<ExitCode>
     where
-        S: IncidentStore + Clone,
+        S: IncidentStore + ColdPathStore + Clone,
         E: RawEventStore + Clone,
     {
         let Serving { cfg, role, demo, rules, listen, metrics } = self;
@@ -134,6 +147,10 @@ impl Serving {
                     start_processor(&cfg, log.as_ref(), rules, &store, &events, archive, Arc::clone(&stop))?;
                 Some(p)
             }
+            false => None,
+        };
+        let cold_path = match role.cold_path() && cfg.cold_path.enabled {
+            true => Some(crate::cold::start(&cfg, store.clone(), events.clone())?),
             false => None,
         };
         let upkeep = tokio::spawn({
@@ -182,16 +199,36 @@ impl Serving {
             };
             stdout.flush()?;
             let ready = Arc::new(AtomicBool::new(true));
-            let edge = Arc::new(Edge::new(
+            let edge = Edge::new(
                 cfg.ingest.clone(),
                 store.clone(),
                 producer,
                 Arc::clone(&ready),
                 Some(metrics),
                 Arc::new(now_ms),
-            ));
+            )
+            .with_webhooks(crate::cold::Hooks::receiver(&cfg, store.clone()));
+            let edge = Arc::new(edge);
             ufse_ingest::serve(listener, edge, shutdown).await?;
             if let Some(t) = demo_task {
+                t.abort();
+            }
+        } else if role == Role::Work {
+            let side = match &cfg.cold_path.listen {
+                Some(addr) => {
+                    let l = TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr} for webhooks and /metrics"))?;
+                    writeln!(stdout, "listening on http://{}", l.local_addr()?)?;
+                    let hooks = Some(crate::cold::Hooks::receiver(&cfg, store.clone()));
+                    Some(tokio::spawn(ufse_ingest::serve_side(l, metrics, hooks)))
+                }
+                None => None,
+            };
+            writeln!(stdout, "cold path working")?;
+            stdout.flush()?;
+            shutdown.await;
+            if let Some(t) = side {
                 t.abort();
             }
         } else {
@@ -223,6 +260,9 @@ impl Serving {
             let _ = tokio::task::spawn_blocking(move || p.thread.join()).await;
         }
         upkeep.abort();
+        if let Some(c) = cold_path {
+            c.stop(cfg.ingest.drain_timeout()).await;
+        }
         if let Some(log) = log {
             log.close();
         }

@@ -13,7 +13,9 @@
 //! - `keys`: cached write-key checks.
 //! - `ratelimit`: keyed token buckets.
 //! - [`Demo`], [`serve_demo`]: the demo shop `ufse serve --demo` serves beside the API.
-//! - [`serve_metrics`]: `/metrics` alone, for `ufse process`.
+//! - [`serve_metrics`]: `/metrics` alone, for `ufse process`; [`serve_side`]:
+//!   with the trackers' webhooks too, for `ufse work`.
+//! - [`WebhookReceiver`]: what serves `POST /v1/webhooks/{provider}` (the cold path's).
 
 mod body;
 mod config;
@@ -22,8 +24,10 @@ mod keys;
 mod ratelimit;
 mod server;
 mod side;
+mod webhooks;
 
 pub use config::IngestConfig;
 pub use demo::{serve_demo, Demo};
 pub use server::{serve, Edge};
-pub use side::serve_metrics;
+pub use side::{serve_metrics, serve_side};
+pub use webhooks::{WebhookReceiver, WebhookReply, MAX_WEBHOOK_BYTES};

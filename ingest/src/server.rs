@@ -28,6 +28,7 @@ use ufse_schema::{log_key, parse_batch, Dropped, Limits, LogBatch, RejectReason,
 use crate::body::{decode, encoding, read_limited};
 use crate::keys::KeyCache;
 use crate::ratelimit::RateLimiter;
+use crate::webhooks::{WebhookReceiver, MAX_WEBHOOK_BYTES};
 use crate::IngestConfig;
 
 type Body = Full<Bytes>;
@@ -44,6 +45,7 @@ pub struct Edge<S> {
     ready: Arc<AtomicBool>,
     metrics: Option<PrometheusHandle>,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    webhooks: Option<Arc<dyn WebhookReceiver>>,
 }
 
 impl<S: IncidentStore> Edge<S> {
@@ -70,7 +72,14 @@ impl<S: IncidentStore> Edge<S> {
             ready,
             metrics,
             clock,
+            webhooks: None,
         }
+    }
+
+    /// Also serves `POST /v1/webhooks/{provider}` with `receiver`.
+    pub fn with_webhooks(mut self, receiver: Arc<dyn WebhookReceiver>) -> Self {
+        self.webhooks = Some(receiver);
+        self
     }
 }
 
@@ -178,6 +187,11 @@ impl<S: IncidentStore> Edge<S> {
                 with_cors(resp, origin.as_ref())
             }
             (&Method::OPTIONS, "/v1/batch") => preflight(origin.as_ref()),
+            (&Method::POST, path) if path.starts_with("/v1/webhooks/") && self.webhooks.is_some() => {
+                let provider = path.trim_start_matches("/v1/webhooks/").to_owned();
+                let receiver = self.webhooks.as_ref().expect("checked");
+                webhook(receiver.as_ref(), &provider, req).await
+            }
             (&Method::GET, "/healthz") => json(StatusCode::OK, b"{\"status\":\"ok\"}".to_vec()),
             (&Method::GET, "/readyz") => {
                 if self.ready.load(Ordering::Acquire) {
@@ -328,6 +342,24 @@ impl<S: IncidentStore> Edge<S> {
             .expect("serializes");
         Ok(json(StatusCode::ACCEPTED, body))
     }
+}
+
+/// `POST /v1/webhooks/{provider}`: the body, read within its limit, to `receiver`.
+pub(crate) async fn webhook(
+    receiver: &dyn WebhookReceiver,
+    provider: &str,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = match read_limited(body, MAX_WEBHOOK_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return reject(&r, None),
+    };
+    let reply = receiver.receive(provider, &parts.headers, body).await;
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body =
+        serde_json::to_vec(&ErrorBody { reason: reply.reason, detail: &reply.detail }).expect("serializes");
+    json(status, body)
 }
 
 /// Serves HTTP on `listener` until `shutdown` resolves; then reports not

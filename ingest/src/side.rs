@@ -1,5 +1,6 @@
-//! The small servers beside the API: the demo shop, and `/metrics` for the
-//! roles that serve no API (`ufse process`). One accept loop for both.
+//! The small servers beside the API: the demo shop, and `/metrics` (with
+//! the trackers' webhooks for `ufse work`) for the roles that serve no API.
+//! One accept loop for all.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,6 +15,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+
+use crate::webhooks::WebhookReceiver;
 
 /// Serves `handler` on `listener` until the task is dropped.
 ///
@@ -50,20 +53,46 @@ where
 ///
 /// Only if accepting fails; per-connection errors are logged.
 pub async fn serve_metrics(listener: TcpListener, metrics: PrometheusHandle) -> std::io::Result<()> {
+    serve_side(listener, metrics, None).await
+}
+
+/// [`serve_metrics`], and the trackers' webhooks (`POST
+/// /v1/webhooks/{provider}`) with `webhooks`: for `ufse work`.
+///
+/// # Errors
+///
+/// Only if accepting fails; per-connection errors are logged.
+pub async fn serve_side(
+    listener: TcpListener,
+    metrics: PrometheusHandle,
+    webhooks: Option<Arc<dyn WebhookReceiver>>,
+) -> std::io::Result<()> {
     serve_with(listener, move |req| {
-        let (status, kind, body) = match (req.method(), req.uri().path()) {
-            (&Method::GET, "/metrics") => (StatusCode::OK, "text/plain; version=0.0.4", metrics.render()),
-            (&Method::GET, "/healthz") => (StatusCode::OK, "application/json", "{\"status\":\"ok\"}".into()),
-            _ => (
-                StatusCode::NOT_FOUND,
-                "text/plain",
-                "not found: this role serves /metrics and /healthz".into(),
-            ),
-        };
-        let mut r = Response::new(Full::new(Bytes::from(body)));
-        *r.status_mut() = status;
-        r.headers_mut().insert(CONTENT_TYPE, kind.parse().expect("a valid header"));
-        async move { r }
+        let metrics = metrics.clone();
+        let webhooks = webhooks.clone();
+        async move {
+            let (status, kind, body) = match (req.method(), req.uri().path()) {
+                (&Method::GET, "/metrics") => (StatusCode::OK, "text/plain; version=0.0.4", metrics.render()),
+                (&Method::GET, "/healthz") => {
+                    (StatusCode::OK, "application/json", "{\"status\":\"ok\"}".into())
+                }
+                (&Method::POST, path) if path.starts_with("/v1/webhooks/") && webhooks.is_some() => {
+                    let provider = path.trim_start_matches("/v1/webhooks/").to_owned();
+                    let receiver = webhooks.as_ref().expect("checked");
+                    return crate::server::webhook(receiver.as_ref(), &provider, req).await;
+                }
+                _ => (
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    "not found: this role serves /metrics, /healthz and, with a cold path, /v1/webhooks/"
+                        .into(),
+                ),
+            };
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            *r.status_mut() = status;
+            r.headers_mut().insert(CONTENT_TYPE, kind.parse().expect("a valid header"));
+            r
+        }
     })
     .await
 }

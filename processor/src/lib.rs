@@ -12,7 +12,7 @@
 //! - [`ProcessorConfig`]: the `[processor]` section.
 //! - [`Processor`]: the loop; run it on its own thread with [`Processor::run`].
 //! - [`Snapshots`]: where the per-partition snapshots live (files or the store).
-//! - [`session_batches`], [`batch_events`]: a session's stored events, read back from the log.
+//! - [`session_batches`], [`session_events`], [`batch_events`]: a session's stored events, read back from the log.
 //!
 //! With an archive ([`Processor::archive`], ClickHouse), the new unique
 //! events and the signals are also copied there, in batches that end before
@@ -21,7 +21,7 @@
 mod replay;
 mod snapshot;
 
-pub use replay::{batch_events, session_batches};
+pub use replay::{batch_events, session_batches, session_events};
 pub use snapshot::Snapshots;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use ufse_event_log::read_records;
-use ufse_schema::LogBatch;
+use ufse_schema::{Event, LogBatch};
 
 use crate::ProcessorError;
 
@@ -43,21 +43,18 @@ pub fn session_batches(
     Ok(batches)
 }
 
-/// The events of batches read back (from the log or an archive), in their
-/// validated wire form, ordered by `(ts, seq)`. Each `seq` appears once: the
-/// first copy in log order, the same rule the sessionizer applies when it
-/// stores them.
-pub fn batch_events(batches: &[LogBatch]) -> Vec<Value> {
+/// The events of batches read back (from the log or an archive), ordered
+/// by `(ts, seq)`. Each `seq` appears once: the first copy in log order, the
+/// same rule the sessionizer applies when it stores them.
+pub fn session_events(batches: &[LogBatch]) -> Vec<Event> {
     let mut seen = HashSet::new();
-    let mut events = Vec::new();
-    for batch in batches {
-        for ev in &batch.events {
-            if seen.insert(ev.seq) {
-                events.push(serde_json::to_value(ev).expect("events serialize"));
-            }
-        }
-    }
-    let key = |v: &Value| (v["ts"].as_i64().unwrap_or(0), v["seq"].as_u64().unwrap_or(0));
-    events.sort_by_key(key);
+    let mut events: Vec<Event> =
+        batches.iter().flat_map(|b| &b.events).filter(|ev| seen.insert(ev.seq)).cloned().collect();
+    events.sort_by_key(|e| (e.ts, e.seq));
     events
+}
+
+/// [`session_events`] in their validated wire form.
+pub fn batch_events(batches: &[LogBatch]) -> Vec<Value> {
+    session_events(batches).iter().map(|ev| serde_json::to_value(ev).expect("events serialize")).collect()
 }

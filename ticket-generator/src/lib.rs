@@ -52,7 +52,7 @@ pub use tracker::{
     jira_labels, linear_issue_id, Changed, Comment, Created, Jira, Linear, Tracker, TrackerError,
 };
 pub use webhook::{sign, WebhookAnswer, Webhooks};
-pub use worker::{ColdPath, ColdPathError, JOB_FILE, JOB_PULL, JOB_REOPEN};
+pub use worker::{file_jobs, providers, triggers, ColdPath, ColdPathError, JOB_FILE, JOB_PULL, JOB_REOPEN};
 
 /// A boxed future, for the object-safe traits here.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

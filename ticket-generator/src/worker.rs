@@ -338,6 +338,61 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
     }
 }
 
+/// The policy `[cold_path] policy_file` names, or the built-in one.
+fn load_policy(cold: &ColdPathConfig) -> Result<Policy, ColdPathError> {
+    match &cold.policy_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ColdPathError::Config(format!("cannot read policy file {}: {e}", path.display()))
+            })?;
+            Policy::from_toml(&text).map_err(|e| ColdPathError::Config(format!("{}: {e}", path.display())))
+        }
+        None => Ok(Policy::default()),
+    }
+}
+
+/// The trackers whose keys are set, by name.
+pub fn providers(linear: &LinearConfig, jira: &JiraConfig) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if linear.enabled() {
+        out.push("linear");
+    }
+    if jira.enabled() {
+        out.push("jira");
+    }
+    out
+}
+
+/// What the hot path queues for the cold path these sections configure
+/// (for the roles that store incidents without running workers).
+///
+/// # Errors
+///
+/// When the policy file cannot be read or is invalid.
+pub fn triggers(
+    cold: &ColdPathConfig,
+    linear: &LinearConfig,
+    jira: &JiraConfig,
+    ai: &AiConfig,
+) -> Result<Triggers, ColdPathError> {
+    let active = !providers(linear, jira).is_empty() || ai.provider != crate::config::AiProvider::Offline;
+    Ok(load_policy(cold)?.triggers(cold.enabled, active, cold.comment_interval_ms as i64))
+}
+
+/// The jobs that file ticket `round` of `fingerprint` with each of `providers`.
+pub fn file_jobs(fingerprint: &str, round: u32, providers: &[&str], now_ms: i64) -> Vec<NewJob> {
+    providers
+        .iter()
+        .map(|p| NewJob {
+            kind: JOB_FILE.into(),
+            key: format!("{fingerprint}/{round}/{p}"),
+            payload: serde_json::json!({"fingerprint": fingerprint, "round": round, "provider": p})
+                .to_string(),
+            run_after: now_ms,
+        })
+        .collect()
+}
+
 /// The kind as a metric label: the known kinds, or `other`.
 fn job_kind(kind: &str) -> &'static str {
     use ufse_incident_store::{JOB_COMMENT, JOB_TRIAGE};

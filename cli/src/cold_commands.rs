@@ -1,0 +1,256 @@
+//! The cold path's commands: an issue shown whole and moved through its
+//! lifecycle by a person; tickets listed, approved and rejected; the job
+//! queue listed, retried and pruned.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use ufse_incident_store::{
+    Actor, Approval, ColdPathStore, IssueDetail, IssueStatus, JobState, RequestState, TicketFilter,
+    TicketRequest,
+};
+use ufse_ticket_generator::{file_jobs, providers, Interpretation};
+
+use crate::cli::{Command, IssuesCommand, JobsCommand, MoveArgs, TicketsCommand};
+use crate::commands::now_ms;
+use crate::config::Config;
+use crate::output::{fmt_ms, Out};
+
+/// Runs an `issues` (but `list`), `tickets` or `jobs` command.
+pub async fn run(cmd: Command, cfg: &Config, out: &mut Out, store: &impl ColdPathStore) -> Result<ExitCode> {
+    match cmd {
+        Command::Issues(IssuesCommand::Show { fingerprint }) => {
+            let fp = store.resolve_fingerprint(&fingerprint).await?;
+            let d = store.issue_detail(&fp, 10).await?.with_context(|| format!("no issue {fp}"))?;
+            if out.json {
+                out.json_line(&d)?;
+            } else {
+                show(out, &d)?;
+            }
+        }
+        Command::Issues(IssuesCommand::Resolve(a)) => {
+            move_issue(out, store, a, IssueStatus::Resolved).await?
+        }
+        Command::Issues(IssuesCommand::Ignore(a)) => move_issue(out, store, a, IssueStatus::Ignored).await?,
+        Command::Issues(IssuesCommand::Reopen(a)) => {
+            let fp = store.resolve_fingerprint(&a.fingerprint).await?;
+            let d = store.issue_detail(&fp, 1).await?.with_context(|| format!("no issue {fp}"))?;
+            // With a ticket, reopening is a regression: the worker reopens the ticket or files a follow-up.
+            let to = if d.tickets.is_empty() { IssueStatus::Open } else { IssueStatus::Regressed };
+            move_issue(out, store, MoveArgs { fingerprint: fp, reason: a.reason }, to).await?;
+        }
+        Command::Tickets(TicketsCommand::List { provider, limit }) => {
+            let filter = TicketFilter { provider, limit, ..TicketFilter::default() };
+            for t in store.tickets(&filter).await? {
+                if out.json {
+                    out.json_line(&t)?;
+                } else {
+                    out.line(format!(
+                        "{}  {:<6} {:<10} {:<8} round {}  issue {}  {}",
+                        fmt_ms(t.created_ms),
+                        t.provider,
+                        t.key,
+                        t.remote_state.as_str(),
+                        t.round,
+                        &t.fingerprint[..12],
+                        t.url
+                    ))?;
+                }
+            }
+        }
+        Command::Tickets(TicketsCommand::Pending) => {
+            for r in store.requests(&[RequestState::Held, RequestState::Pending]).await? {
+                if out.json {
+                    out.json_line(&r)?;
+                    continue;
+                }
+                let title = serde_json::from_str::<serde_json::Value>(&r.draft)
+                    .ok()
+                    .and_then(|d| d["title"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                out.line(format!(
+                    "{}  round {}  {:<7}  {title}",
+                    &r.fingerprint[..12],
+                    r.round,
+                    r.state.as_str()
+                ))?;
+                for reason in &r.reasons {
+                    out.line(format!("    held: {reason}"))?;
+                }
+            }
+        }
+        Command::Tickets(TicketsCommand::Approve { fingerprint }) => {
+            let fp = store.resolve_fingerprint(&fingerprint).await?;
+            let requests = store.issue_detail(&fp, 1).await?.map(|d| d.requests).unwrap_or_default();
+            let Some(r) = waiting(&requests) else {
+                bail!("issue {fp} has no ticket waiting (see `ufse tickets pending`)");
+            };
+            if r.state == RequestState::Held {
+                bail!("issue {fp}'s ticket is held, not ready to file: {}", r.reasons.join("; "));
+            }
+            let trackers = providers(&cfg.linear, &cfg.jira);
+            if trackers.is_empty() {
+                bail!("no tracker is configured: set [linear] api_key or [jira] api_token");
+            }
+            let now = now_ms();
+            let jobs = file_jobs(&fp, r.round, &trackers, now);
+            match store.approve(&fp, r.round, Actor::User, None, &jobs, now).await? {
+                Approval::Approved => out.line(format!(
+                    "approved: issue {}'s ticket goes to {} (the workers file it)",
+                    &fp[..12],
+                    trackers.join(" and ")
+                ))?,
+                _ => bail!("issue {fp}'s ticket is no longer waiting"),
+            }
+        }
+        Command::Tickets(TicketsCommand::Reject { fingerprint, reason }) => {
+            let fp = store.resolve_fingerprint(&fingerprint).await?;
+            let requests = store.issue_detail(&fp, 1).await?.map(|d| d.requests).unwrap_or_default();
+            let Some(r) = waiting(&requests) else {
+                bail!("issue {fp} has no ticket waiting (see `ufse tickets pending`)")
+            };
+            let reason = if reason.is_empty() { "rejected" } else { reason.as_str() };
+            if !store.reject(&fp, r.round, reason, now_ms()).await? {
+                bail!("issue {fp}'s ticket is no longer waiting");
+            }
+            out.line(format!("rejected: issue {}'s ticket will not be filed", &fp[..12]))?;
+        }
+        Command::Jobs(JobsCommand::List { state, limit }) => {
+            let state = state.as_deref().map(|s| JobState::parse(s).expect("clap checked it"));
+            for j in store.jobs(state, limit).await? {
+                if out.json {
+                    out.json_line(&j)?;
+                    continue;
+                }
+                let at = match j.state {
+                    JobState::Claimed => format!(
+                        "by {} until {}",
+                        j.locked_by.as_deref().unwrap_or("?"),
+                        fmt_ms(j.locked_until.unwrap_or(0))
+                    ),
+                    _ => format!("due {}", fmt_ms(j.run_after)),
+                };
+                out.line(format!(
+                    "{:>6}  {:<7} {:<8} attempts {}  {at}  {}{}",
+                    j.id,
+                    j.kind,
+                    j.state.as_str(),
+                    j.attempts,
+                    j.key,
+                    j.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default()
+                ))?;
+            }
+        }
+        Command::Jobs(JobsCommand::Retry { id }) => {
+            let j = store.retry_job(id, now_ms()).await?;
+            out.line(format!("job {} ({} {}) queued, due now", j.id, j.kind, j.key))?;
+        }
+        Command::Jobs(JobsCommand::Drop { id }) => {
+            let j = store.drop_job(id).await?;
+            out.line(format!("job {id} ({} {}, {}) dropped", j.kind, j.key, j.state.as_str()))?;
+        }
+        _ => unreachable!("dispatched here only for the cold path's commands"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An issue's latest request still waiting (pending or held).
+fn waiting(requests: &[TicketRequest]) -> Option<&TicketRequest> {
+    requests.iter().rev().find(|r| matches!(r.state, RequestState::Pending | RequestState::Held))
+}
+
+async fn move_issue(out: &mut Out, store: &impl ColdPathStore, a: MoveArgs, to: IssueStatus) -> Result<()> {
+    let fp = store.resolve_fingerprint(&a.fingerprint).await?;
+    let reason = if a.reason.is_empty() { format!("{} by a person", to.as_str()) } else { a.reason };
+    match store.transition(&fp, to, Actor::User, &reason, now_ms()).await? {
+        Some(from) => out.line(format!("issue {} is {} (was {})", &fp[..12], to.as_str(), from.as_str()))?,
+        None => out.line(format!("issue {} is {} already", &fp[..12], to.as_str()))?,
+    }
+    Ok(())
+}
+
+/// `issues show`, as text.
+fn show(out: &mut Out, d: &IssueDetail) -> Result<()> {
+    let i = &d.issue;
+    out.line(format!("issue {}  {}  {}  {}", i.fingerprint, i.kind, i.severity, i.status))?;
+    out.line(format!("  page       {}", i.url_template))?;
+    if let Some(sel) = &i.sel {
+        out.line(format!("  element    {sel}"))?;
+    }
+    out.line(format!(
+        "  reach      {} incidents in {} sessions of {} users",
+        i.incidents, i.sessions, i.users
+    ))?;
+    out.line(format!("  seen       {} .. {} UTC", fmt_ms(i.first_seen), fmt_ms(i.last_seen)))?;
+    for (page, n) in &d.pages {
+        out.line(format!("  page seen  {page} ({n})"))?;
+    }
+    if let Some(x) = &d.explanation {
+        let by = if x.interpreter == "offline" {
+            "offline".to_owned()
+        } else {
+            format!("{} {}", x.interpreter, x.model)
+        };
+        out.line(format!("explanation by {by} (prompt {}, {})", x.prompt, fmt_ms(x.created_ms)))?;
+        if let Some(why) = &x.fallback {
+            out.line(format!("  (the configured model did not answer: {why})"))?;
+        }
+        if let Ok(e) = serde_json::from_str::<Interpretation>(&x.result) {
+            out.line(format!("  title           {}", e.title))?;
+            out.line(format!("  summary         {}", e.summary))?;
+            out.line(format!("  probable cause  {}", e.probable_cause))?;
+            out.line(format!("  suggested fix   {}", e.suggested_fix))?;
+            out.line(format!("  confidence {:.2}, labels {}", e.confidence, e.labels.join(", ")))?;
+        }
+    }
+    if !d.tickets.is_empty() {
+        out.line("tickets")?;
+        for t in &d.tickets {
+            out.line(format!(
+                "  {} {} round {}  {}  {}  (filed {})",
+                t.provider,
+                t.key,
+                t.round,
+                t.remote_state.as_str(),
+                t.url,
+                fmt_ms(t.created_ms)
+            ))?;
+        }
+    }
+    for r in &d.requests {
+        let decided = match (&r.decided_by, r.decided_ms) {
+            (Some(by), Some(at)) => format!(" by {by} at {}", fmt_ms(at)),
+            _ => String::new(),
+        };
+        out.line(format!("ticket request round {}: {}{decided}", r.round, r.state.as_str()))?;
+        for reason in &r.reasons {
+            out.line(format!("  {reason}"))?;
+        }
+    }
+    out.line("sample incidents")?;
+    for s in std::iter::once(&d.first).chain(d.latest.iter().filter(|s| s.id != d.first.id)) {
+        let evidence: Vec<String> = s.evidence.iter().map(u64::to_string).collect();
+        out.line(format!(
+            "  {}  {}  sid={} count={} evidence={} url={}",
+            fmt_ms(s.seen_ms.unwrap_or(s.ts)),
+            &s.id[..12],
+            s.sid,
+            s.count,
+            evidence.join(","),
+            s.url.as_deref().unwrap_or("-")
+        ))?;
+    }
+    out.line("audit trail")?;
+    for a in &d.audit {
+        out.line(format!(
+            "  {}  {} -> {}  by {}  {}",
+            fmt_ms(a.at_ms),
+            a.from.as_deref().unwrap_or("(new)"),
+            a.to,
+            a.actor,
+            a.reason.as_deref().unwrap_or("")
+        ))?;
+    }
+    out.line(format!("replay: ufse replay {} --project {} --explain", d.first.sid, i.project))?;
+    Ok(())
+}
