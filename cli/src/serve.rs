@@ -69,8 +69,8 @@ pub fn serve(cfg: Config, role: Role, demo: Option<DemoArgs>) -> Result<ExitCode
              (UFSE_KAFKA_BROKERS or --kafka), or run every role with `ufse serve`"
         );
     }
-    if role == Role::Work && !cfg.cold_path.enabled {
-        bail!("the cold path is off ([cold_path] enabled = false): `ufse work` has nothing to do");
+    if role == Role::Work && !(cfg.cold_path.enabled && cfg.cold_path.concurrency > 0) {
+        bail!("the cold path is off ([cold_path] enabled = false or concurrency = 0): `ufse work` has nothing to do");
     }
     if let Some(d) = &demo {
         Demo::check_files(&d.dir).map_err(|e| anyhow!(e))?;
@@ -127,7 +127,9 @@ impl Serving {
         if let Some(key) = store.ensure_default_project(now_ms()).await? {
             writeln!(stdout, "default project key: {key}")?;
         }
-        let log = if cfg.kafka.enabled() {
+        // The log has one writer: the process that runs the edge or the processor. (`ufse work`
+        // reads sessions' records back through the raw-event index, read-only.)
+        let log = if cfg.kafka.enabled() || !(role.edge() || role.processor()) {
             None
         } else {
             let dir = cfg.data.dir.join("log");
@@ -149,7 +151,7 @@ impl Serving {
             }
             false => None,
         };
-        let cold_path = match role.cold_path() && cfg.cold_path.enabled {
+        let cold_path = match role.cold_path() && cfg.cold_path.enabled && cfg.cold_path.concurrency > 0 {
             true => Some(crate::cold::start(&cfg, store.clone(), events.clone())?),
             false => None,
         };

@@ -62,7 +62,8 @@ pub struct ColdPathConfig {
     pub on_regression: OnRegression,
     /// At most one update comment per ticket in this interval.
     pub comment_interval_ms: u64,
-    /// Jobs one worker process runs at once.
+    /// Jobs one process runs at once; 0, none (`ufse serve` beside dedicated
+    /// `ufse work` processes: its hot path still queues).
     pub concurrency: u32,
     /// How long a claim lasts without a heartbeat (renewed every third of it).
     pub lease_ms: u64,
