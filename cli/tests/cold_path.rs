@@ -419,12 +419,10 @@ impl Worker {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while let Some(Ok(line)) = lines.next() {
-            if line == "cold path working" {
-                return Worker(child);
-            }
-        }
-        panic!("ufse work did not start");
+        let started = lines.any(|l| l.is_ok_and(|l| l == "cold path working"));
+        let worker = Worker(child);
+        assert!(started, "ufse work did not start");
+        worker
     }
 }
 
