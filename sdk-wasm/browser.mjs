@@ -16,13 +16,13 @@ import { chromium } from "playwright-core";
 export const root = new URL("../", import.meta.url).pathname;
 export const bin = process.env.UFSE_BIN || join(root, "target/debug/ufse");
 
-/** Starts `ufse serve --demo` on free ports in a fresh data directory. */
-export async function startDemo() {
+/** Starts `ufse serve --demo` on free ports in a fresh data directory, with `env` added to its environment. */
+export async function startDemo(env = {}) {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build it (cargo build -p ufse-cli) or set UFSE_BIN`);
   const data = mkdtempSync(join(tmpdir(), "ufse-demo-"));
   const args = ["serve", "--data-dir", data, "--listen", "127.0.0.1:0"];
   args.push("--demo", "--demo-listen", "127.0.0.1:0", "--demo-dir", join(root, "sdk-wasm"));
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   // The server's log, shown only if it stops early.
   const log = [];
   createInterface({ input: child.stderr }).on("line", (l) => log.push(l) > 200 && log.shift());
@@ -39,6 +39,8 @@ export async function startDemo() {
     data,
     /** Runs `ufse ARGS` on this server's data, project demo. */
     ufse: (...a) => execFileSync(bin, [...a, "--data-dir", data, "--project", "demo"], { encoding: "utf8" }),
+    /** Runs `ufse ARGS` on this server's data (for commands without `--project`). */
+    ufseAll: (...a) => execFileSync(bin, [...a, "--data-dir", data], { encoding: "utf8" }),
     /** Stops the server (SIGTERM, waiting for it) and removes its data. */
     async stop() {
       if (child.exitCode === null) {
@@ -50,6 +52,26 @@ export async function startDemo() {
       rmSync(data, { recursive: true, force: true });
     },
   };
+}
+
+/** The fake Linear (`ufse-fakes linear`, which `cargo test` builds), for
+ *  team `team` and key `key`; `null` where it cannot start (no binary, or
+ *  no Linear schema in ../shared/fixtures). Stopped with `stop()`. */
+export async function startFakeLinear(key, team) {
+  const fakes = join(root, "target/debug/ufse-fakes");
+  if (!existsSync(fakes)) return null;
+  const child = spawn(fakes, ["linear", "--listen", "127.0.0.1:0", "--key", key, "--team", team], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((resolve) => {
+    child.on("exit", () => resolve(null));
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = /^listening on (http:\/\/\S+)/.exec(line);
+      if (m) resolve(m[1]);
+    });
+  });
+  if (!url) return null;
+  return { url, stop: () => child.kill("SIGKILL") };
 }
 
 /** Headless Chromium with the flags this machine needs; `bfcache` keeps

@@ -2,17 +2,20 @@
 // cargo built, or $UFSE_BIN), the demo shop loaded in headless Chromium
 // with the SDK's ES module build, clicked like a frustrated user with real
 // mouse events; then the page is closed and the test asserts on what the
-// server stored. Needs /usr/bin/chromium (scripts/test.sh installs it) and
-// playwright-core (npm ci).
+// server stored, and on the Linear ticket the cold path filed for the
+// broken checkout (with the fake Linear, `ufse-fakes`, which needs Linear's
+// schema from ../shared/fixtures: without it the ticket check says SKIPPED).
+// Needs /usr/bin/chromium (scripts/test.sh installs it) and playwright-core
+// (npm ci).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { launch, startDemo } from "../browser.mjs";
+import { launch, startDemo, startFakeLinear } from "../browser.mjs";
 
 const SECRET = "SECRET-4111-gift";
 
-let demo, browser;
+let demo, browser, linear;
 
 function incidents() {
   return demo
@@ -30,14 +33,21 @@ function allBytes(dir) {
   });
 }
 
+const TEAM = "5a1e0000-0000-4000-8000-00000000aaaa";
+
 before(async () => {
-  demo = await startDemo();
+  linear = await startFakeLinear("lin_api_e2e", TEAM);
+  const env = linear
+    ? { UFSE_LINEAR_API_KEY: "lin_api_e2e", UFSE_LINEAR_TEAM_ID: TEAM, UFSE_LINEAR_URL: linear.url }
+    : {};
+  demo = await startDemo(env);
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
   await demo?.stop();
+  linear?.stop();
 });
 
 test("a frustrated visit to the demo shop becomes the right incidents", { timeout: 120_000 }, async (t) => {
@@ -118,4 +128,28 @@ test("a frustrated visit to the demo shop becomes the right incidents", { timeou
   assert.match(timeline, /leaving/, "the last batch arrived by beacon");
   assert.match(timeline, /vis +hidden\n/, "the page going hidden as it closed");
   for (const bytes of allBytes(demo.data)) assert.ok(!bytes.includes(SECRET), "no input value anywhere");
+
+  // The cold path: the broken checkout and the failing save, each one explained Linear ticket.
+  if (!linear) {
+    t.diagnostic("SKIPPED: the ticket check (no ufse-fakes binary, or no Linear schema in ../shared/fixtures)");
+    return;
+  }
+  const tickets = () => demo.ufseAll("tickets", "list", "--json").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  let filed = [];
+  for (let i = 0; i < 30 && filed.length < 2; i++) {
+    filed = tickets();
+    if (filed.length < 2) await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(filed.length, 2, `two tickets: ${JSON.stringify(filed)}`);
+  assert.ok(filed.every((x) => x.provider == "linear" && /^UFS-\d$/.test(x.key)));
+  const issue = (fp) => JSON.parse(demo.ufseAll("issues", "show", fp, "--json"));
+  const shown = filed.map((x) => issue(x.fingerprint));
+  const checkout = shown.find((d) => d.issue.kind == "error_click");
+  assert.ok(checkout, "the checkout's error click has its ticket");
+  assert.equal(checkout.issue.status, "ticketed");
+  const draft = JSON.parse(checkout.requests[0].draft);
+  assert.match(draft.title, /Cannot read properties of undefined/);
+  assert.match(draft.steps.join("\n"), /Click .*checkout/i);
+  assert.equal(draft.replay, `ufse replay ${sid} --project demo --explain`);
+  assert.ok(shown.some((d) => d.issue.kind == "failed_request"), "the failing save has its ticket");
 });
