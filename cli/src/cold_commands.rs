@@ -4,28 +4,40 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use ufse_incident_store::{
     Actor, Approval, ColdPathStore, IssueDetail, IssueStatus, JobState, RequestState, TicketFilter,
     TicketRequest,
 };
-use ufse_ticket_generator::{file_jobs, providers, Interpretation};
+use ufse_ticket_generator::{file_jobs, providers, Evidence, Interpretation, Timelines};
 
 use crate::cli::{Command, IssuesCommand, JobsCommand, MoveArgs, TicketsCommand};
 use crate::commands::now_ms;
 use crate::config::Config;
 use crate::output::{fmt_ms, Out};
 
-/// Runs an `issues` (but `list`), `tickets` or `jobs` command.
-pub async fn run(cmd: Command, cfg: &Config, out: &mut Out, store: &impl ColdPathStore) -> Result<ExitCode> {
+/// Runs an `issues` (but `list`), `tickets` or `jobs` command; `sessions`
+/// has the events `issues show` reads its evidence from.
+pub async fn run(
+    cmd: Command,
+    cfg: &Config,
+    out: &mut Out,
+    store: &impl ColdPathStore,
+    sessions: &impl Timelines,
+) -> Result<ExitCode> {
     match cmd {
         Command::Issues(IssuesCommand::Show { fingerprint }) => {
             let fp = store.resolve_fingerprint(&fingerprint).await?;
             let d = store.issue_detail(&fp, 10).await?.with_context(|| format!("no issue {fp}"))?;
+            // The first incident's facts and the steps that led to it, as its ticket has them.
+            let events = sessions.events(&d.issue.project, &d.first.sid).await.map_err(|e| anyhow!(e))?;
+            let evidence = Evidence::build(&d, events.as_deref());
             if out.json {
-                out.json_line(&d)?;
+                let mut v = serde_json::to_value(&d)?;
+                v["evidence"] = serde_json::to_value(&evidence)?;
+                out.json_line(&v)?;
             } else {
-                show(out, &d)?;
+                show(out, &d, &evidence)?;
             }
         }
         Command::Issues(IssuesCommand::Resolve(a)) => {
@@ -95,6 +107,9 @@ pub async fn run(cmd: Command, cfg: &Config, out: &mut Out, store: &impl ColdPat
             let now = now_ms();
             let jobs = file_jobs(&fp, r.round, &trackers, now);
             match store.approve(&fp, r.round, Actor::User, None, &jobs, now).await? {
+                Approval::Approved if out.json => out.json_line(
+                    &serde_json::json!({"fingerprint": fp, "round": r.round, "approved": true, "trackers": trackers}),
+                )?,
                 Approval::Approved => out.line(format!(
                     "approved: issue {}'s ticket goes to {} (the workers file it)",
                     &fp[..12],
@@ -113,7 +128,11 @@ pub async fn run(cmd: Command, cfg: &Config, out: &mut Out, store: &impl ColdPat
             if !store.reject(&fp, r.round, reason, now_ms()).await? {
                 bail!("issue {fp}'s ticket is no longer waiting");
             }
-            out.line(format!("rejected: issue {}'s ticket will not be filed", &fp[..12]))?;
+            if out.json {
+                out.json_line(&serde_json::json!({"fingerprint": fp, "round": r.round, "rejected": true}))?;
+            } else {
+                out.line(format!("rejected: issue {}'s ticket will not be filed", &fp[..12]))?;
+            }
         }
         Command::Jobs(JobsCommand::List { state, limit }) => {
             let state = state.as_deref().map(|s| JobState::parse(s).expect("clap checked it"));
@@ -143,11 +162,19 @@ pub async fn run(cmd: Command, cfg: &Config, out: &mut Out, store: &impl ColdPat
         }
         Command::Jobs(JobsCommand::Retry { id }) => {
             let j = store.retry_job(id, now_ms()).await?;
-            out.line(format!("job {} ({} {}) queued, due now", j.id, j.kind, j.key))?;
+            if out.json {
+                out.json_line(&j)?;
+            } else {
+                out.line(format!("job {} ({} {}) queued, due now", j.id, j.kind, j.key))?;
+            }
         }
         Command::Jobs(JobsCommand::Drop { id }) => {
             let j = store.drop_job(id).await?;
-            out.line(format!("job {id} ({} {}, {}) dropped", j.kind, j.key, j.state.as_str()))?;
+            if out.json {
+                out.json_line(&j)?;
+            } else {
+                out.line(format!("job {id} ({} {}, {}) dropped", j.kind, j.key, j.state.as_str()))?;
+            }
         }
         _ => unreachable!("dispatched here only for the cold path's commands"),
     }
@@ -162,7 +189,12 @@ fn waiting(requests: &[TicketRequest]) -> Option<&TicketRequest> {
 async fn move_issue(out: &mut Out, store: &impl ColdPathStore, a: MoveArgs, to: IssueStatus) -> Result<()> {
     let fp = store.resolve_fingerprint(&a.fingerprint).await?;
     let reason = if a.reason.is_empty() { format!("{} by a person", to.as_str()) } else { a.reason };
-    match store.transition(&fp, to, Actor::User, &reason, now_ms()).await? {
+    let from = store.transition(&fp, to, Actor::User, &reason, now_ms()).await?;
+    if out.json {
+        out.json_line(&serde_json::json!({"fingerprint": fp, "status": to, "was": from}))?;
+        return Ok(());
+    }
+    match from {
         Some(from) => out.line(format!("issue {} is {} (was {})", &fp[..12], to.as_str(), from.as_str()))?,
         None => out.line(format!("issue {} is {} already", &fp[..12], to.as_str()))?,
     }
@@ -170,7 +202,7 @@ async fn move_issue(out: &mut Out, store: &impl ColdPathStore, a: MoveArgs, to: 
 }
 
 /// `issues show`, as text.
-fn show(out: &mut Out, d: &IssueDetail) -> Result<()> {
+fn show(out: &mut Out, d: &IssueDetail, e: &Evidence) -> Result<()> {
     let i = &d.issue;
     out.line(format!("issue {}  {}  {}  {}", i.fingerprint, i.kind, i.severity, i.status))?;
     out.line(format!("  page       {}", i.url_template))?;
@@ -226,6 +258,26 @@ fn show(out: &mut Out, d: &IssueDetail) -> Result<()> {
         for reason in &r.reasons {
             out.line(format!("  {reason}"))?;
         }
+    }
+    out.line(format!(
+        "steps to reproduce (session {}{})",
+        e.first_sid,
+        if e.from_timeline { "" } else { "; its events are not kept here: from the incident alone" }
+    ))?;
+    for (i, step) in e.steps.iter().enumerate() {
+        out.line(format!("  {}. {step}", i + 1))?;
+    }
+    if let Some(err) = &e.error {
+        out.line(format!("  error: {}", err.message))?;
+        if let Some(at) = err.top_frame.as_deref().or(err.source.as_deref()) {
+            out.line(format!("    {at}"))?;
+        }
+    }
+    if let Some(r) = &e.request {
+        out.line(format!(
+            "  request: {} {} answered {} after {} ms",
+            r.method, r.url, r.status, r.duration_ms
+        ))?;
     }
     out.line("sample incidents")?;
     for s in std::iter::once(&d.first).chain(d.latest.iter().filter(|s| s.id != d.first.id)) {

@@ -351,7 +351,8 @@ async fn run_store_command(
             crate::replay::print(out, &args, &events, &base, other.as_ref())?;
         }
         cmd @ (Command::Issues(_) | Command::Tickets(_) | Command::Jobs(_)) => {
-            return crate::cold_commands::run(cmd, cfg, out, store).await;
+            return crate::cold_commands::run(cmd, cfg, out, store, &EventSource::new(cfg, events.clone()))
+                .await;
         }
         Command::Serve(_)
         | Command::Ingest(_)

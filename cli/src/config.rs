@@ -128,7 +128,7 @@ pub(crate) const SECTIONS: &[&str] = &[
 /// The section and key of `UFSE_<SECTION>_<KEY>` (after `UFSE_`, lower
 /// case): the longest known section that prefixes it, so
 /// `cold_path_policy_file` is `[cold_path] policy_file`.
-fn section_key(rest: &str) -> Option<(&'static str, &str)> {
+pub(crate) fn section_key(rest: &str) -> Option<(&'static str, &str)> {
     SECTIONS
         .iter()
         .filter_map(|s| rest.strip_prefix(s).and_then(|k| k.strip_prefix('_')).map(|k| (*s, k)))

@@ -107,8 +107,8 @@ fn every_ufse_variable_in_the_compose_file_is_read_and_valid() {
             assert!(include_str!("main.rs").contains("\"UFSE_LOG\""));
             continue;
         }
-        let section = name["UFSE_".len()..].split('_').next().unwrap().to_ascii_lowercase();
-        assert!(crate::config::SECTIONS.contains(&section.as_str()), "{name}: no section [{section}]");
+        let rest = name["UFSE_".len()..].to_ascii_lowercase();
+        assert!(crate::config::section_key(&rest).is_some(), "{name}: no such section");
         if let Err(e) = Config::load(None, [(name.clone(), value.clone())]) {
             panic!("{name}={value} in deploy/docker-compose.yml: {e:#}");
         }
@@ -156,6 +156,27 @@ fn prometheus_scrapes_every_processor_where_it_serves_metrics() {
         let cfg =
             Config::load(None, [("UFSE_PROCESSOR_METRICS_LISTEN".to_owned(), listen.to_owned())]).unwrap();
         assert_eq!(cfg.processor.metrics_listen.as_deref(), Some(listen));
+        let port = listen.rsplit(':').next().unwrap();
+        assert!(prometheus.contains(&format!("\"{name}:{port}\"")), "prometheus.yml scrapes {name}:{port}");
+    }
+}
+
+#[test]
+fn prometheus_scrapes_every_cold_path_worker_where_it_serves_metrics() {
+    let compose = deploy_file("docker-compose.yml");
+    let prometheus = deploy_file("prometheus.yml");
+    let workers: Vec<(String, Vec<String>)> = services(&compose)
+        .into_iter()
+        .filter(|(_, lines)| lines.iter().any(|l| l == "command: [\"work\"]"))
+        .collect();
+    assert!(workers.len() >= 2, "{workers:?}");
+    for (name, lines) in workers {
+        let listen = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("UFSE_COLD_PATH_LISTEN: "))
+            .unwrap_or_else(|| panic!("{name} sets UFSE_COLD_PATH_LISTEN"));
+        let cfg = Config::load(None, [("UFSE_COLD_PATH_LISTEN".to_owned(), listen.to_owned())]).unwrap();
+        assert_eq!(cfg.cold_path.listen.as_deref(), Some(listen));
         let port = listen.rsplit(':').next().unwrap();
         assert!(prometheus.contains(&format!("\"{name}:{port}\"")), "prometheus.yml scrapes {name}:{port}");
     }

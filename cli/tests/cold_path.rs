@@ -144,6 +144,8 @@ fn a_broken_button_becomes_one_explained_linear_ticket_kept_in_sync() {
     let last = d["audit"].as_array().unwrap().last().unwrap().clone();
     assert_eq!((last["to"].as_str(), last["actor"].as_str()), (Some("ticketed"), Some("worker")));
     assert_eq!(d["explanation"]["interpreter"], "offline");
+    assert_eq!(d["evidence"]["error"]["top_frame"], "at checkout (https://shop.example.com/app.js:10:5)");
+    assert!(d["evidence"]["from_timeline"].as_bool().unwrap(), "the steps come from the session's events");
 
     // Webhooks: a bad signature and a stale one change nothing; a signed one resolves the issue.
     let mut done = linear.issues()[0].clone();
@@ -377,8 +379,11 @@ fn with_the_approval_gate_tickets_wait_for_a_person_and_dead_jobs_can_be_retried
     assert_eq!(pending["state"], "pending");
     let fp = pending["fingerprint"].as_str().unwrap().to_owned();
     assert!(linear.issues().is_empty(), "nothing filed before approval");
-    let text = json_text(dir.path(), &envs, &["tickets", "approve", &fp[..8]]);
-    assert!(text.contains("approved"), "{text}");
+    let approved = json_values(dir.path(), &envs, &["tickets", "approve", &fp[..8]]);
+    assert_eq!(
+        (approved[0]["approved"].as_bool(), approved[0]["trackers"][0].as_str()),
+        (Some(true), Some("linear"))
+    );
     let dead = wait_for("the filing to fail for good", Duration::from_secs(30), || {
         json_values(dir.path(), &envs, &["jobs", "list", "--state", "dead"]).into_iter().next()
     });
@@ -391,8 +396,8 @@ fn with_the_approval_gate_tickets_wait_for_a_person_and_dead_jobs_can_be_retried
     let envs = env_refs(&env);
     let server = Server::start(dir.path(), &envs);
     let id = dead["id"].as_i64().unwrap().to_string();
-    let text = json_text(dir.path(), &envs, &["jobs", "retry", &id]);
-    assert!(text.contains("queued"), "{text}");
+    let retried = json_values(dir.path(), &envs, &["jobs", "retry", &id]);
+    assert_eq!((retried[0]["state"].as_str(), retried[0]["attempts"].as_u64()), (Some("queued"), Some(0)));
     wait_for("the ticket", Duration::from_secs(30), || (linear.issues().len() == 1).then_some(()));
     let d = wait_for("the issue ticketed", Duration::from_secs(30), || {
         let d = show(dir.path(), &envs, &fp);

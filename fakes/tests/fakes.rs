@@ -14,7 +14,10 @@ fn post(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
     let (addr, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((rest, "/".into()));
     let body = body.to_string();
     let mut s = TcpStream::connect(addr).unwrap();
-    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -22,7 +25,8 @@ fn post(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
     let status = raw[9..12].parse().unwrap();
-    let json = raw.split_once("\r\n\r\n").map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null)).unwrap();
+    let json =
+        raw.split_once("\r\n\r\n").map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null)).unwrap();
     (status, json)
 }
 
@@ -39,7 +43,11 @@ fn the_fake_linear_refuses_documents_and_variables_its_schema_refuses() {
     let id = "0b6e7a3c-1d2e-4f50-8a9b-0c1d2e3f4a5b";
     let ok = json!({"query": create, "variables": {"input": {"id": id, "teamId": team, "title": "t"}}});
     let (status, answer) = post(&fake.url(), &auth, &ok);
-    assert_eq!((status, &answer["data"]["issueCreate"]["issue"]["identifier"]), (200, &json!("UFS-1")), "{answer}");
+    assert_eq!(
+        (status, &answer["data"]["issueCreate"]["issue"]["identifier"]),
+        (200, &json!("UFS-1")),
+        "{answer}"
+    );
     assert_eq!(answer["data"]["issueCreate"].as_object().unwrap().len(), 2, "only what was selected");
 
     let misspelled = json!({"query": create.replace("success", "sucess"), "variables": ok["variables"]});
@@ -77,7 +85,10 @@ fn the_fake_jira_refuses_bad_fields_labels_and_documents() {
     assert!(answer["errors"]["description"].as_str().unwrap().contains("Atlassian Document"));
     let mut spaced = good.clone();
     spaced["fields"]["labels"] = json!(["two words"]);
-    assert!(post(&url, &headers, &spaced).1["errors"]["labels"].as_str().unwrap().contains("contains spaces"));
+    assert!(post(&url, &headers, &spaced).1["errors"]["labels"]
+        .as_str()
+        .unwrap()
+        .contains("contains spaces"));
     let mut no_summary = good.clone();
     no_summary["fields"]["summary"] = json!("");
     assert_eq!(post(&url, &headers, &no_summary).0, 400);

@@ -22,6 +22,12 @@
 # (default the local one); "stored" is then every event in ClickHouse.
 # With KAFKA_BACKLOG=1 as well, the processors start only once every batch
 # is acknowledged, which measures how fast they drain a backlog on their own.
+#
+# With COLD_PATH=linear, the server's cold path files tickets in a fake
+# Linear (target/release/ufse-fakes) while the load runs, and the report
+# says how many; without it the cold path runs as configured by default
+# (the offline interpreter, no tracker). load-tests/scripts/cold-path-overhead.sh
+# compares the two in one run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$root/target/release"
@@ -39,6 +45,16 @@ server=
 trap stop_all EXIT
 
 export UFSE_INGEST_CLIENT_EVENTS_PER_SEC=0
+if [ "${COLD_PATH:-}" = linear ]; then
+    "$bin/ufse-fakes" linear --listen 127.0.0.1:0 --key lin_api_bench \
+        --team 5a1e0000-0000-4000-8000-00000000aaaa > "$work/linear.txt" 2>&1 &
+    processors+=($!)
+    for _ in $(seq 100); do grep -q '^listening on' "$work/linear.txt" 2>/dev/null && break; sleep 0.1; done
+    export UFSE_LINEAR_URL=$(awk '/^listening on/ {print $3}' "$work/linear.txt")
+    [ -n "$UFSE_LINEAR_URL" ] || { cat "$work/linear.txt" >&2; exit 1; }
+    export UFSE_LINEAR_API_KEY=lin_api_bench UFSE_LINEAR_TEAM_ID=5a1e0000-0000-4000-8000-00000000aaaa
+    export UFSE_COLD_PATH_TICKETS_PER_HOUR=1000000
+fi
 if [ -n "${KAFKA_PROCESSORS:-}" ]; then
     export UFSE_KAFKA_BROKERS="${UFSE_KAFKA_BROKERS:-127.0.0.1:9092}"
     export UFSE_POSTGRES_URL="${UFSE_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
@@ -97,6 +113,13 @@ while true; do
     sleep 0.2
 done
 stored=$(date +%s.%N)
+if [ "${COLD_PATH:-}" = linear ]; then
+    curl -s 127.0.0.1:18080/metrics | awk '
+        /^ufse_tickets_filed_total/ {t += $2}
+        /^ufse_cold_path_jobs_total/ {j += $2}
+        /^ufse_issues_opened_total/ {i += $2}
+        END {printf "cold path during the run: %d issues opened, %d jobs run, %d Linear tickets filed\n", i, j, t}'
+fi
 
 for t in /proc/$server/task/*; do
     echo "$(cat "$t/comm") $(awk '{print ($14 + $15) / 100}' "$t/stat")"

@@ -29,7 +29,11 @@ static RULES: LazyLock<Vec<(Regex, With)>> = LazyLock::new(|| {
         // User info in URLs: scheme://user:password@host.
         (r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@", Text("${1}")),
         // Query strings and fragments, wherever a URL or a path carries them.
-        (r#"(?i)(https?://[^\s"'<>?#]*|/[^\s"'<>?#]*)[?#][^\s"'<>)]*"#, Text("${1}")),
+        // A stack frame's `:line:col` after a URL's query stays.
+        (
+            r#"(?i)(https?://[^\s"'<>?#]*|/[^\s"'<>?#]*)[?#][^\s"'<>)]*?((?::\d+){1,2})?([\s"'<>)]|$)"#,
+            Text("${1}${2}${3}"),
+        ),
         (r#"\?[A-Za-z0-9_.\-\[\]%]+=[^\s"'<>)]*"#, Text("")),
         // JSON Web Tokens (three base64url parts, the first a JSON header).
         (r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}", Text("[jwt]")),
@@ -100,6 +104,9 @@ mod tests {
             ("https://shop.example.com/cart?coupon=SECRET1&u=2#pay", "https://shop.example.com/cart"),
             ("GET /api/orders?token=abc&x=1 failed", "GET /api/orders failed"),
             ("https://ann:hunter2@a.io/x", "https://a.io/x"),
+            ("at f (https://a.io/app.js?v=SECRET:10:5)", "at f (https://a.io/app.js:10:5)"),
+            ("https://a.io/app.js?v=SECRET:10", "https://a.io/app.js:10"),
+            ("see https://a.io/x?t=SECRET and more", "see https://a.io/x and more"),
             ("mail ann.lee+shop@example.co.uk now", "mail [email] now"),
             ("Authorization: Bearer abcdef123456789", "Authorization: Bearer [secret]"),
             (
