@@ -9,7 +9,7 @@ use ufse_incident_store::{
     Actor, Approval, ColdPathStore, IssueDetail, IssueStatus, JobState, RequestState, TicketFilter,
     TicketRequest,
 };
-use ufse_ticket_generator::{file_jobs, providers, Evidence, Interpretation, Timelines};
+use ufse_ticket_generator::{file_jobs, providers, Evidence, Interpretation, Offline, Timelines};
 
 use crate::cli::{Command, IssuesCommand, JobsCommand, MoveArgs, TicketsCommand};
 use crate::commands::now_ms;
@@ -32,12 +32,17 @@ pub async fn run(
             // The first incident's facts and the steps that led to it, as its ticket has them.
             let events = sessions.events(&d.issue.project, &d.first.sid).await.map_err(|e| anyhow!(e))?;
             let evidence = Evidence::build(&d, events.as_deref());
+            // An issue that has not qualified for a ticket has none stored: explained offline now.
+            let now = d.explanation.is_none().then(|| Offline.explain(&evidence));
             if out.json {
                 let mut v = serde_json::to_value(&d)?;
                 v["evidence"] = serde_json::to_value(&evidence)?;
+                if let Some(now) = &now {
+                    v["explained_now"] = serde_json::to_value(now)?;
+                }
                 out.json_line(&v)?;
             } else {
-                show(out, &d, &evidence)?;
+                show(out, &d, &evidence, now.as_ref())?;
             }
         }
         Command::Issues(IssuesCommand::Resolve(a)) => {
@@ -202,7 +207,7 @@ async fn move_issue(out: &mut Out, store: &impl ColdPathStore, a: MoveArgs, to: 
 }
 
 /// `issues show`, as text.
-fn show(out: &mut Out, d: &IssueDetail, e: &Evidence) -> Result<()> {
+fn show(out: &mut Out, d: &IssueDetail, e: &Evidence, explained_now: Option<&Interpretation>) -> Result<()> {
     let i = &d.issue;
     out.line(format!("issue {}  {}  {}  {}", i.fingerprint, i.kind, i.severity, i.status))?;
     out.line(format!("  page       {}", i.url_template))?;
@@ -217,23 +222,29 @@ fn show(out: &mut Out, d: &IssueDetail, e: &Evidence) -> Result<()> {
     for (page, n) in &d.pages {
         out.line(format!("  page seen  {page} ({n})"))?;
     }
-    if let Some(x) = &d.explanation {
-        let by = if x.interpreter == "offline" {
-            "offline".to_owned()
-        } else {
-            format!("{} {}", x.interpreter, x.model)
-        };
-        out.line(format!("explanation by {by} (prompt {}, {})", x.prompt, fmt_ms(x.created_ms)))?;
-        if let Some(why) = &x.fallback {
-            out.line(format!("  (the configured model did not answer: {why})"))?;
+    let stored = d.explanation.as_ref().and_then(|x| serde_json::from_str::<Interpretation>(&x.result).ok());
+    match &d.explanation {
+        Some(x) => {
+            let by = if x.interpreter == "offline" {
+                "offline".into()
+            } else {
+                format!("{} {}", x.interpreter, x.model)
+            };
+            out.line(format!("explanation by {by} (prompt {}, {})", x.prompt, fmt_ms(x.created_ms)))?;
+            if let Some(why) = &x.fallback {
+                out.line(format!("  (the configured model did not answer: {why})"))?;
+            }
         }
-        if let Ok(e) = serde_json::from_str::<Interpretation>(&x.result) {
-            out.line(format!("  title           {}", e.title))?;
-            out.line(format!("  summary         {}", e.summary))?;
-            out.line(format!("  probable cause  {}", e.probable_cause))?;
-            out.line(format!("  suggested fix   {}", e.suggested_fix))?;
-            out.line(format!("  confidence {:.2}, labels {}", e.confidence, e.labels.join(", ")))?;
-        }
+        None => out.line(
+            "explanation by offline, made now (none is stored: the issue has not qualified for a ticket)",
+        )?,
+    }
+    if let Some(e) = stored.as_ref().or(explained_now) {
+        out.line(format!("  title           {}", e.title))?;
+        out.line(format!("  summary         {}", e.summary))?;
+        out.line(format!("  probable cause  {}", e.probable_cause))?;
+        out.line(format!("  suggested fix   {}", e.suggested_fix))?;
+        out.line(format!("  confidence {:.2}, labels {}", e.confidence, e.labels.join(", ")))?;
     }
     if !d.tickets.is_empty() {
         out.line("tickets")?;

@@ -50,14 +50,14 @@ pub(crate) fn page(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 
-/// Implements [`ColdPathStore`](crate::ColdPathStore) for `$meta`, which
-/// holds a `pool` of database `$db`: `$begin` starts a transaction that
+/// Implements [`ColdPathStore`](crate::ColdPathStore) for `$meta`, whose
+/// field `$pool` is a pool of database `$db`: `$begin` starts a transaction that
 /// takes the write lock at once, `$lock` is appended to the reads that must
 /// lock their rows (`FOR UPDATE`), `$skip` to the pick of jobs to claim
 /// (`FOR UPDATE SKIP LOCKED`), and `$audit_order` orders audit entries in
 /// the order they were written (SQLite's `rowid`, a serial on PostgreSQL).
 macro_rules! impl_cold_path {
-    ($meta:ty, $db:ty, begin = $begin:literal, lock = $lock:literal, skip_locked = $skip:literal,
+    ($meta:ty, $db:ty, pool = $pool:ident, begin = $begin:literal, lock = $lock:literal, skip_locked = $skip:literal,
      audit_order = $audit_order:literal) => {
         /// A `jobs` row.
         fn job_row(r: &<$db as sqlx::Database>::Row) -> Result<Job, StoreError> {
@@ -236,9 +236,97 @@ macro_rules! impl_cold_path {
             Ok(())
         }
 
+        /// Stores `r` as `state` in `tx`, unless the request of its issue and round was decided
+        /// already; whether it was stored.
+        async fn upsert_request(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            r: &TicketRequest,
+            state: RequestState,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "INSERT INTO ticket_requests (fingerprint, round, project, state, reasons, draft, created_ms,
+                 updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                 ON CONFLICT (fingerprint, round) DO UPDATE SET state = excluded.state,
+                 reasons = excluded.reasons, draft = excluded.draft, updated_ms = excluded.updated_ms
+                 WHERE ticket_requests.state IN ('held', 'pending')",
+            )
+            .bind(&r.fingerprint)
+            .bind(i64::from(r.round))
+            .bind(&r.project)
+            .bind(state.as_str())
+            .bind(serde_json::to_string(&r.reasons).expect("strings serialize"))
+            .bind(&r.draft)
+            .bind(r.updated_ms)
+            .execute(&mut **tx)
+            .await
+            .map_err(db("storing a ticket request"))?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        /// Approves the pending request of `fingerprint` and `round` in `tx` and queues `jobs`;
+        /// with `limit`, only while `project` has fewer than `limit.max` approvals by rule in
+        /// its window (then nothing is written).
+        #[allow(clippy::too_many_arguments)]
+        async fn approve_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            project: &str,
+            fingerprint: &str,
+            round: u32,
+            actor: Actor,
+            limit: Option<&RateLimit>,
+            jobs: &[NewJob],
+            now_ms: i64,
+        ) -> Result<Approval, StoreError> {
+            if let Some(limit) = limit {
+                // A token bucket per project: `max` a window at most, refilled evenly.
+                let row: Option<(f64, i64)> =
+                    sqlx::query_as(concat!("SELECT tokens, updated_ms FROM ticket_budget WHERE project = $1", $lock))
+                        .bind(project)
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(db("approving a ticket"))?;
+                let cap = f64::from(limit.max);
+                let per_ms = cap / limit.window_ms.max(1) as f64;
+                let tokens = match row {
+                    Some((tokens, at)) => (tokens + (now_ms - at).max(0) as f64 * per_ms).min(cap),
+                    None => cap,
+                };
+                if tokens < 1.0 {
+                    let wait = if per_ms > 0.0 { ((1.0 - tokens) / per_ms).ceil() as i64 } else { limit.window_ms };
+                    return Ok(Approval::Limited { retry_at: now_ms + wait.max(1) });
+                }
+                sqlx::query(
+                    "INSERT INTO ticket_budget (project, tokens, updated_ms) VALUES ($1, $2, $3)
+                     ON CONFLICT (project) DO UPDATE SET tokens = excluded.tokens, updated_ms = excluded.updated_ms",
+                )
+                .bind(project)
+                .bind(tokens - 1.0)
+                .bind(now_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err(db("approving a ticket"))?;
+            }
+            sqlx::query(
+                "UPDATE ticket_requests SET state = 'approved', decided_ms = $1, decided_by = $2, updated_ms = $1
+                 WHERE fingerprint = $3 AND round = $4",
+            )
+            .bind(now_ms)
+            .bind(actor.as_str())
+            .bind(fingerprint)
+            .bind(i64::from(round))
+            .execute(&mut **tx)
+            .await
+            .map_err(db("approving a ticket"))?;
+            for job in jobs {
+                insert_job(tx, job, now_ms).await?;
+            }
+            Ok(Approval::Approved)
+        }
+
         impl ColdPathStore for $meta {
             async fn enqueue_job(&self, job: &NewJob, now_ms: i64) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(db("queueing a job"))?;
+                let _gate = self.gate().await;
+                let mut tx = self.$pool.begin().await.map_err(db("queueing a job"))?;
                 let queued = insert_job(&mut tx, job, now_ms).await?;
                 tx.commit().await.map_err(db("queueing a job"))?;
                 Ok(queued)
@@ -252,7 +340,8 @@ macro_rules! impl_cold_path {
                 limit: u32,
                 max_attempts: u32,
             ) -> Result<Claimed, StoreError> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db("claiming jobs"))?;
+                let _gate = self.gate().await;
+                let mut tx = self.$pool.begin_with($begin).await.map_err(db("claiming jobs"))?;
                 let buried = sqlx::query(
                     "UPDATE jobs SET state = 'dead', last_error = $1, locked_by = NULL, locked_until = NULL,
                      updated_ms = $2 WHERE state = 'claimed' AND locked_until <= $2 AND attempts >= $3",
@@ -264,22 +353,43 @@ macro_rules! impl_cold_path {
                 .await
                 .map_err(db("burying abandoned jobs"))?
                 .rows_affected();
-                let rows = sqlx::query(concat!(
+                // Two picks, each an index range read in order (one OR-ed pick would sort the whole
+                // backlog each time): abandoned claims first, then the oldest due.
+                let claim = |pick: &'static str| {
+                    sqlx::query(pick)
+                        .bind(worker)
+                        .bind(now_ms.saturating_add(lease_ms))
+                        .bind(now_ms)
+                };
+                let mut rows = claim(concat!(
                     "UPDATE jobs SET state = 'claimed', locked_by = $1, locked_until = $2,
                      attempts = attempts + 1, updated_ms = $3
-                     WHERE id IN (SELECT id FROM jobs
-                       WHERE (state = 'queued' AND run_after <= $3) OR (state = 'claimed' AND locked_until <= $3)
-                       ORDER BY run_after, id LIMIT $4",
+                     WHERE id IN (SELECT id FROM jobs WHERE state = 'claimed' AND locked_until <= $3
+                       ORDER BY locked_until, id LIMIT $4",
                     $skip,
                     ") RETURNING *"
                 ))
-                .bind(worker)
-                .bind(now_ms.saturating_add(lease_ms))
-                .bind(now_ms)
                 .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db("claiming jobs"))?;
+                let rest = i64::from(limit) - rows.len() as i64;
+                if rest > 0 {
+                    rows.extend(
+                        claim(concat!(
+                            "UPDATE jobs SET state = 'claimed', locked_by = $1, locked_until = $2,
+                             attempts = attempts + 1, updated_ms = $3
+                             WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_after <= $3
+                               ORDER BY run_after, id LIMIT $4",
+                            $skip,
+                            ") RETURNING *"
+                        ))
+                        .bind(rest)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db("claiming jobs"))?,
+                    );
+                }
                 tx.commit().await.map_err(db("claiming jobs"))?;
                 let mut jobs = rows.iter().map(job_row).collect::<Result<Vec<_>, _>>()?;
                 jobs.sort_by_key(|j| (j.run_after, j.id));
@@ -287,6 +397,7 @@ macro_rules! impl_cold_path {
             }
 
             async fn extend_leases(&self, ids: &[i64], worker: &str, until_ms: i64) -> Result<Vec<i64>, StoreError> {
+                let _gate = self.gate().await;
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -300,7 +411,7 @@ macro_rules! impl_cold_path {
                 q.push(") RETURNING id");
                 let held: Vec<i64> = q
                     .build_query_scalar()
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.$pool)
                     .await
                     .map_err(db("extending leases"))?;
                 Ok(held)
@@ -313,8 +424,37 @@ macro_rules! impl_cold_path {
                 outcome: &JobOutcome,
                 now_ms: i64,
             ) -> Result<bool, StoreError> {
+                let _gate = self.gate().await;
+                // Done and dead are one statement each; a job queued again looks for a twin first.
+                let held = "id = $1 AND state = 'claimed' AND locked_by = $2";
+                match outcome {
+                    JobOutcome::Done => {
+                        let done = sqlx::query(&format!("DELETE FROM jobs WHERE {held}"))
+                            .bind(id)
+                            .bind(worker)
+                            .execute(&self.$pool)
+                            .await
+                            .map_err(db("finishing a job"))?;
+                        return Ok(done.rows_affected() == 1);
+                    }
+                    JobOutcome::Dead { error } => {
+                        let done = sqlx::query(&format!(
+                            "UPDATE jobs SET state = 'dead', last_error = $3, locked_by = NULL, locked_until = NULL,
+                             updated_ms = $4 WHERE {held}"
+                        ))
+                        .bind(id)
+                        .bind(worker)
+                        .bind(error)
+                        .bind(now_ms)
+                        .execute(&self.$pool)
+                        .await
+                        .map_err(db("finishing a job"))?;
+                        return Ok(done.rows_affected() == 1);
+                    }
+                    JobOutcome::Retry { .. } | JobOutcome::Defer { .. } => {}
+                }
                 for attempt in 1..=$crate::cold_path::TWIN_RETRIES {
-                    let mut tx = self.pool.begin_with($begin).await.map_err(db("finishing a job"))?;
+                    let mut tx = self.$pool.begin_with($begin).await.map_err(db("finishing a job"))?;
                     let held = sqlx::query(concat!(
                         "SELECT kind, key, attempts FROM jobs WHERE id = $1 AND state = 'claimed' AND locked_by = $2",
                         $lock
@@ -328,21 +468,6 @@ macro_rules! impl_cold_path {
                     let (kind, key): (String, String) = (held.get("kind"), held.get("key"));
                     let attempts: i64 = held.get("attempts");
                     let done = match outcome {
-                        JobOutcome::Done => sqlx::query("DELETE FROM jobs WHERE id = $1")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await
-                            .map(|_| ()),
-                        JobOutcome::Dead { error } => sqlx::query(
-                            "UPDATE jobs SET state = 'dead', last_error = $1, locked_by = NULL,
-                             locked_until = NULL, updated_ms = $2 WHERE id = $3",
-                        )
-                        .bind(error)
-                        .bind(now_ms)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map(|_| ()),
                         JobOutcome::Retry { at_ms, error } => {
                             requeue(&mut tx, id, &kind, &key, *at_ms, attempts, Some(error), now_ms).await
                         }
@@ -350,6 +475,7 @@ macro_rules! impl_cold_path {
                         JobOutcome::Defer { at_ms } => {
                             requeue(&mut tx, id, &kind, &key, *at_ms, (attempts - 1).max(0), None, now_ms).await
                         }
+                        JobOutcome::Done | JobOutcome::Dead { .. } => unreachable!("finished above"),
                     };
                     match done {
                         Ok(()) => {}
@@ -370,7 +496,7 @@ macro_rules! impl_cold_path {
                 )
                 .bind(state.map(JobState::as_str))
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.$pool)
                 .await
                 .map_err(db("listing jobs"))?;
                 rows.iter().map(job_row).collect()
@@ -378,7 +504,7 @@ macro_rules! impl_cold_path {
 
             async fn job_counts(&self) -> Result<Vec<(String, JobState, u64)>, StoreError> {
                 let rows = sqlx::query("SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind, state")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.$pool)
                     .await
                     .map_err(db("counting jobs"))?;
                 rows.iter()
@@ -389,8 +515,9 @@ macro_rules! impl_cold_path {
             }
 
             async fn retry_job(&self, id: i64, now_ms: i64) -> Result<Job, StoreError> {
+                let _gate = self.gate().await;
                 for attempt in 1..=$crate::cold_path::TWIN_RETRIES {
-                    let mut tx = self.pool.begin_with($begin).await.map_err(db("retrying a job"))?;
+                    let mut tx = self.$pool.begin_with($begin).await.map_err(db("retrying a job"))?;
                     let row = sqlx::query(concat!("SELECT * FROM jobs WHERE id = $1", $lock))
                         .bind(id)
                         .fetch_optional(&mut *tx)
@@ -432,9 +559,10 @@ macro_rules! impl_cold_path {
             }
 
             async fn drop_job(&self, id: i64) -> Result<Job, StoreError> {
+                let _gate = self.gate().await;
                 let row = sqlx::query("DELETE FROM jobs WHERE id = $1 RETURNING *")
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.$pool)
                     .await
                     .map_err(db("dropping a job"))?;
                 row.as_ref().map(job_row).transpose()?.ok_or(StoreError::NoSuchJob(id))
@@ -452,7 +580,7 @@ macro_rules! impl_cold_path {
                 )
                 .bind(&prefix)
                 .bind(prefix.len() as i64)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.$pool)
                 .await
                 .map_err(db("finding an issue"))?;
                 match found.len() {
@@ -462,17 +590,39 @@ macro_rules! impl_cold_path {
                 }
             }
 
-            async fn issue_detail(&self, fingerprint: &str, samples: u32) -> Result<Option<IssueDetail>, StoreError> {
+            async fn issue_tickets(&self, fingerprint: &str) -> Result<Option<IssueTickets>, StoreError> {
                 let Some(row) = sqlx::query("SELECT * FROM issues WHERE fingerprint = $1")
                     .bind(fingerprint)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.$pool)
                     .await
                     .map_err(db("reading an issue"))?
                 else {
                     return Ok(None);
                 };
-                let issue = issue_row(&row);
-                let status_ms: i64 = row.get("status_ms");
+                let tickets = sqlx::query("SELECT * FROM tickets WHERE fingerprint = $1 ORDER BY round, provider")
+                    .bind(fingerprint)
+                    .fetch_all(&self.$pool)
+                    .await
+                    .map_err(db("reading an issue's tickets"))?
+                    .iter()
+                    .map(ticket_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let requests = sqlx::query("SELECT * FROM ticket_requests WHERE fingerprint = $1 ORDER BY round")
+                    .bind(fingerprint)
+                    .fetch_all(&self.$pool)
+                    .await
+                    .map_err(db("reading an issue's ticket requests"))?
+                    .iter()
+                    .map(request_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some(IssueTickets { issue: issue_row(&row), status_ms: row.get("status_ms"), tickets, requests }))
+            }
+
+            async fn issue_detail(&self, fingerprint: &str, samples: u32) -> Result<Option<IssueDetail>, StoreError> {
+                let Some(IssueTickets { issue, status_ms, tickets, requests }) = self.issue_tickets(fingerprint).await?
+                else {
+                    return Ok(None);
+                };
                 let incidents = |order: &'static str, limit: i64| {
                     let sql = format!(
                         "SELECT * FROM incidents WHERE fingerprint = $1 ORDER BY COALESCE(seen_ms, ts) {order}, id LIMIT $2"
@@ -481,7 +631,7 @@ macro_rules! impl_cold_path {
                         let rows = sqlx::query(&sql)
                             .bind(fingerprint)
                             .bind(limit)
-                            .fetch_all(&self.pool)
+                            .fetch_all(&self.$pool)
                             .await
                             .map_err(db("reading an issue's incidents"))?;
                         rows.iter().map(incident_row).collect::<Result<Vec<_>, _>>()
@@ -495,7 +645,7 @@ macro_rules! impl_cold_path {
                     "SELECT url, COUNT(*) FROM incidents WHERE fingerprint = $1 GROUP BY url ORDER BY 2 DESC LIMIT 1000",
                 )
                 .bind(fingerprint)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.$pool)
                 .await
                 .map_err(db("reading an issue's pages"))?;
                 let mut pages: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
@@ -507,36 +657,20 @@ macro_rules! impl_cold_path {
                 let mut pages: Vec<(String, u64)> = pages.into_iter().collect();
                 pages.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
                 pages.truncate(samples.max(1) as usize);
-                let tickets = sqlx::query("SELECT * FROM tickets WHERE fingerprint = $1 ORDER BY round, provider")
-                    .bind(fingerprint)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db("reading an issue's tickets"))?
-                    .iter()
-                    .map(ticket_row)
-                    .collect::<Result<Vec<_>, _>>()?;
                 let explanation = sqlx::query("SELECT * FROM explanations WHERE fingerprint = $1")
                     .bind(fingerprint)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.$pool)
                     .await
                     .map_err(db("reading an issue's explanation"))?
                     .as_ref()
                     .map(explanation_row);
-                let requests = sqlx::query("SELECT * FROM ticket_requests WHERE fingerprint = $1 ORDER BY round")
-                    .bind(fingerprint)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db("reading an issue's ticket requests"))?
-                    .iter()
-                    .map(request_row)
-                    .collect::<Result<Vec<_>, _>>()?;
                 let audit = sqlx::query(concat!(
                     "SELECT at_ms, from_status, to_status, actor, note FROM issue_audit WHERE fingerprint = $1
                      ORDER BY at_ms, ",
                     $audit_order
                 ))
                 .bind(fingerprint)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.$pool)
                 .await
                 .map_err(db("reading an issue's audit trail"))?
                 .iter()
@@ -557,7 +691,7 @@ macro_rules! impl_cold_path {
                 )
                 .bind(fingerprint)
                 .bind(since_ms)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.$pool)
                 .await
                 .map_err(db("counting an issue's sessions"))?;
                 Ok(n as u64)
@@ -571,7 +705,8 @@ macro_rules! impl_cold_path {
                 reason: &str,
                 now_ms: i64,
             ) -> Result<Option<IssueStatus>, StoreError> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db("moving an issue"))?;
+                let _gate = self.gate().await;
+                let mut tx = self.$pool.begin_with($begin).await.map_err(db("moving an issue"))?;
                 let status: Option<String> =
                     sqlx::query_scalar(concat!("SELECT status FROM issues WHERE fingerprint = $1", $lock))
                         .bind(fingerprint)
@@ -615,7 +750,8 @@ macro_rules! impl_cold_path {
             }
 
             async fn record_ticket(&self, t: &Ticket, providers: &[&str]) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db("recording a ticket"))?;
+                let _gate = self.gate().await;
+                let mut tx = self.$pool.begin_with($begin).await.map_err(db("recording a ticket"))?;
                 let status: Option<String> =
                     sqlx::query_scalar(concat!("SELECT status FROM issues WHERE fingerprint = $1", $lock))
                         .bind(&t.fingerprint)
@@ -660,25 +796,20 @@ macro_rules! impl_cold_path {
                     audit(&mut tx, &t.fingerprint, t.created_ms, Some(from.as_str()), "ticketed", "worker", &note)
                         .await?;
                 }
-                let filed: Vec<String> =
-                    sqlx::query_scalar("SELECT provider FROM tickets WHERE fingerprint = $1 AND round = $2")
-                        .bind(&t.fingerprint)
-                        .bind(i64::from(t.round))
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db("recording a ticket"))?;
-                if providers.iter().all(|p| filed.iter().any(|f| f == p)) {
-                    sqlx::query(
-                        "UPDATE ticket_requests SET state = 'filed', updated_ms = $1
-                         WHERE fingerprint = $2 AND round = $3 AND state = 'approved'",
-                    )
-                    .bind(t.created_ms)
-                    .bind(&t.fingerprint)
-                    .bind(i64::from(t.round))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("recording a ticket"))?;
+                // Filed once every tracker has its ticket of the round.
+                let mut q = QueryBuilder::<$db>::new("UPDATE ticket_requests SET state = 'filed', updated_ms = ");
+                q.push_bind(t.created_ms);
+                q.push(" WHERE fingerprint = ").push_bind(&t.fingerprint);
+                q.push(" AND round = ").push_bind(i64::from(t.round));
+                q.push(" AND state = 'approved' AND (SELECT COUNT(*) FROM tickets WHERE fingerprint = ");
+                q.push_bind(&t.fingerprint).push(" AND round = ").push_bind(i64::from(t.round));
+                q.push(" AND provider IN (");
+                let mut list = q.separated(", ");
+                for p in providers {
+                    list.push_bind(*p);
                 }
+                q.push(")) = ").push_bind(providers.len() as i64);
+                q.build().execute(&mut *tx).await.map_err(db("recording a ticket"))?;
                 tx.commit().await.map_err(db("recording a ticket"))?;
                 Ok(true)
             }
@@ -701,7 +832,7 @@ macro_rules! impl_cold_path {
                 }
                 let limit = if f.limit == 0 { i64::MAX } else { i64::from(f.limit) };
                 q.push(" ORDER BY created_ms DESC, fingerprint, provider, round LIMIT ").push_bind(limit);
-                let rows = q.build().fetch_all(&self.pool).await.map_err(db("listing tickets"))?;
+                let rows = q.build().fetch_all(&self.$pool).await.map_err(db("listing tickets"))?;
                 rows.iter().map(ticket_row).collect()
             }
 
@@ -712,13 +843,14 @@ macro_rules! impl_cold_path {
                 )
                 .bind(provider)
                 .bind(remote_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.$pool)
                 .await
                 .map_err(db("finding a ticket"))?;
                 row.as_ref().map(ticket_row).transpose()
             }
 
             async fn update_ticket(&self, t: &Ticket) -> Result<(), StoreError> {
+                let _gate = self.gate().await;
                 sqlx::query(
                     "UPDATE tickets SET key = $1, url = $2, remote_state = $3, synced_ms = $4, commented_ms = $5,
                      commented_incidents = $6 WHERE fingerprint = $7 AND provider = $8 AND round = $9",
@@ -732,31 +864,18 @@ macro_rules! impl_cold_path {
                 .bind(&t.fingerprint)
                 .bind(&t.provider)
                 .bind(i64::from(t.round))
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await
                 .map_err(db("updating a ticket"))?;
                 Ok(())
             }
 
             async fn put_request(&self, r: &TicketRequest) -> Result<bool, StoreError> {
-                let done = sqlx::query(
-                    "INSERT INTO ticket_requests (fingerprint, round, project, state, reasons, draft, created_ms,
-                     updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-                     ON CONFLICT (fingerprint, round) DO UPDATE SET state = excluded.state,
-                     reasons = excluded.reasons, draft = excluded.draft, updated_ms = excluded.updated_ms
-                     WHERE ticket_requests.state IN ('held', 'pending')",
-                )
-                .bind(&r.fingerprint)
-                .bind(i64::from(r.round))
-                .bind(&r.project)
-                .bind(r.state.as_str())
-                .bind(serde_json::to_string(&r.reasons).expect("strings serialize"))
-                .bind(&r.draft)
-                .bind(r.updated_ms)
-                .execute(&self.pool)
-                .await
-                .map_err(db("storing a ticket request"))?;
-                Ok(done.rows_affected() == 1)
+                let _gate = self.gate().await;
+                let mut tx = self.$pool.begin().await.map_err(db("storing a ticket request"))?;
+                let stored = upsert_request(&mut tx, r, r.state).await?;
+                tx.commit().await.map_err(db("storing a ticket request"))?;
+                Ok(stored)
             }
 
             async fn requests(&self, states: &[RequestState]) -> Result<Vec<TicketRequest>, StoreError> {
@@ -770,7 +889,7 @@ macro_rules! impl_cold_path {
                     q.push(")");
                 }
                 q.push(" ORDER BY created_ms, fingerprint, round");
-                let rows = q.build().fetch_all(&self.pool).await.map_err(db("listing ticket requests"))?;
+                let rows = q.build().fetch_all(&self.$pool).await.map_err(db("listing ticket requests"))?;
                 rows.iter().map(request_row).collect()
             }
 
@@ -783,7 +902,8 @@ macro_rules! impl_cold_path {
                 jobs: &[NewJob],
                 now_ms: i64,
             ) -> Result<Approval, StoreError> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db("approving a ticket"))?;
+                let _gate = self.gate().await;
+                let mut tx = self.$pool.begin_with($begin).await.map_err(db("approving a ticket"))?;
                 let row = sqlx::query(concat!(
                     "SELECT project, state FROM ticket_requests WHERE fingerprint = $1 AND round = $2",
                     $lock
@@ -798,48 +918,36 @@ macro_rules! impl_cold_path {
                     return Ok(Approval::NotPending);
                 }
                 let project: String = row.get("project");
-                if let Some(limit) = limit {
-                    // One approver per project at a time: the count below stays true until commit.
-                    sqlx::query(concat!("SELECT name FROM projects WHERE name = $1", $lock))
-                        .bind(&project)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db("approving a ticket"))?;
-                    let recent: Vec<i64> = sqlx::query_scalar(
-                        "SELECT decided_ms FROM ticket_requests WHERE project = $1 AND decided_by = 'rule'
-                         AND state IN ('approved', 'filed') AND decided_ms > $2 ORDER BY decided_ms",
-                    )
-                    .bind(&project)
-                    .bind(now_ms - limit.window_ms)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db("approving a ticket"))?;
-                    let max = limit.max as usize;
-                    if recent.len() >= max {
-                        // The slot frees when enough of the oldest leave the window.
-                        let oldest = recent.get(recent.len() - max).copied().unwrap_or(now_ms);
-                        return Ok(Approval::Limited { retry_at: oldest + limit.window_ms });
-                    }
+                let approval = approve_in(&mut tx, &project, fingerprint, round, actor, limit, jobs, now_ms).await?;
+                if approval == Approval::Approved {
+                    tx.commit().await.map_err(db("approving a ticket"))?;
                 }
-                sqlx::query(
-                    "UPDATE ticket_requests SET state = 'approved', decided_ms = $1, decided_by = $2, updated_ms = $1
-                     WHERE fingerprint = $3 AND round = $4",
-                )
-                .bind(now_ms)
-                .bind(actor.as_str())
-                .bind(fingerprint)
-                .bind(i64::from(round))
-                .execute(&mut *tx)
-                .await
-                .map_err(db("approving a ticket"))?;
-                for job in jobs {
-                    insert_job(&mut tx, job, now_ms).await?;
+                Ok(approval)
+            }
+
+            async fn submit(
+                &self,
+                r: &TicketRequest,
+                limit: &RateLimit,
+                jobs: &[NewJob],
+                now_ms: i64,
+            ) -> Result<Approval, StoreError> {
+                let _gate = self.gate().await;
+                let mut tx = self.$pool.begin_with($begin).await.map_err(db("submitting a ticket"))?;
+                let stored = upsert_request(&mut tx, r, RequestState::Pending).await?;
+                if !stored {
+                    return Ok(Approval::NotPending);
                 }
-                tx.commit().await.map_err(db("approving a ticket"))?;
-                Ok(Approval::Approved)
+                let approval =
+                    approve_in(&mut tx, &r.project, &r.fingerprint, r.round, Actor::Rule, Some(limit), jobs, now_ms)
+                        .await?;
+                // Over the limit, the request stays stored as pending: the same commit.
+                tx.commit().await.map_err(db("submitting a ticket"))?;
+                Ok(approval)
             }
 
             async fn reject(&self, fingerprint: &str, round: u32, reason: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let _gate = self.gate().await;
                 let done = sqlx::query(
                     "UPDATE ticket_requests SET state = 'rejected', reasons = $1, decided_ms = $2, decided_by = 'user',
                      updated_ms = $2 WHERE fingerprint = $3 AND round = $4 AND state IN ('held', 'pending')",
@@ -848,13 +956,14 @@ macro_rules! impl_cold_path {
                 .bind(now_ms)
                 .bind(fingerprint)
                 .bind(i64::from(round))
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await
                 .map_err(db("rejecting a ticket"))?;
                 Ok(done.rows_affected() == 1)
             }
 
             async fn save_explanation(&self, e: &Explanation) -> Result<(), StoreError> {
+                let _gate = self.gate().await;
                 sqlx::query(
                     "INSERT INTO explanations (fingerprint, interpreter, model, prompt, evidence_hash, result, fallback,
                      input_tokens, output_tokens, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -873,13 +982,14 @@ macro_rules! impl_cold_path {
                 .bind(e.input_tokens as i64)
                 .bind(e.output_tokens as i64)
                 .bind(e.created_ms)
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await
                 .map_err(db("storing an explanation"))?;
                 Ok(())
             }
 
             async fn take_ai_call(&self, project: &str, day: i64, budget: AiBudget) -> Result<bool, StoreError> {
+                let _gate = self.gate().await;
                 if budget.max_calls == 0 || budget.max_tokens == 0 {
                     return Ok(false);
                 }
@@ -892,18 +1002,19 @@ macro_rules! impl_cold_path {
                 .bind(day)
                 .bind(budget.max_calls.min(i64::MAX as u64) as i64)
                 .bind(budget.max_tokens.min(i64::MAX as u64) as i64)
-                .execute(&self.pool)
+                .execute(&self.$pool)
                 .await
                 .map_err(db("spending the AI budget"))?;
                 Ok(done.rows_affected() == 1)
             }
 
             async fn add_ai_tokens(&self, project: &str, day: i64, tokens: u64) -> Result<(), StoreError> {
+                let _gate = self.gate().await;
                 sqlx::query("UPDATE ai_usage SET tokens = tokens + $1 WHERE project = $2 AND day = $3")
                     .bind(tokens.min(i64::MAX as u64) as i64)
                     .bind(project)
                     .bind(day)
-                    .execute(&self.pool)
+                    .execute(&self.$pool)
                     .await
                     .map_err(db("spending the AI budget"))?;
                 Ok(())

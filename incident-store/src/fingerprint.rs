@@ -4,6 +4,8 @@
 use sha2::{Digest, Sha256};
 use ufse_engine::{Signal, SignalKind};
 
+use crate::Severity;
+
 /// Version of the fingerprint rule; a change to [`path_template`] or to
 /// what is hashed needs a new one.
 pub const FINGERPRINT_VERSION: &str = "v1";
@@ -121,7 +123,7 @@ pub struct Reach {
 ///   (people run into it again and again).
 ///
 /// `critical` from 5, `high` from 4, `medium` from 3, else `low`.
-pub fn severity(kind: SignalKind, r: Reach) -> &'static str {
+pub fn severity(kind: SignalKind, r: Reach) -> Severity {
     let weight = match kind {
         SignalKind::ErrorClick | SignalKind::FailedRequest => 3,
         SignalKind::RageClick | SignalKind::FormLoop | SignalKind::Unresponsive => 2,
@@ -132,10 +134,10 @@ pub fn severity(kind: SignalKind, r: Reach) -> &'static str {
     let share = u32::from(sessions >= 10 && sessions * 20 >= r.project_sessions);
     let recurrence = u32::from(r.incidents >= 3 * sessions);
     match weight + reach + share + recurrence {
-        s if s >= 5 => "critical",
-        4 => "high",
-        3 => "medium",
-        _ => "low",
+        s if s >= 5 => Severity::Critical,
+        4 => Severity::High,
+        3 => Severity::Medium,
+        _ => Severity::Low,
     }
 }
 
@@ -214,19 +216,19 @@ mod tests {
     fn severity_grows_with_reach_and_kind() {
         let r = |sessions, incidents, project_sessions| Reach { sessions, incidents, project_sessions };
         // Kind and reach: one session of a hundred thousand.
-        assert_eq!(severity(SignalKind::DeadClick, r(1, 1, 100_000)), "low");
-        assert_eq!(severity(SignalKind::ErrorClick, r(1, 1, 100_000)), "medium");
-        assert_eq!(severity(SignalKind::ErrorClick, r(10, 10, 100_000)), "high");
-        assert_eq!(severity(SignalKind::RageClick, r(1000, 1000, 100_000)), "critical");
-        assert_eq!(severity(SignalKind::FailedRequest, r(10, 10, 100_000)), "high");
-        assert_eq!(severity(SignalKind::FormLoop, r(10, 10, 100_000)), "medium");
-        assert_eq!(severity(SignalKind::UTurn, r(10, 10, 100_000)), "low");
+        assert_eq!(severity(SignalKind::DeadClick, r(1, 1, 100_000)).as_str(), "low");
+        assert_eq!(severity(SignalKind::ErrorClick, r(1, 1, 100_000)).as_str(), "medium");
+        assert_eq!(severity(SignalKind::ErrorClick, r(10, 10, 100_000)).as_str(), "high");
+        assert_eq!(severity(SignalKind::RageClick, r(1000, 1000, 100_000)).as_str(), "critical");
+        assert_eq!(severity(SignalKind::FailedRequest, r(10, 10, 100_000)).as_str(), "high");
+        assert_eq!(severity(SignalKind::FormLoop, r(10, 10, 100_000)).as_str(), "medium");
+        assert_eq!(severity(SignalKind::UTurn, r(10, 10, 100_000)).as_str(), "low");
         // Share: 10 of 200 sessions (5%) is widespread; 10 of 201 is not; 5 of 5 is too few to tell.
-        assert_eq!(severity(SignalKind::DeadClick, r(10, 10, 200)), "medium");
-        assert_eq!(severity(SignalKind::DeadClick, r(10, 10, 201)), "low");
-        assert_eq!(severity(SignalKind::DeadClick, r(5, 5, 5)), "low");
+        assert_eq!(severity(SignalKind::DeadClick, r(10, 10, 200)).as_str(), "medium");
+        assert_eq!(severity(SignalKind::DeadClick, r(10, 10, 201)).as_str(), "low");
+        assert_eq!(severity(SignalKind::DeadClick, r(5, 5, 5)).as_str(), "low");
         // Recurrence: three incidents per affected session.
-        assert_eq!(severity(SignalKind::DeadClick, r(10, 30, 100_000)), "medium");
-        assert_eq!(severity(SignalKind::DeadClick, r(10, 29, 100_000)), "low");
+        assert_eq!(severity(SignalKind::DeadClick, r(10, 30, 100_000)).as_str(), "medium");
+        assert_eq!(severity(SignalKind::DeadClick, r(10, 29, 100_000)).as_str(), "low");
     }
 }

@@ -31,9 +31,9 @@ pub use fingerprint::{incident_id, issue_fingerprint, path_template, severity, R
 pub use lifecycle::{allowed, JOB_COMMENT, JOB_TRIAGE};
 pub use model::{
     Actor, AiBudget, Approval, AuditEntry, Claimed, EventRef, Explanation, Incident, Issue, IssueDetail,
-    IssueStatus, Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project, RateLimit,
-    RemoteState, RequestState, StoreError, Ticket, TicketFilter, TicketRequest, Triggers, WriteBatch,
-    WriteStats,
+    IssueStatus, IssueTickets, Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project,
+    RateLimit, RemoteState, RequestState, Severity, StoreError, Ticket, TicketFilter, TicketRequest,
+    TriggerRule, Triggers, WriteBatch, WriteStats,
 };
 pub use postgres::{PgEventStore, PgStore};
 pub use sqlite::{SqliteEventStore, SqliteStore};
@@ -210,6 +210,11 @@ pub trait ColdPathStore: Send + Sync + 'static {
         fingerprint: &str,
         samples: u32,
     ) -> impl Future<Output = Result<Option<IssueDetail>, StoreError>> + Send;
+    /// An issue with its tickets and requests (less than [`issue_detail`](Self::issue_detail) reads).
+    fn issue_tickets(
+        &self,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Option<IssueTickets>, StoreError>> + Send;
     /// Distinct sessions with an incident of the issue seen at or after `since_ms`.
     fn sessions_since(
         &self,
@@ -276,6 +281,17 @@ pub trait ColdPathStore: Send + Sync + 'static {
         round: u32,
         actor: Actor,
         limit: Option<&RateLimit>,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Approval, StoreError>> + Send;
+    /// Stores a ready request (as [`put_request`](Self::put_request) would)
+    /// and approves it by rule within `limit`, queueing `jobs`, in one
+    /// transaction: [`Approval::NotPending`] when it was decided already,
+    /// [`Approval::Limited`] (and it stays pending) when over the limit.
+    fn submit(
+        &self,
+        request: &TicketRequest,
+        limit: &RateLimit,
         jobs: &[NewJob],
         now_ms: i64,
     ) -> impl Future<Output = Result<Approval, StoreError>> + Send;

@@ -9,7 +9,7 @@
 //! Both backends apply [`allowed`] in their transition, and [`after_write`]
 //! in their write, so they cannot disagree.
 
-use crate::{IssueStatus, NewJob, Triggers};
+use crate::{IssueStatus, NewJob, Severity, Triggers};
 
 /// Job kind: decide what an issue needs (an explanation, a ticket, a
 /// reopened ticket); queued by the hot path when an issue is opened,
@@ -51,10 +51,10 @@ pub(crate) struct Touched<'a> {
     pub opened: bool,
     /// The latest skew-corrected time among the write's new incidents of it.
     pub seen_ms: i64,
-    /// Sessions the write added to it.
-    pub new_sessions: u64,
     /// Its affected sessions after the write.
     pub sessions: u64,
+    /// Its severity after the write.
+    pub severity: Severity,
 }
 
 /// What the hot path does about a touched issue.
@@ -68,8 +68,9 @@ pub(crate) struct Step {
 
 /// What the hot path does about `t` under `triggers`: regress it if it was
 /// resolved before its new incidents happened, and queue a triage when it
-/// was opened, regressed or (still untracked) gained sessions at or past
-/// its kind's threshold, or an update comment when a ticket tracks it.
+/// regressed, or when, untracked (open or regressed), its new incidents leave
+/// it meeting one of the policy's rules (and so when it is opened meeting
+/// one), or an update comment when a ticket tracks it.
 pub(crate) fn after_write(triggers: &Triggers, t: &Touched) -> Step {
     let regress = t.status == IssueStatus::Resolved && t.seen_ms > t.status_ms;
     if !triggers.enabled {
@@ -81,15 +82,20 @@ pub(crate) fn after_write(triggers: &Triggers, t: &Touched) -> Step {
         payload: format!("{{\"reason\":\"{reason}\"}}"),
         run_after: t.seen_ms,
     };
-    let past_threshold =
-        || t.new_sessions > 0 && triggers.min_sessions.get(t.kind).is_some_and(|&min| t.sessions >= min);
-    let job = if t.opened {
-        Some(triage("opened"))
-    } else if regress {
+    let may_qualify = || {
+        triggers.rules.iter().any(|r| {
+            (r.kinds.is_empty() || r.kinds.iter().any(|k| k == t.kind))
+                && t.severity >= r.min_severity
+                && t.sessions >= r.min_sessions
+        })
+    };
+    let job = if regress {
         Some(triage("regressed"))
     } else {
         match t.status {
-            IssueStatus::Open | IssueStatus::Regressed if past_threshold() => Some(triage("sessions")),
+            IssueStatus::Open | IssueStatus::Regressed if may_qualify() => {
+                Some(triage(if t.opened { "opened" } else { "incidents" }))
+            }
             IssueStatus::Ticketed => Some(NewJob {
                 kind: JOB_COMMENT.into(),
                 key: t.fingerprint.into(),
@@ -105,6 +111,7 @@ pub(crate) fn after_write(triggers: &Triggers, t: &Touched) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TriggerRule;
     use IssueStatus::*;
 
     fn touched(status: IssueStatus) -> Touched<'static> {
@@ -115,15 +122,20 @@ mod tests {
             status_ms: 1_000,
             opened: false,
             seen_ms: 2_000,
-            new_sessions: 1,
             sessions: 5,
+            severity: Severity::High,
         }
     }
 
     fn triggers() -> Triggers {
+        let rule = |kinds: &[&str], min_severity, min_sessions| TriggerRule {
+            kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+            min_severity,
+            min_sessions,
+        };
         Triggers {
             enabled: true,
-            min_sessions: [("dead_click".to_owned(), 5)].into(),
+            rules: vec![rule(&["dead_click"], Severity::High, 5), rule(&[], Severity::Critical, 1)],
             comment_delay_ms: 60_000,
         }
     }
@@ -151,17 +163,19 @@ mod tests {
     }
 
     #[test]
-    fn the_hot_path_queues_on_open_threshold_and_updates_only() {
+    fn the_hot_path_queues_only_what_may_deserve_a_ticket_and_updates() {
         let t = triggers();
-        let opened = after_write(&t, &Touched { opened: true, sessions: 1, ..touched(Open) });
-        assert_eq!(opened.job.unwrap().kind, JOB_TRIAGE);
-        assert_eq!(after_write(&t, &touched(Open)).job.unwrap().payload, "{\"reason\":\"sessions\"}");
-        let below = Touched { sessions: 4, ..touched(Open) };
-        assert_eq!(after_write(&t, &below).job, None);
-        let no_new_session = Touched { new_sessions: 0, ..touched(Open) };
-        assert_eq!(after_write(&t, &no_new_session).job, None);
-        let other_kind = Touched { kind: "u_turn", ..touched(Open) };
-        assert_eq!(after_write(&t, &other_kind).job, None, "no rule covers u_turn");
+        let opened = after_write(&t, &Touched { opened: true, ..touched(Open) });
+        assert_eq!(opened.job.unwrap().payload, "{\"reason\":\"opened\"}");
+        assert_eq!(after_write(&t, &touched(Open)).job.unwrap().payload, "{\"reason\":\"incidents\"}");
+        let few = Touched { sessions: 4, ..touched(Open) };
+        assert_eq!(after_write(&t, &few).job, None, "4 sessions of the 5 the rule asks");
+        let mild = Touched { severity: Severity::Medium, ..touched(Open) };
+        assert_eq!(after_write(&t, &mild).job, None, "not severe enough");
+        let other = Touched { kind: "u_turn", ..touched(Open) };
+        assert_eq!(after_write(&t, &other).job, None, "no rule covers a high u_turn");
+        let critical = Touched { severity: Severity::Critical, ..other };
+        assert!(after_write(&t, &critical).job.is_some(), "the critical rule covers every kind");
         let comment = after_write(&t, &touched(Ticketed)).job.unwrap();
         assert_eq!((comment.kind.as_str(), comment.run_after), (JOB_COMMENT, 62_000));
         assert_eq!(after_write(&t, &touched(Ignored)).job, None);

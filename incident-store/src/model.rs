@@ -424,17 +424,63 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
+/// An issue's severity (see [`crate::severity`]), in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Friction.
+    Low,
+    /// Worth a look.
+    Medium,
+    /// Blocks users.
+    High,
+    /// Blocks many users.
+    Critical,
+}
+
+impl Severity {
+    /// The stable name, as stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// One rule of the ticket policy, as the hot path checks it: an issue of
+/// one of `kinds` (any when empty) at `min_severity` or more with
+/// `min_sessions` or more affected sessions may deserve a ticket. (A
+/// rule's window can only count fewer sessions: the cold path checks it.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerRule {
+    /// Signal kinds it covers; empty, every kind.
+    pub kinds: Vec<String>,
+    /// The least severity.
+    pub min_severity: Severity,
+    /// The fewest affected sessions.
+    pub min_sessions: u64,
+}
+
 /// What the hot path queues for the cold path as it stores incidents
 /// (DESIGN.md: the hot path only enqueues).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Triggers {
     /// Whether anything is queued at all.
     pub enabled: bool,
-    /// For each signal kind a ticket rule covers, the affected sessions from
-    /// which an open issue of that kind is triaged again with each new
-    /// session (the policy's threshold); kinds absent are triaged only when
-    /// opened or regressed.
-    pub min_sessions: std::collections::BTreeMap<String, u64>,
+    /// An untracked issue is triaged when its new incidents leave it meeting
+    /// one of these (and so when it is opened meeting one); an issue that
+    /// meets none is not worth a job.
+    pub rules: Vec<TriggerRule>,
     /// How long after a new incident of a ticketed issue its update comment
     /// is due (at most one per interval).
     pub comment_delay_ms: i64,
@@ -580,10 +626,11 @@ pub struct TicketRequest {
     pub decided_by: Option<String>,
 }
 
-/// An approval that must respect the automation rate limit.
+/// The automation's rate limit: a token bucket per project holding `max`
+/// approvals by rule and refilled with `max` every `window_ms`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimit {
-    /// Approvals by rule allowed per project in any window of `window_ms`.
+    /// Approvals by rule allowed per project in a window (and at most in a burst).
     pub max: u32,
     /// The window, ms.
     pub window_ms: i64,
@@ -596,7 +643,7 @@ pub enum Approval {
     Approved,
     /// Over the rate limit: nothing changed; a slot frees at this time, ms.
     Limited {
-        /// When the oldest approval in the window leaves it.
+        /// When the bucket holds an approval again.
         retry_at: i64,
     },
     /// Nothing to approve: no such request, or it is not waiting.
@@ -636,6 +683,20 @@ pub struct AiBudget {
     pub max_calls: u64,
     /// Tokens allowed per project and UTC day.
     pub max_tokens: u64,
+}
+
+/// An issue with its tickets and ticket requests: what filing, reopening,
+/// commenting and a tracker's news read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IssueTickets {
+    /// The issue.
+    pub issue: Issue,
+    /// When its status last changed, ms.
+    pub status_ms: i64,
+    /// Its tickets.
+    pub tickets: Vec<Ticket>,
+    /// Its pending or decided ticket requests.
+    pub requests: Vec<TicketRequest>,
 }
 
 /// Everything about one issue that `ufse issues show` and the ticket

@@ -18,8 +18,9 @@ use crate::model::db;
 use crate::{
     key_digest, new_key, path_template, severity, valid_project_name, Actor, AiBudget, Approval, AuditEntry,
     Claimed, ColdPathStore, EventRef, Explanation, Incident, IncidentStore, Issue, IssueDetail, IssueStatus,
-    Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project, RateLimit, RawEventStore,
-    Reach, RequestState, StoreError, Ticket, TicketFilter, TicketRequest, Triggers, WriteBatch, WriteStats,
+    IssueTickets, Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project, RateLimit,
+    RawEventStore, Reach, RequestState, Severity, StoreError, Ticket, TicketFilter, TicketRequest, Triggers,
+    WriteBatch, WriteStats,
 };
 
 /// One migration set for both stores: they share a schema, and with it
@@ -92,6 +93,15 @@ impl PgStore {
     pub fn with_triggers(self, triggers: Triggers) -> Self {
         PgStore { triggers: Arc::new(triggers), ..self }
     }
+
+    async fn close_pools(&self) {
+        self.pool.close().await;
+    }
+
+    /// Writers need no gate: PostgreSQL locks rows, and takes many at once.
+    async fn gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        None
+    }
 }
 
 /// The raw-event index in PostgreSQL.
@@ -109,6 +119,11 @@ impl PgEventStore {
     pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
         Ok(PgEventStore { pool: open_pool(url, schema).await? })
     }
+
+    /// Writers need no gate (see [`PgStore`]'s).
+    async fn gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        None
+    }
 }
 
 crate::sql::impl_stores!(PgStore, PgEventStore, Postgres, lock = " FOR UPDATE", signals = store_signals);
@@ -116,6 +131,7 @@ crate::sql::impl_stores!(PgStore, PgEventStore, Postgres, lock = " FOR UPDATE", 
 crate::cold_path::impl_cold_path!(
     PgStore,
     Postgres,
+    pool = pool,
     begin = "BEGIN",
     lock = " FOR UPDATE",
     skip_locked = " FOR UPDATE SKIP LOCKED",
@@ -308,10 +324,46 @@ async fn store_signals(
     .await
     .map_err(db("updating issues"))?;
 
+    // Severities first: the lifecycle's step reads them.
+    let projects: Vec<&str> =
+        firsts().map(|s| s.project.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let totals: BTreeMap<String, i64> =
+        sqlx::query_as("SELECT name, sessions FROM projects WHERE name = ANY($1)")
+            .bind(&projects)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db("counting sessions"))?
+            .into_iter()
+            .collect();
+    let severities: Vec<(String, Severity)> = updated
+        .iter()
+        .map(|(fp, sessions, incidents, _, _)| {
+            let first = issues[fp.as_str()].first.1;
+            let total = totals.get(&first.project).copied().unwrap_or(0);
+            let reach = Reach {
+                sessions: *sessions as u64,
+                incidents: *incidents as u64,
+                project_sessions: total as u64,
+            };
+            (fp.clone(), severity(first.signal.kind, reach))
+        })
+        .collect();
+    let (sev_fps, sevs): (Vec<&str>, Vec<&str>) =
+        severities.iter().map(|(f, s)| (f.as_str(), s.as_str())).unzip();
+    sqlx::query(
+        "UPDATE issues SET severity = d.severity FROM UNNEST($1::text[], $2::text[]) AS d(fp, severity)
+         WHERE fingerprint = d.fp",
+    )
+    .bind(sev_fps)
+    .bind(sevs)
+    .execute(&mut **tx)
+    .await
+    .map_err(db("updating issues"))?;
+
     // The lifecycle's hot-path step, issue by issue, then applied in a fixed number of statements.
     let (mut regressed, mut regressed_at, mut notes, mut jobs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (fp, sessions, _, status, status_ms) in &updated {
+    for ((fp, sessions, _, status, status_ms), (_, severity)) in updated.iter().zip(&severities) {
         let d = &issues[fp.as_str()];
         let touched = Touched {
             fingerprint: fp,
@@ -320,8 +372,8 @@ async fn store_signals(
             status_ms: *status_ms,
             opened: opened.contains(fp),
             seen_ms: d.last_seen,
-            new_sessions: new_sessions.get(fp.as_str()).copied().unwrap_or(0) as u64,
             sessions: *sessions as u64,
+            severity: *severity,
         };
         let step = after_write(triggers, &touched);
         if step.regress {
@@ -371,40 +423,6 @@ async fn store_signals(
         stats.jobs_queued += queued.rows_affected();
     }
 
-    let projects: Vec<&str> =
-        firsts().map(|s| s.project.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
-    let totals: BTreeMap<String, i64> =
-        sqlx::query_as("SELECT name, sessions FROM projects WHERE name = ANY($1)")
-            .bind(&projects)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db("counting sessions"))?
-            .into_iter()
-            .collect();
-    let severities: Vec<(String, &str)> = updated
-        .into_iter()
-        .map(|(fp, sessions, incidents, _, _)| {
-            let first = issues[fp.as_str()].first.1;
-            let total = totals.get(&first.project).copied().unwrap_or(0);
-            let reach = Reach {
-                sessions: sessions as u64,
-                incidents: incidents as u64,
-                project_sessions: total as u64,
-            };
-            let sev = severity(first.signal.kind, reach);
-            (fp, sev)
-        })
-        .collect();
-    let (sev_fps, sevs): (Vec<String>, Vec<&str>) = severities.into_iter().unzip();
-    sqlx::query(
-        "UPDATE issues SET severity = d.severity FROM UNNEST($1::text[], $2::text[]) AS d(fp, severity)
-         WHERE fingerprint = d.fp",
-    )
-    .bind(sev_fps)
-    .bind(sevs)
-    .execute(&mut **tx)
-    .await
-    .map_err(db("updating issues"))?;
     Ok(())
 }
 

@@ -152,10 +152,11 @@ macro_rules! impl_stores {
 
         impl IncidentStore for $meta {
             async fn close(&self) {
-                self.pool.close().await;
+                self.close_pools().await;
             }
 
             async fn create_project(&self, name: &str, now_ms: i64) -> Result<String, StoreError> {
+                let _gate = self.gate().await;
                 if !valid_project_name(name) {
                     return Err(StoreError::InvalidProjectName(name.to_owned()));
                 }
@@ -221,6 +222,7 @@ macro_rules! impl_stores {
             }
 
             async fn set_allowed_origins(&self, project: &str, origins: &[String]) -> Result<(), StoreError> {
+                let _gate = self.gate().await;
                 let done = sqlx::query("UPDATE projects SET allowed_origins = $1 WHERE name = $2")
                     .bind(origins.join(","))
                     .bind(project)
@@ -234,6 +236,7 @@ macro_rules! impl_stores {
             }
 
             async fn rotate_key(&self, project: &str, now_ms: i64) -> Result<String, StoreError> {
+                let _gate = self.gate().await;
                 let mut tx = self.pool.begin().await.map_err(db("rotating a key"))?;
                 // Locks the project row where the database can ($lock): two
                 // rotations at once then leave one key, not two.
@@ -257,6 +260,7 @@ macro_rules! impl_stores {
             }
 
             async fn revoke_key(&self, key: &str, now_ms: i64) -> Result<(), StoreError> {
+                let _gate = self.gate().await;
                 let done =
                     sqlx::query("UPDATE project_keys SET revoked_ms = COALESCE(revoked_ms, $1) WHERE digest = $2")
                         .bind(now_ms)
@@ -290,6 +294,7 @@ macro_rules! impl_stores {
             }
 
             async fn write(&self, profile: &str, batch: &WriteBatch) -> Result<WriteStats, StoreError> {
+                let _gate = self.gate().await;
                 let mut stats = WriteStats::default();
                 if batch.signals.is_empty() && batch.summaries.is_empty() {
                     return Ok(stats);
@@ -393,6 +398,7 @@ macro_rules! impl_stores {
                 next_offset: u64,
                 state: &[u8],
             ) -> Result<bool, StoreError> {
+                let _gate = self.gate().await;
                 let done = sqlx::query(
                     "INSERT INTO partition_state (scope, \"partition\", next_offset, state) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (scope, \"partition\") DO UPDATE
@@ -432,6 +438,7 @@ macro_rules! impl_stores {
             }
 
             async fn write_refs(&self, refs: &[EventRef]) -> Result<u64, StoreError> {
+                let _gate = self.gate().await;
                 let refs: Vec<&EventRef> = refs.iter().filter(|r| !r.events.positions.is_empty()).collect();
                 if refs.is_empty() {
                     return Ok(0);
@@ -477,6 +484,7 @@ macro_rules! impl_stores {
             }
 
             async fn prune(&self, start: &[u64]) -> Result<u64, StoreError> {
+                let _gate = self.gate().await;
                 let mut removed = 0;
                 for (p, &first) in start.iter().enumerate() {
                     removed += sqlx::query("DELETE FROM event_refs WHERE \"partition\" = $1 AND \"offset\" < $2")

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+
 use std::time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -17,27 +19,48 @@ use crate::model::db;
 use crate::{
     key_digest, new_key, path_template, severity, valid_project_name, Actor, AiBudget, Approval, AuditEntry,
     Claimed, ColdPathStore, EventRef, Explanation, Incident, IncidentStore, Issue, IssueDetail, IssueStatus,
-    Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project, RateLimit, RawEventStore,
-    Reach, RequestState, StoreError, Ticket, TicketFilter, TicketRequest, Triggers, WriteBatch, WriteStats,
+    IssueTickets, Job, JobOutcome, JobState, KeyInfo, KeyStatus, ListFilter, NewJob, Project, RateLimit,
+    RawEventStore, Reach, RequestState, StoreError, Ticket, TicketFilter, TicketRequest, Triggers,
+    WriteBatch, WriteStats,
 };
 
 static META_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static EVENT_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite-events");
 
-async fn open_pool(path: &Path, migrator: &sqlx::migrate::Migrator) -> Result<SqlitePool, StoreError> {
+/// How a pool's commits reach the disk.
+#[derive(Clone, Copy)]
+enum Durability {
+    /// Each commit is fsynced: it survives power loss, not only a killed
+    /// process. The hot path commits in large batches, so the extra fsync
+    /// per commit is cheap.
+    Full,
+    /// Commits are fsynced at checkpoints (and with the next full commit,
+    /// which the WAL orders after them): they survive a killed process, and
+    /// power loss may undo the last ones. For the cold path, whose every
+    /// step is safe to run again, and which commits often and small.
+    Normal,
+}
+
+async fn open_pool(
+    path: &Path,
+    migrator: &sqlx::migrate::Migrator,
+    durability: Durability,
+) -> Result<SqlitePool, StoreError> {
     let shown = path.display().to_string();
     let opts = SqliteConnectOptions::from_str(&format!("sqlite://{shown}"))
         .map_err(db("parsing the database path"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // FULL: a committed transaction survives power loss, not only a
-        // killed process; the hot path commits in large batches, so the
-        // extra fsync per commit is cheap.
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        })
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true);
+    // A local file: no connection goes stale, so none is pinged before use (a round trip each).
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
+        .test_before_acquire(false)
         .connect_with(opts)
         .await
         .map_err(db("opening the database"))?;
@@ -50,7 +73,10 @@ async fn open_pool(path: &Path, migrator: &sqlx::migrate::Migrator) -> Result<Sq
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The same file, for the cold path's many small commits (see [`Durability::Normal`]).
+    cold: SqlitePool,
     triggers: Arc<Triggers>,
+    gate: Arc<Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -61,12 +87,31 @@ impl SqliteStore {
     ///
     /// When the file cannot be opened or migrated.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(SqliteStore { pool: open_pool(path, &META_MIGRATIONS).await?, triggers: Arc::default() })
+        Ok(SqliteStore {
+            pool: open_pool(path, &META_MIGRATIONS, Durability::Full).await?,
+            cold: open_pool(path, &META_MIGRATIONS, Durability::Normal).await?,
+            triggers: Arc::default(),
+            gate: Arc::default(),
+        })
+    }
+
+    /// Held around every write: SQLite takes one writer at a time, and a
+    /// writer waiting here is handed the lock as soon as it is free, where
+    /// one waiting in SQLite sleeps in its busy handler (up to 100 ms a
+    /// try), which under the cold path's many small writes would stall the
+    /// hot path's. (Processes sharing the file still meet that handler.)
+    async fn gate(&self) -> Option<MutexGuard<'_, ()>> {
+        Some(self.gate.lock().await)
     }
 
     /// The store, queueing cold-path work as `triggers` say when it writes.
     pub fn with_triggers(self, triggers: Triggers) -> Self {
         SqliteStore { triggers: Arc::new(triggers), ..self }
+    }
+
+    async fn close_pools(&self) {
+        self.cold.close().await;
+        self.pool.close().await;
     }
 }
 
@@ -74,6 +119,7 @@ impl SqliteStore {
 #[derive(Debug, Clone)]
 pub struct SqliteEventStore {
     pool: SqlitePool,
+    gate: Arc<Mutex<()>>,
 }
 
 impl SqliteEventStore {
@@ -83,7 +129,15 @@ impl SqliteEventStore {
     ///
     /// When the file cannot be opened or migrated.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(SqliteEventStore { pool: open_pool(path, &EVENT_MIGRATIONS).await? })
+        Ok(SqliteEventStore {
+            pool: open_pool(path, &EVENT_MIGRATIONS, Durability::Full).await?,
+            gate: Arc::default(),
+        })
+    }
+
+    /// One writer at a time (see [`SqliteStore`]'s).
+    async fn gate(&self) -> Option<MutexGuard<'_, ()>> {
+        Some(self.gate.lock().await)
     }
 }
 
@@ -94,6 +148,7 @@ crate::sql::impl_stores!(SqliteStore, SqliteEventStore, Sqlite, lock = "", signa
 crate::cold_path::impl_cold_path!(
     SqliteStore,
     Sqlite,
+    pool = cold,
     begin = "BEGIN IMMEDIATE",
     lock = "",
     skip_locked = "",
@@ -219,8 +274,9 @@ async fn store_signals(
             }
         };
         let reach = Reach { sessions: sessions as u64, incidents: incidents as u64, project_sessions: total };
+        let sev = severity(sig.kind, reach);
         sqlx::query("UPDATE issues SET severity = $1 WHERE fingerprint = $2")
-            .bind(severity(sig.kind, reach))
+            .bind(sev.as_str())
             .bind(fp)
             .execute(&mut **tx)
             .await
@@ -232,8 +288,8 @@ async fn store_signals(
             status_ms,
             opened: opened.rows_affected() == 1,
             seen_ms: s.seen_ms,
-            new_sessions: new_session,
             sessions: sessions as u64,
+            severity: sev,
         };
         let step = after_write(triggers, &touched);
         if step.regress {

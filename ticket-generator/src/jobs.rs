@@ -1,8 +1,8 @@
 //! What each job does.
 //!
-//! - `triage` (an issue): explain it (with AI only when the policy says it
-//!   deserves a ticket), then, for an untracked issue that qualifies, draft
-//!   its ticket, hold it if not ready, wait for a person if the approval
+//! - `triage` (an issue): for an untracked issue the policy says deserves a
+//!   ticket, explain it (with AI when configured: the explanation is
+//!   stored), draft its ticket, hold it if not ready, wait for a person if the approval
 //!   gate is on, else approve it within the automation rate limit, which
 //!   queues one `file` job per tracker; for a regressed issue with tickets,
 //!   reopen them (`reopen` jobs) or draft a follow-up, as the policy says.
@@ -52,7 +52,7 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
     pub(crate) async fn handle(&self, job: &Job) -> Result<Step, JobError> {
         let now = system_ms();
         match job.kind.as_str() {
-            JOB_TRIAGE => self.triage(&job.key, now).await,
+            JOB_TRIAGE => self.triage(&job.key, job.run_after, now).await,
             JOB_FILE => {
                 let p: FilePayload = payload(job)?;
                 self.file(&p.fingerprint, p.round, &p.provider, now).await
@@ -106,18 +106,38 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
         Ok(false)
     }
 
-    async fn triage(&self, fp: &str, now: i64) -> Result<Step, JobError> {
+    /// `due` is when the triage was due: the jobs it queues are due then
+    /// too, so a backlog moves issue by issue rather than stage by stage.
+    async fn triage(&self, fp: &str, due: i64, now: i64) -> Result<Step, JobError> {
         let Some(d) = self.store.issue_detail(fp, SAMPLES).await? else { return Ok(Step::Done) };
         let status = IssueStatus::parse(&d.issue.status)
             .ok_or_else(|| JobError::Permanent(format!("issue {fp} has status `{}`", d.issue.status)))?;
-        if matches!(status, IssueStatus::Resolved | IssueStatus::Ignored) {
+        if matches!(status, IssueStatus::Resolved | IssueStatus::Ignored | IssueStatus::Ticketed) {
+            return Ok(Step::Done);
+        }
+        let latest = d.tickets.iter().map(|t| t.round).max();
+        let regressed_ticket = latest.filter(|_| status == IssueStatus::Regressed);
+        if let (Some(r), OnRegression::Reopen) = (regressed_ticket, self.cfg.on_regression) {
+            for provider in d.tickets.iter().filter(|t| t.round == r).map(|t| t.provider.as_str()) {
+                let job = NewJob {
+                    kind: JOB_REOPEN.into(),
+                    key: format!("{fp}/{provider}"),
+                    payload: "{}".into(),
+                    run_after: due,
+                };
+                self.store.enqueue_job(&job, now).await?;
+            }
+            return Ok(Step::Done);
+        }
+        // An issue that deserves no ticket gets no stored explanation either (`ufse issues show`
+        // explains it offline on the spot); a regression of a ticketed one needs no second qualification.
+        let qualifies = self.qualifies(&d, now).await?;
+        if !qualifies && regressed_ticket.is_none() {
             return Ok(Step::Done);
         }
         let timeline = self.timeline(&d).await;
         let evidence = Evidence::build(&d, timeline.as_deref());
-        let qualifies = self.qualifies(&d, now).await?;
-        let explanation =
-            self.explainer.explain(&self.store, &evidence, d.explanation.as_ref(), qualifies, now).await?;
+        let explanation = self.explainer.explain(&self.store, &evidence, d.explanation.as_ref(), now).await?;
         let changed = d.explanation.as_ref().is_none_or(|old| {
             (&old.result, &old.evidence_hash, &old.interpreter, &old.fallback)
                 != (
@@ -130,30 +150,16 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
         if changed {
             self.store.save_explanation(&explanation).await?;
         }
-        if status == IssueStatus::Ticketed || self.trackers.is_empty() {
+        if self.trackers.is_empty() {
             return Ok(Step::Done);
         }
-        let latest = d.tickets.iter().map(|t| t.round).max();
-        let (round, previous) = match latest {
-            Some(r) if status == IssueStatus::Regressed && self.cfg.on_regression == OnRegression::Reopen => {
-                for provider in d.tickets.iter().filter(|t| t.round == r).map(|t| t.provider.as_str()) {
-                    let job = NewJob {
-                        kind: JOB_REOPEN.into(),
-                        key: format!("{fp}/{provider}"),
-                        payload: "{}".into(),
-                        run_after: now,
-                    };
-                    self.store.enqueue_job(&job, now).await?;
-                }
-                return Ok(Step::Done);
-            }
-            // A follow-up: a regression needs no second qualification.
+        let (round, previous) = match regressed_ticket {
+            // A follow-up, naming the tickets it follows.
             Some(r) => (
                 r + 1,
                 d.tickets.iter().filter(|t| t.round == r).map(|t| format!("{} {}", t.key, t.url)).collect(),
             ),
-            None if !qualifies => return Ok(Step::Done),
-            None => (0, Vec::new()),
+            None => (latest.map_or(0, |r| r + 1), Vec::new()),
         };
         let draft = Draft::new(&evidence, &explanation, round, previous).map_err(JobError::Permanent)?;
         let reasons = readiness(&draft);
@@ -169,20 +175,20 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
             decided_ms: None,
             decided_by: None,
         };
-        if !self.store.put_request(&request).await? {
-            return Ok(Step::Done); // decided already: approved (filing), rejected or filed
-        }
-        if !reasons.is_empty() {
-            tracing::info!(issue = fp, ?reasons, "ticket held: not ready");
-            return Ok(Step::Done);
-        }
-        if self.cfg.approval {
-            tracing::info!(issue = fp, "ticket awaits approval: ufse tickets approve");
+        if !reasons.is_empty() || self.cfg.approval {
+            if !self.store.put_request(&request).await? {
+                return Ok(Step::Done); // decided already: approved (filing), rejected or filed
+            }
+            if reasons.is_empty() {
+                tracing::info!(issue = fp, "ticket awaits approval: ufse tickets approve");
+            } else {
+                tracing::info!(issue = fp, ?reasons, "ticket held: not ready");
+            }
             return Ok(Step::Done);
         }
         let limit = RateLimit { max: self.cfg.tickets_per_hour, window_ms: 3_600_000 };
-        let jobs = self.file_jobs(fp, round, now);
-        match self.store.approve(fp, round, Actor::Rule, Some(&limit), &jobs, now).await? {
+        let jobs = self.file_jobs(fp, round, due.min(now));
+        match self.store.submit(&request, &limit, &jobs, now).await? {
             Approval::Approved | Approval::NotPending => Ok(Step::Done),
             Approval::Limited { retry_at } => {
                 metrics::counter!("ufse_tickets_rate_limited_total").increment(1);
@@ -192,7 +198,7 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
     }
 
     async fn file(&self, fp: &str, round: u32, provider: &str, now: i64) -> Result<Step, JobError> {
-        let Some(d) = self.store.issue_detail(fp, 1).await? else { return Ok(Step::Done) };
+        let Some(d) = self.store.issue_tickets(fp).await? else { return Ok(Step::Done) };
         if d.tickets.iter().any(|t| t.provider == provider && t.round == round) {
             return Ok(Step::Done);
         }
@@ -234,7 +240,7 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
     }
 
     async fn reopen(&self, fp: &str, provider: &str, now: i64) -> Result<Step, JobError> {
-        let Some(d) = self.store.issue_detail(fp, 1).await? else { return Ok(Step::Done) };
+        let Some(d) = self.store.issue_tickets(fp).await? else { return Ok(Step::Done) };
         if d.issue.status != IssueStatus::Regressed.as_str() {
             return Ok(Step::Done); // reopened, resolved or ignored meanwhile
         }
@@ -254,7 +260,7 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
     }
 
     async fn comment(&self, fp: &str, now: i64) -> Result<Step, JobError> {
-        let Some(d) = self.store.issue_detail(fp, 1).await? else { return Ok(Step::Done) };
+        let Some(d) = self.store.issue_tickets(fp).await? else { return Ok(Step::Done) };
         if d.issue.status != IssueStatus::Ticketed.as_str() {
             return Ok(Step::Done);
         }
@@ -326,7 +332,7 @@ pub(crate) async fn apply_remote_state<S: ColdPathStore>(
     if t.remote_state == state {
         return Ok(false);
     }
-    let Some(d) = store.issue_detail(&t.fingerprint, 1).await? else { return Ok(false) };
+    let Some(d) = store.issue_tickets(&t.fingerprint).await? else { return Ok(false) };
     store.update_ticket(&Ticket { remote_state: state, synced_ms: now, ..t.clone() }).await?;
     let latest = d.tickets.iter().filter(|x| x.provider == t.provider).map(|x| x.round).max();
     if latest != Some(t.round) {

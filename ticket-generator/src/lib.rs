@@ -46,7 +46,7 @@ pub use interpret::{
     Answer, Anthropic, Explainer, InterpretError, Interpretation, Interpreter, Offline, OpenAi, LABELS,
     OFFLINE_MODEL, PROMPT, PROMPT_VERSION,
 };
-pub use policy::{Policy, PolicyError, Rule, Severity, DEFAULT_POLICY};
+pub use policy::{Policy, PolicyError, Rule, DEFAULT_POLICY};
 pub use ticket::{readiness, Draft};
 pub use tracker::{
     jira_labels, linear_issue_id, Changed, Comment, Created, Jira, Linear, Tracker, TrackerError,

@@ -2,41 +2,12 @@
 //! rules (the built-in one is `policy.default.toml`), and the thresholds
 //! the hot path queues triage at.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use ufse_engine::SignalKind;
-use ufse_incident_store::{Issue, Triggers};
+use ufse_incident_store::{Issue, Severity, TriggerRule, Triggers};
 
 /// The built-in policy's text.
 pub const DEFAULT_POLICY: &str = include_str!("../policy.default.toml");
-
-/// An issue's severity, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Friction.
-    Low,
-    /// Worth a look.
-    Medium,
-    /// Blocks users.
-    High,
-    /// Blocks many users.
-    Critical,
-}
-
-impl Severity {
-    /// Parses a stored severity.
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "low" => Some(Severity::Low),
-            "medium" => Some(Severity::Medium),
-            "high" => Some(Severity::High),
-            "critical" => Some(Severity::Critical),
-            _ => None,
-        }
-    }
-}
 
 /// One rule: an issue of one of `kinds` (any kind when empty) at or above
 /// `min_severity`, with `min_sessions` affected sessions (within
@@ -135,20 +106,19 @@ impl Policy {
     }
 
     /// What the hot path queues, for a cold path that files tickets (or
-    /// explains with AI) when `active`: for each kind a rule covers, the
-    /// fewest sessions any of its rules asks for.
+    /// explains with AI) when `active`: nothing otherwise, since nothing
+    /// would come of it.
     pub fn triggers(&self, enabled: bool, active: bool, comment_delay_ms: i64) -> Triggers {
-        let mut min_sessions = BTreeMap::new();
-        if active {
-            for (kind, name) in SignalKind::ALL {
-                let least =
-                    self.rules.iter().filter(|r| r.covers(kind.as_str())).map(|r| r.min_sessions).min();
-                if let Some(least) = least {
-                    min_sessions.insert(name.to_owned(), least);
-                }
-            }
-        }
-        Triggers { enabled, min_sessions, comment_delay_ms }
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| TriggerRule {
+                kinds: r.kinds.clone(),
+                min_severity: r.min_severity,
+                min_sessions: r.min_sessions,
+            })
+            .collect();
+        Triggers { enabled: enabled && active, rules, comment_delay_ms }
     }
 }
 
@@ -186,9 +156,15 @@ mod tests {
         assert_eq!(p.candidates(&issue("u_turn", "high")).count(), 0);
         assert_eq!(p.candidates(&issue("u_turn", "critical")).count(), 1, "critical is always worth it");
         let t = p.triggers(true, true, 5);
-        assert_eq!(t.min_sessions.get("error_click"), Some(&1));
-        assert_eq!(t.min_sessions.get("dead_click"), Some(&1), "the critical rule covers every kind");
-        assert!(p.triggers(true, false, 5).min_sessions.is_empty(), "nothing to file, nothing to re-triage");
+        assert!(t.enabled);
+        assert_eq!(t.rules.len(), 3);
+        assert_eq!(
+            (t.rules[1].min_severity, t.rules[1].min_sessions),
+            (Severity::High, 5),
+            "no window in the hot path"
+        );
+        assert!(!p.triggers(true, false, 5).enabled, "nothing to file or explain: nothing queued");
+        assert!(!p.triggers(false, true, 5).enabled);
     }
 
     #[test]

@@ -25,7 +25,7 @@ CREATE TABLE jobs (
     updated_ms   BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX jobs_one_queued ON jobs (kind, key) WHERE state = 'queued';
-CREATE INDEX jobs_due ON jobs (state, run_after);
+CREATE INDEX jobs_due ON jobs (state, run_after, id);
 
 -- Tickets filed for issues: one per issue, tracker and round (0 the first,
 -- then one more per follow-up filed after a regression). Written once the
@@ -60,15 +60,22 @@ CREATE TABLE ticket_requests (
     project     TEXT    NOT NULL,
     state       TEXT    NOT NULL,
     reasons     TEXT    NOT NULL,
-    draft       TEXT    NOT NULL,
     created_ms  BIGINT NOT NULL,
     updated_ms  BIGINT NOT NULL,
     decided_ms  BIGINT,
     decided_by  TEXT,
+    -- Last: it is large, and columns after it would be read through its overflow pages.
+    draft       TEXT    NOT NULL,
     PRIMARY KEY (fingerprint, round)
 );
 CREATE INDEX ticket_requests_state ON ticket_requests (state, project);
-CREATE INDEX ticket_requests_decided ON ticket_requests (project, decided_ms);
+-- The automation's rate limit: a token bucket per project, refilled at
+-- `[cold_path] tickets_per_hour` and holding at most as many.
+CREATE TABLE ticket_budget (
+    project    TEXT PRIMARY KEY,
+    tokens     DOUBLE PRECISION NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
 
 -- The current explanation of each issue (JSON `result`), by the configured
 -- interpreter or, with `fallback` saying why, by the offline one. A new
@@ -80,11 +87,11 @@ CREATE TABLE explanations (
     model         TEXT    NOT NULL,
     prompt        TEXT    NOT NULL,
     evidence_hash TEXT    NOT NULL,
-    result        TEXT    NOT NULL,
     fallback      TEXT,
     input_tokens  BIGINT NOT NULL DEFAULT 0,
     output_tokens BIGINT NOT NULL DEFAULT 0,
-    created_ms    BIGINT NOT NULL
+    created_ms    BIGINT NOT NULL,
+    result        TEXT    NOT NULL
 );
 
 -- Calls to an AI provider and the tokens they used, per project and UTC day.

@@ -259,9 +259,9 @@ impl Explainer {
         self.ai.is_some()
     }
 
-    /// The explanation of `e`: the offline one unless `use_ai` and a model
-    /// is configured; `cached` (the stored explanation) when it
-    /// answered the same evidence with the same model and prompt.
+    /// The explanation of `e`: the configured model's, or the offline one;
+    /// `cached` (the stored explanation) when it answered the same
+    /// evidence with the same model and prompt.
     ///
     /// # Errors
     ///
@@ -271,7 +271,6 @@ impl Explainer {
         store: &S,
         e: &Evidence,
         cached: Option<&Explanation>,
-        use_ai: bool,
         now_ms: i64,
     ) -> Result<Explanation, StoreError> {
         let hash = e.hash();
@@ -287,7 +286,7 @@ impl Explainer {
             output_tokens: 0,
             created_ms: now_ms,
         };
-        let Some(ai) = self.ai.as_deref().filter(|_| use_ai) else {
+        let Some(ai) = self.ai.as_deref() else {
             return Ok(offline(None));
         };
         if let Some(c) = cached.filter(|c| {
