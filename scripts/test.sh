@@ -26,12 +26,22 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# Debian packages, with the package lists refreshed once first: a fresh
+# machine's may be stale, and then an install fails to fetch.
+apt_install() {
+    if [ -z "${UFSE_APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+        export UFSE_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+}
+
 echo "== PostgreSQL on 127.0.0.1:5432"
 postgres_up() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }
 pg_started=
 if ! postgres_up; then
     if ! command -v pg_ctlcluster >/dev/null 2>&1; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+        apt_install postgresql
         fresh=1
     fi
     pg_started=$(ls /etc/postgresql | sort -V | tail -1)
@@ -82,7 +92,7 @@ echo "== ClickHouse on 127.0.0.1:8123"
 clickhouse_up() { curl -sf 'http://127.0.0.1:8123/?query=SELECT%201' >/dev/null 2>&1; }
 if ! clickhouse_up; then
     if [ ! -x /usr/sbin/clickhouse-server ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q clickhouse-server clickhouse-client >/dev/null
+        apt_install clickhouse-server clickhouse-client
     fi
     ch_dir=$(mktemp -d)
     /usr/sbin/clickhouse-server --config-file=/etc/clickhouse-server/config.xml -- \
@@ -108,7 +118,7 @@ echo "== browser SDK: build, wasm lints, tests under Node and in headless Chromi
 bash sdk-wasm/build.sh
 cargo clippy -p ufse-sdk --target wasm32-unknown-unknown --locked -- -D warnings
 if ! command -v chromium >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+    apt_install chromium
 fi
 # The end-to-end test starts target/debug/ufse, which `cargo test` built.
 (cd sdk-wasm && node --test test/)

@@ -15,6 +15,11 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
     rustup target add wasm32-unknown-unknown
 fi
 if ! command -v wasm-opt >/dev/null 2>&1; then
+    # Stale package lists on a fresh machine fail the install: refresh them (once, with scripts/test.sh).
+    if [ -z "${UFSE_APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+        export UFSE_APT_UPDATED=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q binaryen >/dev/null
 fi
 if [ ! -d node_modules/terser ]; then

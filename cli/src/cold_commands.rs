@@ -83,7 +83,7 @@ pub async fn run(
                 }
                 let title = serde_json::from_str::<serde_json::Value>(&r.draft)
                     .ok()
-                    .and_then(|d| d["title"].as_str().map(str::to_owned))
+                    .and_then(|d| d["explanation"]["title"].as_str().map(str::to_owned))
                     .unwrap_or_default();
                 out.line(format!(
                     "{}  round {}  {:<7}  {title}",

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use ufse_fakes::{Jira as FakeJira, Linear as FakeLinear, ModelAnswer, OpenAi as FakeOpenAi};
+use ufse_fakes::{Jira as FakeJira, Linear as FakeLinear, Model, ModelAnswer};
 use ufse_ticket_generator::sign;
 use util::*;
 
@@ -44,6 +44,16 @@ fn linear_env(fake: &FakeLinear) -> Vec<(String, String)> {
         ("UFSE_LINEAR_WEBHOOK_SECRET".into(), HOOK_SECRET.into()),
         ("UFSE_COLD_PATH_POLL_INTERVAL_MS".into(), "50".into()),
         ("UFSE_COLD_PATH_BACKOFF_BASE_MS".into(), "100".into()),
+    ]
+}
+
+/// A server explaining with the fake OpenAI `model`, and no tracker.
+fn ai_env(model: &Model) -> Vec<(String, String)> {
+    vec![
+        ("UFSE_AI_PROVIDER".into(), "openai".into()),
+        ("UFSE_AI_URL".into(), model.url()),
+        ("UFSE_AI_API_KEY".into(), "sk-test-key".into()),
+        ("UFSE_COLD_PATH_POLL_INTERVAL_MS".into(), "50".into()),
     ]
 }
 
@@ -283,16 +293,11 @@ fn jira_gets_one_adf_ticket_and_its_signed_webhook_moves_the_issue() {
 
 #[test]
 fn a_spent_budget_degrades_to_offline_and_no_secret_reaches_the_model() {
-    let model = FakeOpenAi::start("sk-test-key", "127.0.0.1:0").unwrap();
+    let model = Model::openai("sk-test-key", "127.0.0.1:0").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let url = model.url();
-    let env = [
-        ("UFSE_AI_PROVIDER", "openai"),
-        ("UFSE_AI_URL", url.as_str()),
-        ("UFSE_AI_API_KEY", "sk-test-key"),
-        ("UFSE_AI_CALLS_PER_DAY", "1"),
-        ("UFSE_COLD_PATH_POLL_INTERVAL_MS", "50"),
-    ];
+    let mut env = ai_env(&model);
+    env.push(("UFSE_AI_CALLS_PER_DAY".into(), "1".into()));
+    let env = env_refs(&env);
     let server = Server::start(dir.path(), &env);
     let t0 = now() - 120_000;
     assert_eq!(server.post(&broken_checkout("ai-1", t0, "/cart/42"), &[]).status, 202);
@@ -337,16 +342,11 @@ fn a_spent_budget_degrades_to_offline_and_no_secret_reaches_the_model() {
 
 #[test]
 fn an_invalid_answer_is_asked_once_more_then_the_offline_one_is_used_saying_why() {
-    let model = FakeOpenAi::start("sk-test-key", "127.0.0.1:0").unwrap();
+    let model = Model::openai("sk-test-key", "127.0.0.1:0").unwrap();
     model.script(&[ModelAnswer::NotJson, ModelAnswer::WrongShape]);
     let dir = tempfile::tempdir().unwrap();
-    let url = model.url();
-    let env = [
-        ("UFSE_AI_PROVIDER", "openai"),
-        ("UFSE_AI_URL", url.as_str()),
-        ("UFSE_AI_API_KEY", "sk-test-key"),
-        ("UFSE_COLD_PATH_POLL_INTERVAL_MS", "50"),
-    ];
+    let env = ai_env(&model);
+    let env = env_refs(&env);
     let server = Server::start(dir.path(), &env);
     assert_eq!(server.post(&broken_checkout("bad-ai", now() - 120_000, "/cart/42"), &[]).status, 202);
     let fp = issue_of(dir.path(), &env, "error_click")["fingerprint"].as_str().unwrap().to_owned();

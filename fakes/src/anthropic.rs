@@ -8,39 +8,11 @@
 //! failures of [`ModelAnswer`](crate::ModelAnswer) (a 429 carries
 //! `retry-after`; an overload is 529).
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
-use crate::openai::{interpretation, model_fake_api, Inner, ModelFake};
-use crate::server::{Faults, Reply, Req, Running};
+use crate::model::{interpretation, Inner};
+use crate::server::{Reply, Req};
 use crate::ModelAnswer;
-
-/// The fake Anthropic.
-pub struct Anthropic {
-    inner: Arc<Inner>,
-    faults: Arc<Faults>,
-    running: Running,
-}
-
-impl Anthropic {
-    /// Starts a fake accepting `key`, on `listen`.
-    ///
-    /// # Errors
-    ///
-    /// When the address cannot be bound.
-    pub fn start(key: &str, listen: &str) -> Result<Anthropic, String> {
-        let ModelFake { inner, faults, running } = ModelFake::start(key, true, listen)?;
-        Ok(Anthropic { inner, faults, running })
-    }
-
-    /// The base URL, as `[ai] url` takes it (without `/v1`).
-    pub fn url(&self) -> String {
-        format!("http://{}", self.running.addr)
-    }
-}
-
-model_fake_api!(Anthropic);
 
 fn error(status: u16, kind: &str, message: &str) -> Reply {
     Reply::json(

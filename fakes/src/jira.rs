@@ -16,7 +16,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::adf::check_adf;
-use crate::server::{now_ms, start, BoxFuture, Fault, Faults, Reply, Req, Running, Service};
+use crate::server::{now_ms, BoxFuture, Fake, Fault, Reply, Req, Service};
 
 /// An issue the fake holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +45,6 @@ pub struct JiraIssue {
 struct State {
     issues: Vec<JiraIssue>,
     invalid: Vec<String>,
-    requests: u64,
 }
 
 struct Inner {
@@ -56,11 +55,7 @@ struct Inner {
 }
 
 /// The fake Jira.
-pub struct Jira {
-    inner: Arc<Inner>,
-    faults: Arc<Faults>,
-    running: Running,
-}
+pub struct Jira(Fake<Inner>);
 
 /// Transitions every issue has: `(id, status name, category)`.
 const TRANSITIONS: [(&str, &str, &str); 3] =
@@ -78,42 +73,35 @@ impl Jira {
     /// When the address cannot be bound.
     pub fn start(email: &str, token: &str, project_key: &str, listen: &str) -> Result<Jira, String> {
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{email}:{token}"));
-        let inner = Arc::new(Inner {
+        let inner = Inner {
             auth: format!("Basic {basic}"),
             project: project_key.into(),
             site: Mutex::new(String::new()),
             state: Mutex::new(State::default()),
-        });
-        let faults = Arc::new(Faults::default());
-        let running = start(Arc::clone(&inner) as Arc<dyn Service>, Arc::clone(&faults), listen)
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        *inner.site.lock().unwrap() = format!("http://{}", running.addr);
-        Ok(Jira { inner, faults, running })
+        };
+        let fake = Fake::start(inner, listen)?;
+        *fake.inner.site.lock().unwrap() = format!("http://{}", fake.addr());
+        Ok(Jira(fake))
     }
 
     /// The site, as `[jira] url` takes it.
     pub fn url(&self) -> String {
-        format!("http://{}", self.running.addr)
+        format!("http://{}", self.0.addr())
     }
 
     /// The issues filed, oldest first.
     pub fn issues(&self) -> Vec<JiraIssue> {
-        self.inner.state.lock().unwrap().issues.clone()
+        self.0.inner.state.lock().unwrap().issues.clone()
     }
 
     /// Every request refused for its fields or documents, and why.
     pub fn invalid(&self) -> Vec<String> {
-        self.inner.state.lock().unwrap().invalid.clone()
-    }
-
-    /// Requests served (faults included).
-    pub fn requests(&self) -> u64 {
-        self.inner.state.lock().unwrap().requests
+        self.0.inner.state.lock().unwrap().invalid.clone()
     }
 
     /// Serves `fault` to the next `times` requests.
     pub fn fail_next(&self, fault: Fault, times: usize) {
-        self.faults.push(fault, times);
+        self.0.fail_next(fault, times);
     }
 
     /// A rate limit as Jira sends it: 429, `Retry-After` in seconds.
@@ -129,7 +117,7 @@ impl Jira {
 
     /// Moves an issue to status category `category` (with `resolution` when done), as a person would.
     pub fn set_status(&self, key: &str, category: &str, resolution: Option<&str>) {
-        let mut st = self.inner.state.lock().unwrap();
+        let mut st = self.0.inner.state.lock().unwrap();
         if let Some(i) = st.issues.iter_mut().find(|i| i.key == key) {
             i.category = category.into();
             i.resolution = resolution.map(Into::into);
@@ -372,7 +360,6 @@ impl Inner {
 impl Service for Inner {
     fn handle(self: Arc<Self>, req: Req) -> BoxFuture<'static, Reply> {
         Box::pin(async move {
-            self.state.lock().unwrap().requests += 1;
             if req.header("authorization") != Some(self.auth.as_str()) {
                 return error(
                     401,

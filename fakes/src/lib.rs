@@ -12,7 +12,7 @@
 //! requests the ways its provider does (rate limits, 5xx, slowness), or to
 //! hold a create's answer until released (to kill a client in between).
 //!
-//! - [`Linear`], [`Jira`], [`OpenAi`], [`Anthropic`]: the fakes.
+//! - [`Linear`], [`Jira`], [`Model`] (OpenAI or Anthropic): the fakes.
 //! - [`Fault`]: scripted failures.
 //! - `server`: the HTTP plumbing they share.
 
@@ -21,12 +21,12 @@ mod anthropic;
 mod graphql;
 mod jira;
 mod linear;
+mod model;
 mod openai;
 mod server;
 
 pub use adf::check_adf;
-pub use anthropic::Anthropic;
 pub use jira::{Jira, JiraIssue};
 pub use linear::{linear_schema_path, Linear, LinearIssue};
-pub use openai::{ModelAnswer, OpenAi};
+pub use model::{Model, ModelAnswer};
 pub use server::{Fault, Reply};

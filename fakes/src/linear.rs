@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::graphql::{project, schema, validate, FieldSel};
-use crate::server::{is_uuid_v4, now_ms, start, BoxFuture, Fault, Faults, Reply, Req, Running, Service};
+use crate::server::{is_uuid_v4, now_ms, BoxFuture, Fake, Fault, Reply, Req, Service};
 
 /// Where Linear's public schema is: `UFSE_LINEAR_SCHEMA`, else
 /// `../shared/fixtures/linear-schema.graphql` beside the workspace; `None`
@@ -61,7 +61,6 @@ struct State {
     issues: Vec<LinearIssue>,
     comment_ids: Vec<String>,
     invalid: Vec<String>,
-    requests: u64,
     last_sync: u64,
 }
 
@@ -75,11 +74,7 @@ struct Inner {
 }
 
 /// The fake Linear.
-pub struct Linear {
-    inner: Arc<Inner>,
-    faults: Arc<Faults>,
-    running: Running,
-}
+pub struct Linear(Fake<Inner>);
 
 /// The team's workflow states: `(id, name, type, position)`.
 const STATES: [(&str, &str, &str, f64); 5] = [
@@ -99,43 +94,35 @@ impl Linear {
     /// When the schema cannot be loaded or the address bound.
     pub fn start(key: &str, team_id: &str, schema_path: PathBuf, listen: &str) -> Result<Linear, String> {
         schema(&schema_path)?;
-        let inner = Arc::new(Inner {
+        let inner = Inner {
             key: key.into(),
             team_id: team_id.into(),
             team_key: "UFS".into(),
             schema: schema_path,
             state: Mutex::new(State::default()),
             hold: watch::channel(false).0,
-        });
-        let faults = Arc::new(Faults::default());
-        let running = start(Arc::clone(&inner) as Arc<dyn Service>, Arc::clone(&faults), listen)
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        Ok(Linear { inner, faults, running })
+        };
+        Ok(Linear(Fake::start(inner, listen)?))
     }
 
     /// The endpoint, as `[linear] url` takes it.
     pub fn url(&self) -> String {
-        format!("http://{}/graphql", self.running.addr)
+        format!("http://{}/graphql", self.0.addr())
     }
 
     /// The issues filed, oldest first.
     pub fn issues(&self) -> Vec<LinearIssue> {
-        self.inner.state.lock().unwrap().issues.clone()
+        self.0.inner.state.lock().unwrap().issues.clone()
     }
 
     /// Every document or variables the schema refused, and why.
     pub fn invalid(&self) -> Vec<String> {
-        self.inner.state.lock().unwrap().invalid.clone()
-    }
-
-    /// Requests served (faults included).
-    pub fn requests(&self) -> u64 {
-        self.inner.state.lock().unwrap().requests
+        self.0.inner.state.lock().unwrap().invalid.clone()
     }
 
     /// Serves `fault` to the next `times` requests.
     pub fn fail_next(&self, fault: Fault, times: usize) {
-        self.faults.push(fault, times);
+        self.0.fail_next(fault, times);
     }
 
     /// A rate limit as Linear sends it: HTTP 400, `RATELIMITED`, the reset in epoch ms.
@@ -163,12 +150,12 @@ impl Linear {
     /// While `hold` is on, `issueCreate` stores the issue, then does not
     /// answer until it is turned off (a client killed meanwhile never learns it).
     pub fn hold_creates(&self, hold: bool) {
-        self.inner.hold.send_replace(hold);
+        self.0.inner.hold.send_replace(hold);
     }
 
     /// Moves an issue to the state of `state_type` (`completed`, `canceled`, `unstarted`...), as a person would.
     pub fn set_state(&self, identifier: &str, state_type: &str) {
-        let mut st = self.inner.state.lock().unwrap();
+        let mut st = self.0.inner.state.lock().unwrap();
         if let Some(i) = st.issues.iter_mut().find(|i| i.identifier == identifier) {
             i.state = state_type.into();
             i.updated_ms = now_ms();
@@ -420,7 +407,6 @@ fn parse_iso_ms(s: &str) -> Option<i64> {
 impl Service for Inner {
     fn handle(self: Arc<Self>, req: Req) -> BoxFuture<'static, Reply> {
         Box::pin(async move {
-            self.state.lock().unwrap().requests += 1;
             if req.path != "/graphql" || req.method != http::Method::POST {
                 return Reply::json(404, &json!({"errors": [{"message": "not found"}]}));
             }

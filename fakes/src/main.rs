@@ -53,14 +53,11 @@ fn run() -> Result<(), String> {
             std::mem::forget(fake);
             url
         }
-        "openai" => {
-            let fake = ufse_fakes::OpenAi::start(&get("key")?, &listen)?;
-            let url = fake.url();
-            std::mem::forget(fake);
-            url
-        }
-        "anthropic" => {
-            let fake = ufse_fakes::Anthropic::start(&get("key")?, &listen)?;
+        "openai" | "anthropic" => {
+            let fake = match which.as_str() {
+                "openai" => ufse_fakes::Model::openai(&get("key")?, &listen)?,
+                _ => ufse_fakes::Model::anthropic(&get("key")?, &listen)?,
+            };
             let url = fake.url();
             std::mem::forget(fake);
             url

@@ -82,10 +82,10 @@ pub(crate) trait Service: Send + Sync + 'static {
 
 /// Scripted faults, served to the next requests in order.
 #[derive(Debug, Default)]
-pub(crate) struct Faults(Mutex<VecDeque<Fault>>);
+struct Faults(Mutex<VecDeque<Fault>>);
 
 impl Faults {
-    pub fn push(&self, f: Fault, times: usize) {
+    fn push(&self, f: Fault, times: usize) {
         let mut q = self.0.lock().unwrap();
         for _ in 0..times {
             q.push_back(f.clone());
@@ -97,8 +97,37 @@ impl Faults {
     }
 }
 
+/// A fake's service running on its own thread, with its scripted faults.
+pub(crate) struct Fake<I> {
+    /// The service, for its state.
+    pub inner: Arc<I>,
+    faults: Arc<Faults>,
+    running: Running,
+}
+
+impl<I: Service> Fake<I> {
+    /// Serves `inner` on `listen` (port 0 picks one).
+    pub fn start(inner: I, listen: &str) -> Result<Fake<I>, String> {
+        let inner = Arc::new(inner);
+        let faults = Arc::new(Faults::default());
+        let running = start(Arc::clone(&inner) as Arc<dyn Service>, Arc::clone(&faults), listen)
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        Ok(Fake { inner, faults, running })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.running.addr
+    }
+
+    /// Serves `fault` to the next `times` requests.
+    pub fn fail_next(&self, fault: Fault, times: usize) {
+        self.faults.push(fault, times);
+    }
+}
+
 /// A fake, serving until dropped.
-pub(crate) struct Running {
+struct Running {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -116,11 +145,7 @@ impl Drop for Running {
 }
 
 /// Serves `service` on `listen` (port 0 picks one) on a thread of its own.
-pub(crate) fn start(
-    service: Arc<dyn Service>,
-    faults: Arc<Faults>,
-    listen: &str,
-) -> std::io::Result<Running> {
+fn start(service: Arc<dyn Service>, faults: Arc<Faults>, listen: &str) -> std::io::Result<Running> {
     let std_listener = std::net::TcpListener::bind(listen)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;

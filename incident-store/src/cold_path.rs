@@ -131,6 +131,17 @@ macro_rules! impl_cold_path {
             }
         }
 
+        /// The rows of `sql` about one issue (its one parameter), each made by `row`.
+        async fn of_issue<T>(
+            pool: &sqlx::Pool<$db>,
+            sql: &str,
+            fingerprint: &str,
+            what: &'static str,
+            row: impl Fn(&<$db as sqlx::Database>::Row) -> Result<T, StoreError>,
+        ) -> Result<Vec<T>, StoreError> {
+            sqlx::query(sql).bind(fingerprint).fetch_all(pool).await.map_err(db(what))?.iter().map(row).collect()
+        }
+
         /// Queues `job` in `tx` unless one of its kind and key is queued; whether it was.
         async fn insert_job(
             tx: &mut sqlx::Transaction<'_, $db>,
@@ -599,22 +610,12 @@ macro_rules! impl_cold_path {
                 else {
                     return Ok(None);
                 };
-                let tickets = sqlx::query("SELECT * FROM tickets WHERE fingerprint = $1 ORDER BY round, provider")
-                    .bind(fingerprint)
-                    .fetch_all(&self.$pool)
-                    .await
-                    .map_err(db("reading an issue's tickets"))?
-                    .iter()
-                    .map(ticket_row)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let requests = sqlx::query("SELECT * FROM ticket_requests WHERE fingerprint = $1 ORDER BY round")
-                    .bind(fingerprint)
-                    .fetch_all(&self.$pool)
-                    .await
-                    .map_err(db("reading an issue's ticket requests"))?
-                    .iter()
-                    .map(request_row)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let pool = &self.$pool;
+                let tickets = "SELECT * FROM tickets WHERE fingerprint = $1 ORDER BY round, provider";
+                let tickets = of_issue(pool, tickets, fingerprint, "reading an issue's tickets", ticket_row).await?;
+                let requests = "SELECT * FROM ticket_requests WHERE fingerprint = $1 ORDER BY round";
+                let requests =
+                    of_issue(pool, requests, fingerprint, "reading an issue's ticket requests", request_row).await?;
                 Ok(Some(IssueTickets { issue: issue_row(&row), status_ms: row.get("status_ms"), tickets, requests }))
             }
 
@@ -664,24 +665,21 @@ macro_rules! impl_cold_path {
                     .map_err(db("reading an issue's explanation"))?
                     .as_ref()
                     .map(explanation_row);
-                let audit = sqlx::query(concat!(
+                let audit = concat!(
                     "SELECT at_ms, from_status, to_status, actor, note FROM issue_audit WHERE fingerprint = $1
                      ORDER BY at_ms, ",
                     $audit_order
-                ))
-                .bind(fingerprint)
-                .fetch_all(&self.$pool)
-                .await
-                .map_err(db("reading an issue's audit trail"))?
-                .iter()
-                .map(|r| AuditEntry {
-                    at_ms: r.get("at_ms"),
-                    from: r.get("from_status"),
-                    to: r.get("to_status"),
-                    actor: r.get("actor"),
-                    reason: r.get("note"),
+                );
+                let audit = of_issue(&self.$pool, audit, fingerprint, "reading an issue's audit trail", |r| {
+                    Ok(AuditEntry {
+                        at_ms: r.get("at_ms"),
+                        from: r.get("from_status"),
+                        to: r.get("to_status"),
+                        actor: r.get("actor"),
+                        reason: r.get("note"),
+                    })
                 })
-                .collect();
+                .await?;
                 Ok(Some(IssueDetail { issue, status_ms, first, latest, pages, tickets, explanation, requests, audit }))
             }
 

@@ -148,7 +148,7 @@ test("a frustrated visit to the demo shop becomes the right incidents", { timeou
   assert.ok(checkout, "the checkout's error click has its ticket");
   assert.equal(checkout.issue.status, "ticketed");
   const draft = JSON.parse(checkout.requests[0].draft);
-  assert.match(draft.title, /Cannot read properties of undefined/);
+  assert.match(draft.explanation.title, /Cannot read properties of undefined/);
   assert.match(draft.steps.join("\n"), /Click .*checkout/i);
   assert.equal(draft.replay, `ufse replay ${sid} --project demo --explain`);
   assert.ok(shown.some((d) => d.issue.kind == "failed_request"), "the failing save has its ticket");

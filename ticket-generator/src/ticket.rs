@@ -36,18 +36,8 @@ pub struct Draft {
     pub project: String,
     /// Which ticket of the issue (0, then follow-ups after regressions).
     pub round: u32,
-    /// One line.
-    pub title: String,
-    /// What users experience.
-    pub summary: String,
-    /// The most likely cause.
-    pub probable_cause: String,
-    /// What to check first.
-    pub suggested_fix: String,
-    /// How sure the explanation is, 0 to 1.
-    pub confidence: f64,
-    /// The explanation's labels.
-    pub labels: Vec<String>,
+    /// The prose: title, summary, probable cause, suggested fix, confidence, labels.
+    pub explanation: Interpretation,
     /// Who explained it (`offline`, `openai gpt-4o-mini`).
     pub explained_by: String,
     /// Why the offline interpreter answered instead of the configured one.
@@ -92,7 +82,7 @@ impl Draft {
     ///
     /// When the explanation's result is not an interpretation (corrupt).
     pub fn new(e: &Evidence, x: &Explanation, round: u32, previous: Vec<String>) -> Result<Draft, String> {
-        let i: Interpretation = serde_json::from_str(&x.result)
+        let explanation: Interpretation = serde_json::from_str(&x.result)
             .map_err(|err| format!("explanation of {}: {err}", e.fingerprint))?;
         let explained_by = if x.interpreter == "offline" {
             "offline".to_owned()
@@ -117,12 +107,7 @@ impl Draft {
             fingerprint: e.fingerprint.clone(),
             project: e.project.clone(),
             round,
-            title: i.title,
-            summary: i.summary,
-            probable_cause: i.probable_cause,
-            suggested_fix: i.suggested_fix,
-            confidence: i.confidence,
-            labels: i.labels,
+            explanation,
             explained_by,
             fallback: x.fallback.clone(),
             kind: e.kind.clone(),
@@ -156,7 +141,8 @@ impl Draft {
     /// The ticket's body as a document.
     pub(crate) fn document(&self) -> Vec<Block> {
         use Inline::*;
-        let mut doc = vec![Block::Para(vec![Strong(self.summary.clone())])];
+        let x = &self.explanation;
+        let mut doc = vec![Block::Para(vec![Strong(x.summary.clone())])];
         if !self.previous.is_empty() {
             doc.push(Block::Para(vec![Text(format!(
                 "This issue regressed after it was resolved; earlier tickets: {}.",
@@ -188,9 +174,9 @@ impl Draft {
         }
         doc.push(Block::Table { header: vec!["".into(), "".into()], rows: facts });
         doc.push(Block::Heading("Probable cause".into()));
-        doc.push(Block::Para(vec![Text(self.probable_cause.clone())]));
+        doc.push(Block::Para(vec![Text(x.probable_cause.clone())]));
         doc.push(Block::Heading("Suggested fix".into()));
-        doc.push(Block::Para(vec![Text(self.suggested_fix.clone())]));
+        doc.push(Block::Para(vec![Text(x.suggested_fix.clone())]));
         doc.push(Block::Heading("Steps to reproduce".into()));
         doc.push(Block::Ordered(self.steps.clone()));
         doc.push(Block::Heading("Evidence".into()));
@@ -214,7 +200,7 @@ impl Draft {
         doc.push(Block::Rule);
         let mut footer = format!(
             "Filed by UFSE. Issue {} (project {}). Explained by {} (confidence {:.2}).",
-            self.fingerprint, self.project, self.explained_by, self.confidence
+            self.fingerprint, self.project, self.explained_by, x.confidence
         );
         if let Some(why) = &self.fallback {
             footer.push_str(&format!(" The configured model did not answer: {why}."));
@@ -239,7 +225,7 @@ impl Draft {
 /// ids and the replay command.
 pub fn readiness(d: &Draft) -> Vec<String> {
     let mut reasons = Vec::new();
-    if d.title.trim().is_empty() {
+    if d.explanation.title.trim().is_empty() {
         reasons.push("no title".to_owned());
     }
     if !d.steps.iter().any(|s| !s.starts_with('→')) {
@@ -452,12 +438,14 @@ pub(crate) mod tests {
             fingerprint: "ab".repeat(32),
             project: "default".into(),
             round: 0,
-            title: "Clicking \"Checkout\" throws TypeError on shop.example.com/cart/:id".into(),
-            summary: "Clicking \"Checkout\" fails".into(),
-            probable_cause: "The handler throws `cart` is *undefined*".into(),
-            suggested_fix: "Guard it".into(),
-            confidence: 0.8,
-            labels: vec!["bug".into()],
+            explanation: Interpretation {
+                title: "Clicking \"Checkout\" throws TypeError on shop.example.com/cart/:id".into(),
+                summary: "Clicking \"Checkout\" fails".into(),
+                probable_cause: "The handler throws `cart` is *undefined*".into(),
+                suggested_fix: "Guard it".into(),
+                confidence: 0.8,
+                labels: vec!["bug".into()],
+            },
             explained_by: "offline".into(),
             fallback: None,
             kind: "error_click".into(),
@@ -492,7 +480,7 @@ pub(crate) mod tests {
         let d = draft();
         assert!(readiness(&d).is_empty());
         let bare = Draft {
-            title: " ".into(),
+            explanation: Interpretation { title: " ".into(), ..d.explanation.clone() },
             steps: vec!["→ it throws".into()],
             page: String::new(),
             incidents: 0,

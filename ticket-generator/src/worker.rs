@@ -158,16 +158,7 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
 
     /// The jobs that file ticket `round` of `fingerprint` with each tracker.
     pub fn file_jobs(&self, fingerprint: &str, round: u32, now_ms: i64) -> Vec<NewJob> {
-        self.providers()
-            .into_iter()
-            .map(|p| NewJob {
-                kind: JOB_FILE.into(),
-                key: format!("{fingerprint}/{round}/{p}"),
-                payload: serde_json::json!({"fingerprint": fingerprint, "round": round, "provider": p})
-                    .to_string(),
-                run_after: now_ms,
-            })
-            .collect()
+        file_jobs(fingerprint, round, &self.providers(), now_ms)
     }
 
     /// Runs workers until `shutdown` resolves, then lets the jobs in hand

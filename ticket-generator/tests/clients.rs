@@ -21,10 +21,12 @@ const TEAM: &str = "5a1e0000-0000-4000-8000-00000000aaaa";
 fn draft(round: u32) -> Draft {
     serde_json::from_value(serde_json::json!({
         "fingerprint": "ab".repeat(32), "project": "default", "round": round,
-        "title": "Clicking \"Checkout\" throws TypeError on shop.example.com/cart/:id",
-        "summary": "Clicking \"Checkout\" fails: 3 incidents in 2 sessions of 2 users.",
-        "probable_cause": "The handler throws `cart` is *undefined* | at checkout (app.js:10:5).",
-        "suggested_fix": "Guard it.", "confidence": 0.8, "labels": ["bug", "javascript-error"],
+        "explanation": {
+            "title": "Clicking \"Checkout\" throws TypeError on shop.example.com/cart/:id",
+            "summary": "Clicking \"Checkout\" fails: 3 incidents in 2 sessions of 2 users.",
+            "probable_cause": "The handler throws `cart` is *undefined* | at checkout (app.js:10:5).",
+            "suggested_fix": "Guard it.", "confidence": 0.8, "labels": ["bug", "javascript-error"],
+        },
         "explained_by": "offline", "fallback": null, "kind": "error_click", "severity": "high",
         "page": "shop.example.com/cart/:id", "example_url": "https://shop.example.com/cart/42",
         "selector": "div.cart > button#checkout", "label": "Checkout", "incidents": 3, "sessions": 2, "users": 2,
@@ -87,7 +89,7 @@ async fn linear_files_once_comments_reopens_and_reads_back_with_valid_graphql() 
     assert_eq!(again, first);
     assert_eq!(fake.issues().len(), 1, "never twice");
     let stored = &fake.issues()[0];
-    assert_eq!((stored.priority, stored.title.as_str()), (2, d.title.as_str()));
+    assert_eq!((stored.priority, stored.title.as_str()), (2, d.explanation.title.as_str()));
     assert!(stored.description.contains("```\nufse replay s1 --project default --explain\n```"));
     assert!(stored.description.contains("\\`cart\\` is \\*undefined\\* \\| at"), "{}", stored.description);
 
@@ -230,7 +232,7 @@ fn ai(provider: AiProvider, url: String) -> AiConfig {
 
 #[tokio::test]
 async fn openai_structured_outputs_and_their_failures() {
-    let fake = ufse_fakes::OpenAi::start("sk-test", "127.0.0.1:0").unwrap();
+    let fake = ufse_fakes::Model::openai("sk-test", "127.0.0.1:0").unwrap();
     let model = OpenAi::new(&ai(AiProvider::Openai, fake.url()), Secret::new("sk-test"));
     let e = evidence();
     let a = model.interpret(&e).await.unwrap();
@@ -256,7 +258,7 @@ async fn openai_structured_outputs_and_their_failures() {
 
 #[tokio::test]
 async fn anthropic_forced_tool_and_its_failures() {
-    let fake = ufse_fakes::Anthropic::start("sk-test", "127.0.0.1:0").unwrap();
+    let fake = ufse_fakes::Model::anthropic("sk-test", "127.0.0.1:0").unwrap();
     let model = Anthropic::new(&ai(AiProvider::Anthropic, fake.url()), Secret::new("sk-test"));
     let e = evidence();
     assert!(model.interpret(&e).await.unwrap().interpretation.title.starts_with("AI:"));

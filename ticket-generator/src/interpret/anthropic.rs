@@ -5,9 +5,9 @@
 
 use serde_json::{json, Value};
 
-use super::{user_message, Answer, InterpretError, Interpretation, Interpreter, PROMPT};
+use super::{call_model, user_message, Answer, InterpretError, Interpretation, Interpreter, PROMPT};
 use crate::config::{AiConfig, Secret};
-use crate::http::{client, send};
+use crate::http::client;
 use crate::{BoxFuture, Evidence};
 
 /// The API version the request and reply shapes here follow.
@@ -60,14 +60,7 @@ impl Anthropic {
             .header("anthropic-version", ANTHROPIC_VERSION)
             .header("content-type", "application/json")
             .body(serde_json::to_vec(&self.body(e)).expect("serializes"));
-        let reply = send(req).await.map_err(InterpretError::Unavailable)?;
-        let v = reply.json();
-        if reply.status != 200 {
-            let message =
-                v["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| reply.snippet());
-            return Err(InterpretError::Unavailable(format!("HTTP {}: {message}", reply.status)));
-        }
-        parse(&v)
+        parse(&call_model(req).await?)
     }
 }
 

@@ -180,6 +180,18 @@ pub trait Interpreter: Send + Sync + 'static {
     fn interpret<'a>(&'a self, evidence: &'a Evidence) -> BoxFuture<'a, Result<Answer, InterpretError>>;
 }
 
+/// Sends a model's request: its JSON answer, or why there is none (both
+/// providers put it in `error.message`).
+pub(crate) async fn call_model(req: reqwest::RequestBuilder) -> Result<Value, InterpretError> {
+    let reply = crate::http::send(req).await.map_err(InterpretError::Unavailable)?;
+    let v = reply.json();
+    if reply.status != 200 {
+        let message = v["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| reply.snippet());
+        return Err(InterpretError::Unavailable(format!("HTTP {}: {message}", reply.status)));
+    }
+    Ok(v)
+}
+
 /// The user message every model gets: the evidence, as JSON.
 pub(crate) fn user_message(e: &Evidence) -> String {
     serde_json::to_string_pretty(e).expect("evidence serializes")

@@ -6,9 +6,9 @@
 
 use serde_json::{json, Value};
 
-use super::{user_message, Answer, InterpretError, Interpretation, Interpreter, PROMPT};
+use super::{call_model, user_message, Answer, InterpretError, Interpretation, Interpreter, PROMPT};
 use crate::config::{AiConfig, Secret};
-use crate::http::{client, send};
+use crate::http::client;
 use crate::{BoxFuture, Evidence};
 
 /// The structured output's name (`[a-zA-Z0-9_-]`, at most 64).
@@ -58,14 +58,7 @@ impl OpenAi {
             .bearer_auth(self.key.expose())
             .header("content-type", "application/json")
             .body(serde_json::to_vec(&self.body(e)).expect("serializes"));
-        let reply = send(req).await.map_err(InterpretError::Unavailable)?;
-        let v = reply.json();
-        if reply.status != 200 {
-            let message =
-                v["error"]["message"].as_str().map(str::to_owned).unwrap_or_else(|| reply.snippet());
-            return Err(InterpretError::Unavailable(format!("HTTP {}: {message}", reply.status)));
-        }
-        parse(&v)
+        parse(&call_model(req).await?)
     }
 }
 

@@ -148,12 +148,12 @@ impl Jira {
             return created(found, self)
                 .ok_or_else(|| TrackerError::retry("jira: search answered an issue without a key"));
         }
-        for l in self.labels.iter().chain(&draft.labels) {
+        for l in self.labels.iter().chain(&draft.explanation.labels) {
             if !labels.contains(l) {
                 labels.push(l.clone());
             }
         }
-        let mut summary = draft.title.clone();
+        let mut summary = draft.explanation.title.clone();
         if summary.chars().count() > MAX_SUMMARY {
             summary = summary.chars().take(MAX_SUMMARY - 1).collect::<String>() + "…";
         }

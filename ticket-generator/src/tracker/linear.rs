@@ -140,7 +140,7 @@ impl Linear {
         let mut input = json!({
             "id": id,
             "teamId": self.team_id,
-            "title": draft.title,
+            "title": draft.explanation.title,
             "description": draft.markdown(),
             "priority": draft.linear_priority(),
         });
