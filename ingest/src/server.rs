@@ -28,7 +28,7 @@ use ufse_schema::{log_key, parse_batch, Dropped, Limits, LogBatch, RejectReason,
 use crate::body::{decode, encoding, read_limited};
 use crate::keys::KeyCache;
 use crate::ratelimit::RateLimiter;
-use crate::webhooks::{WebhookReceiver, MAX_WEBHOOK_BYTES};
+use crate::webhooks::{WebhookReceiver, MAX_WEBHOOK_BYTES, WEBHOOK_PREFIX};
 use crate::IngestConfig;
 
 type Body = Full<Bytes>;
@@ -187,10 +187,8 @@ impl<S: IncidentStore> Edge<S> {
                 with_cors(resp, origin.as_ref())
             }
             (&Method::OPTIONS, "/v1/batch") => preflight(origin.as_ref()),
-            (&Method::POST, path) if path.starts_with("/v1/webhooks/") && self.webhooks.is_some() => {
-                let provider = path.trim_start_matches("/v1/webhooks/").to_owned();
-                let receiver = self.webhooks.as_ref().expect("checked");
-                webhook(receiver.as_ref(), &provider, req).await
+            (&Method::POST, path) if path.starts_with(WEBHOOK_PREFIX) && self.webhooks.is_some() => {
+                webhook(self.webhooks.as_deref().expect("checked"), req).await
             }
             (&Method::GET, "/healthz") => json(StatusCode::OK, b"{\"status\":\"ok\"}".to_vec()),
             (&Method::GET, "/readyz") => {
@@ -344,17 +342,15 @@ impl<S: IncidentStore> Edge<S> {
     }
 }
 
-/// `POST /v1/webhooks/{provider}`: the body, read within its limit, to `receiver`.
-pub(crate) async fn webhook(
-    receiver: &dyn WebhookReceiver,
-    provider: &str,
-    req: Request<Incoming>,
-) -> Response<Body> {
+/// `POST /v1/webhooks/{provider}`: the body, read within its limit, to
+/// `receiver` with the provider named by the path.
+pub(crate) async fn webhook(receiver: &dyn WebhookReceiver, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let body = match read_limited(body, MAX_WEBHOOK_BYTES).await {
         Ok(b) => b,
         Err(r) => return reject(&r, None),
     };
+    let provider = parts.uri.path().strip_prefix(WEBHOOK_PREFIX).unwrap_or_default();
     let reply = receiver.receive(provider, &parts.headers, body).await;
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body =

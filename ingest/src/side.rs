@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
-use crate::webhooks::WebhookReceiver;
+use crate::webhooks::{WebhookReceiver, WEBHOOK_PREFIX};
 
 /// Serves `handler` on `listener` until the task is dropped.
 ///
@@ -76,10 +76,8 @@ pub async fn serve_side(
                 (&Method::GET, "/healthz") => {
                     (StatusCode::OK, "application/json", "{\"status\":\"ok\"}".into())
                 }
-                (&Method::POST, path) if path.starts_with("/v1/webhooks/") && webhooks.is_some() => {
-                    let provider = path.trim_start_matches("/v1/webhooks/").to_owned();
-                    let receiver = webhooks.as_ref().expect("checked");
-                    return crate::server::webhook(receiver.as_ref(), &provider, req).await;
+                (&Method::POST, path) if path.starts_with(WEBHOOK_PREFIX) && webhooks.is_some() => {
+                    return crate::server::webhook(webhooks.as_deref().expect("checked"), req).await;
                 }
                 _ => (
                     StatusCode::NOT_FOUND,

@@ -12,6 +12,9 @@ use http::HeaderMap;
 /// The largest webhook body read.
 pub const MAX_WEBHOOK_BYTES: usize = 1 << 20;
 
+/// Where webhooks are posted: this, then the provider.
+pub(crate) const WEBHOOK_PREFIX: &str = "/v1/webhooks/";
+
 /// What a webhook's receiver answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookReply {
