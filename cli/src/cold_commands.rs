@@ -11,7 +11,7 @@ use ufse_incident_store::{
 };
 use ufse_ticket_generator::{file_jobs, providers, Evidence, Interpretation, Offline, Timelines};
 
-use crate::cli::{Command, IssuesCommand, JobsCommand, MoveArgs, TicketsCommand};
+use crate::cli::{Command, IssuesCommand, JobsCommand, TicketsCommand};
 use crate::commands::now_ms;
 use crate::config::Config;
 use crate::output::{fmt_ms, Out};
@@ -46,15 +46,19 @@ pub async fn run(
             }
         }
         Command::Issues(IssuesCommand::Resolve(a)) => {
-            move_issue(out, store, a, IssueStatus::Resolved).await?
+            let fp = store.resolve_fingerprint(&a.fingerprint).await?;
+            move_issue(out, store, &fp, a.reason, IssueStatus::Resolved).await?
         }
-        Command::Issues(IssuesCommand::Ignore(a)) => move_issue(out, store, a, IssueStatus::Ignored).await?,
+        Command::Issues(IssuesCommand::Ignore(a)) => {
+            let fp = store.resolve_fingerprint(&a.fingerprint).await?;
+            move_issue(out, store, &fp, a.reason, IssueStatus::Ignored).await?
+        }
         Command::Issues(IssuesCommand::Reopen(a)) => {
             let fp = store.resolve_fingerprint(&a.fingerprint).await?;
-            let d = store.issue_detail(&fp, 1).await?.with_context(|| format!("no issue {fp}"))?;
+            let d = store.issue_tickets(&fp).await?.with_context(|| format!("no issue {fp}"))?;
             // With a ticket, reopening is a regression: the worker reopens the ticket or files a follow-up.
             let to = if d.tickets.is_empty() { IssueStatus::Open } else { IssueStatus::Regressed };
-            move_issue(out, store, MoveArgs { fingerprint: fp, reason: a.reason }, to).await?;
+            move_issue(out, store, &fp, a.reason, to).await?;
         }
         Command::Tickets(TicketsCommand::List { provider, limit }) => {
             let filter = TicketFilter { provider, limit, ..TicketFilter::default() };
@@ -98,7 +102,7 @@ pub async fn run(
         }
         Command::Tickets(TicketsCommand::Approve { fingerprint }) => {
             let fp = store.resolve_fingerprint(&fingerprint).await?;
-            let requests = store.issue_detail(&fp, 1).await?.map(|d| d.requests).unwrap_or_default();
+            let requests = store.issue_tickets(&fp).await?.map(|d| d.requests).unwrap_or_default();
             let Some(r) = waiting(&requests) else {
                 bail!("issue {fp} has no ticket waiting (see `ufse tickets pending`)");
             };
@@ -125,7 +129,7 @@ pub async fn run(
         }
         Command::Tickets(TicketsCommand::Reject { fingerprint, reason }) => {
             let fp = store.resolve_fingerprint(&fingerprint).await?;
-            let requests = store.issue_detail(&fp, 1).await?.map(|d| d.requests).unwrap_or_default();
+            let requests = store.issue_tickets(&fp).await?.map(|d| d.requests).unwrap_or_default();
             let Some(r) = waiting(&requests) else {
                 bail!("issue {fp} has no ticket waiting (see `ufse tickets pending`)")
             };
@@ -191,10 +195,16 @@ fn waiting(requests: &[TicketRequest]) -> Option<&TicketRequest> {
     requests.iter().rev().find(|r| matches!(r.state, RequestState::Pending | RequestState::Held))
 }
 
-async fn move_issue(out: &mut Out, store: &impl ColdPathStore, a: MoveArgs, to: IssueStatus) -> Result<()> {
-    let fp = store.resolve_fingerprint(&a.fingerprint).await?;
-    let reason = if a.reason.is_empty() { format!("{} by a person", to.as_str()) } else { a.reason };
-    let from = store.transition(&fp, to, Actor::User, &reason, now_ms()).await?;
+/// Moves issue `fp` to `to` as a person, for `reason` (or one said for them).
+async fn move_issue(
+    out: &mut Out,
+    store: &impl ColdPathStore,
+    fp: &str,
+    reason: String,
+    to: IssueStatus,
+) -> Result<()> {
+    let reason = if reason.is_empty() { format!("{} by a person", to.as_str()) } else { reason };
+    let from = store.transition(fp, to, Actor::User, &reason, now_ms()).await?;
     if out.json {
         out.json_line(&serde_json::json!({"fingerprint": fp, "status": to, "was": from}))?;
         return Ok(());
