@@ -118,16 +118,7 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
         ai: &AiConfig,
         timelines: Arc<dyn Timelines>,
     ) -> Result<Self, ColdPathError> {
-        let policy = match &cold.policy_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ColdPathError::Config(format!("cannot read policy file {}: {e}", path.display()))
-                })?;
-                Policy::from_toml(&text)
-                    .map_err(|e| ColdPathError::Config(format!("{}: {e}", path.display())))?
-            }
-            None => Policy::default(),
-        };
+        let policy = load_policy(cold)?;
         let mut trackers: Vec<Arc<dyn Tracker>> = Vec::new();
         if linear.enabled() {
             trackers.push(Arc::new(Linear::from_config(linear).map_err(ColdPathError::Config)?));
@@ -140,20 +131,9 @@ impl<S: ColdPathStore + Clone> ColdPath<S> {
         Ok(ColdPath::new(store, cold.clone(), policy, trackers, explainer, timelines, worker))
     }
 
-    /// What the hot path should queue for this cold path.
-    pub fn triggers(&self) -> Triggers {
-        let active = !self.trackers.is_empty() || self.explainer.uses_ai();
-        self.policy.triggers(self.cfg.enabled, active, self.cfg.comment_interval_ms as i64)
-    }
-
     /// The trackers tickets go to.
     pub fn providers(&self) -> Vec<&'static str> {
         self.trackers.iter().map(|t| t.name()).collect()
-    }
-
-    /// This process's name in leases.
-    pub fn worker(&self) -> &str {
-        &self.worker
     }
 
     /// The jobs that file ticket `round` of `fingerprint` with each tracker.
