@@ -277,6 +277,12 @@ fn jira_gets_one_adf_ticket_and_its_signed_webhook_moves_the_issue() {
     let body = jira.webhook_body(&done, now());
     let sig = |secret: &str, b: &[u8]| format!("sha256={}", sign(secret, b));
     let path = "/v1/webhooks/jira";
+    // What anyone may post: a body over 1 MiB is refused unread, an unknown provider by name.
+    let huge = vec![b' '; (1 << 20) + 1];
+    let r = post_webhook(&server, path, &[("X-Hub-Signature", &sig("jira-hook", &huge))], &huge);
+    assert_eq!((r.status, r.reason()), (413, "body_too_large".to_owned()));
+    let r = post_webhook(&server, "/v1/webhooks/github", &[], &body);
+    assert_eq!((r.status, r.reason()), (404, "not_found".to_owned()));
     let r = post_webhook(&server, path, &[("X-Hub-Signature", &sig("wrong", &body))], &body);
     assert_eq!((r.status, r.reason()), (401, "bad_signature".to_owned()));
     let r = post_webhook(&server, path, &[("X-Hub-Signature", &sign("jira-hook", &body))], &body);

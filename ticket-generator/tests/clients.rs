@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use ufse_fakes::{Fault, Jira as FakeJira, Linear as FakeLinear, ModelAnswer};
+use ufse_fakes::{Fault, Jira as FakeJira, Linear as FakeLinear, ModelAnswer, Reply};
 use ufse_incident_store::{RemoteState, Ticket};
 use ufse_ticket_generator::config::{AiConfig, AiProvider, JiraConfig, LinearConfig, Secret};
 use ufse_ticket_generator::{
@@ -201,6 +201,20 @@ async fn jira_rate_limits_are_retried_after_retry_after() {
         other => panic!("{other:?}"),
     }
     assert!(fake.issues().is_empty());
+}
+
+#[tokio::test]
+async fn a_provider_reply_over_4_mib_is_refused_unread() {
+    let (fake, client) = jira_pair();
+    let huge = Reply { status: 200, headers: vec![], body: vec![b' '; (4 << 20) + 1] };
+    fake.fail_next(Fault::Reply(huge), 1);
+    match client.create(&draft(0)).await {
+        Err(TrackerError::Retry { message, .. }) => {
+            assert!(message.contains("over 4194304 bytes"), "{message}")
+        }
+        other => panic!("an oversized reply is an error to retry: {other:?}"),
+    }
+    assert_eq!(client.create(&draft(0)).await.unwrap().key, "SHOP-1", "the next reply is read");
 }
 
 fn evidence() -> Evidence {
